@@ -1,0 +1,180 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// KrakenOHLCIntervals are the intervals (minutes) Kraken's REST OHLC endpoint
+// serves. Its CSV exports also ship 720, which REST does not.
+var KrakenOHLCIntervals = []int{1, 5, 15, 30, 60, 240, 1440, 10080, 21600}
+
+// KrakenCSVIntervals are the intervals Kraken's downloadable OHLCVT history ships.
+var KrakenCSVIntervals = []int{1, 5, 15, 30, 60, 240, 720, 1440}
+
+// IsKrakenOHLCInterval reports whether REST OHLC serves interval.
+func IsKrakenOHLCInterval(interval int) bool {
+	for _, i := range KrakenOHLCIntervals {
+		if i == interval {
+			return true
+		}
+	}
+	return false
+}
+
+// FillRequest asks a fetcher for the candles of one series between Start and
+// End, both candle open times, inclusive. People type these with `nats pub`:
+//
+//	{"pair":"XBTUSD","interval":60,"start":"2025-01-10T08:00:00Z","end":"2025-01-10T14:00:00Z"}
+type FillRequest struct {
+	Pair     string    `json:"pair"`
+	Interval int       `json:"interval"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	// ID identifies the request in logs, batch message ids and gap records. The
+	// scanner sets it to the gap key; when absent it is derived from the rest.
+	ID string `json:"id,omitempty"`
+	// Trades allows rebuilding candles older than Kraken's 720-candle OHLC
+	// window from the Trades endpoint (the fetcher must also allow it).
+	Trades bool `json:"trades,omitempty"`
+}
+
+// fillRequestWire is the JSON shape: times may be RFC 3339 strings or unix seconds.
+type fillRequestWire struct {
+	Pair     *string         `json:"pair"`
+	Interval *int            `json:"interval"`
+	Start    json.RawMessage `json:"start"`
+	End      json.RawMessage `json:"end"`
+	ID       string          `json:"id,omitempty"`
+	Trades   bool            `json:"trades,omitempty"`
+}
+
+// DecodeFillRequest parses and validates a fill request. Its errors say
+// exactly what is wrong, for a person who typed the JSON by hand.
+func DecodeFillRequest(data []byte) (FillRequest, error) {
+	var w fillRequestWire
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return FillRequest{}, fmt.Errorf("fill request: %w", explainJSONError(err))
+	}
+	if dec.More() {
+		return FillRequest{}, errors.New("fill request: trailing data after the JSON object")
+	}
+	var r FillRequest
+	var problems []string
+	if w.Pair == nil || strings.TrimSpace(*w.Pair) == "" {
+		problems = append(problems, `"pair" is required (a Kraken pair such as "XBTUSD")`)
+	} else {
+		r.Pair = strings.ToUpper(strings.TrimSpace(*w.Pair))
+	}
+	if w.Interval == nil {
+		problems = append(problems, `"interval" is required (minutes: 1, 5, 15, 30, 60, 240, 1440, 10080 or 21600)`)
+	} else {
+		r.Interval = *w.Interval
+		if !IsKrakenOHLCInterval(r.Interval) {
+			problems = append(problems, fmt.Sprintf(`"interval" %d is not served by Kraken (use 1, 5, 15, 30, 60, 240, 1440, 10080 or 21600)`, r.Interval))
+		}
+	}
+	var err error
+	if r.Start, err = parseRequestTime("start", w.Start); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if r.End, err = parseRequestTime("end", w.End); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if !r.Start.IsZero() && !r.End.IsZero() && r.Start.After(r.End) {
+		problems = append(problems, fmt.Sprintf(`"start" %s is after "end" %s`, r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339)))
+	}
+	if len(problems) > 0 {
+		return FillRequest{}, fmt.Errorf("fill request: %s", strings.Join(problems, "; "))
+	}
+	r.ID = w.ID
+	r.Trades = w.Trades
+	if r.ID == "" {
+		r.ID = r.DefaultID()
+	}
+	return r, nil
+}
+
+// DefaultID names a request by what it asks for, so two identical requests
+// produce identical batch message ids.
+func (r FillRequest) DefaultID() string {
+	return fmt.Sprintf("%s-%d-%d-%d", r.Pair, r.Interval, r.Start.Unix(), r.End.Unix())
+}
+
+// Candles is how many candle open times the request covers.
+func (r FillRequest) Candles() int64 {
+	step := int64(r.Interval) * 60
+	if step <= 0 {
+		return 0
+	}
+	return (r.End.Unix()-r.Start.Unix())/step + 1
+}
+
+// Encode renders the request as the JSON people would type, times in RFC 3339.
+func (r FillRequest) Encode() ([]byte, error) {
+	w := struct {
+		Pair     string `json:"pair"`
+		Interval int    `json:"interval"`
+		Start    string `json:"start"`
+		End      string `json:"end"`
+		ID       string `json:"id,omitempty"`
+		Trades   bool   `json:"trades,omitempty"`
+	}{r.Pair, r.Interval, r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339), r.ID, r.Trades}
+	return json.Marshal(w)
+}
+
+func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return time.Time{}, fmt.Errorf("%q is required (RFC 3339 such as \"2025-01-10T08:00:00Z\" or unix seconds)", field)
+	}
+	if s[0] == '"' {
+		var str string
+		if err := json.Unmarshal(raw, &str); err != nil {
+			return time.Time{}, fmt.Errorf("%q: %v", field, err)
+		}
+		if t, err := time.Parse(time.RFC3339, str); err == nil {
+			return t.UTC(), nil
+		}
+		if n, err := strconv.ParseInt(str, 10, 64); err == nil {
+			return time.Unix(n, 0).UTC(), nil
+		}
+		return time.Time{}, fmt.Errorf("%q: %q is neither RFC 3339 (e.g. \"2025-01-10T08:00:00Z\") nor unix seconds", field, str)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: %s is not a time (want RFC 3339 string or whole unix seconds)", field, s)
+	}
+	if n < 0 || n > 1<<40 {
+		return time.Time{}, fmt.Errorf("%q: %d is out of range for unix seconds", field, n)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// explainJSONError turns encoding/json errors into sentences naming the field.
+func explainJSONError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Errorf("field %q must be %s, got a JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Errorf("not valid JSON at byte %d: %v", syntaxErr.Offset, err)
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		return fmt.Errorf("unknown field %s (allowed: pair, interval, start, end, id, trades)", strings.TrimPrefix(msg, "json: unknown field "))
+	}
+	if errors.Is(err, errEOF) || err.Error() == "EOF" {
+		return errors.New("empty message: want a JSON object")
+	}
+	return err
+}
+
+var errEOF = errors.New("EOF")
