@@ -1,0 +1,47 @@
+# FeeFiFoFunds candle pipeline.
+#   make run    start the local QuestDB and the whole pipeline on ./inbox
+#   make test   start the local QuestDB and run every test (QuestDB tests included)
+#   make bench  print the throughput and memory figures (docs/PERFORMANCE.md)
+GO        ?= go
+BIN       ?= bin
+INBOX     ?= ./inbox
+BENCH_ROWS ?= 5000000
+
+.PHONY: all build test unit questdb questdb-stop run bench vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+questdb:
+	scripts/questdb.sh start
+
+questdb-stop:
+	scripts/questdb.sh stop
+
+vet:
+	$(GO) vet ./...
+
+# The README's test command: QuestDB comes up first, so its tests run rather
+# than skip (under CI=true they fail if it is missing).
+test: questdb vet
+	$(GO) test -count=1 -timeout 14m ./...
+
+# Tests that need nothing but Go.
+unit:
+	$(GO) test -count=1 -short ./...
+
+run: build questdb
+	mkdir -p $(INBOX)
+	$(BIN)/fff up --inbox $(INBOX)
+
+bench: build questdb
+	$(GO) test -run '^$$' -bench . -benchmem ./pipeline/contract/ ./pipeline/parser/
+	$(BIN)/fff bench --rows $(BENCH_ROWS)
+
+fmt:
+	gofmt -l -w .
+
+clean:
+	rm -rf $(BIN) ./var

@@ -1,0 +1,88 @@
+// Package settings holds the configuration every binary shares (NATS,
+// QuestDB, logging, metrics) and the rule that binds each flag to an
+// environment variable: a flag given on the command line beats its variable,
+// which beats the default.
+package settings
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+const envAnnotation = "fff_env"
+
+// EnvPrefix starts every environment variable the pipeline reads.
+const EnvPrefix = "FFF_"
+
+// Bind attaches an environment variable to an already defined flag and
+// mentions it in the flag's help.
+func Bind(fs *pflag.FlagSet, flag, env string) {
+	f := fs.Lookup(flag)
+	if f == nil {
+		panic("settings: no flag " + flag)
+	}
+	if f.Annotations == nil {
+		f.Annotations = map[string][]string{}
+	}
+	f.Annotations[envAnnotation] = []string{env}
+	f.Usage += " [$" + env + "]"
+}
+
+// EnvName is the environment variable bound to a flag, or "".
+func EnvName(f *pflag.Flag) string {
+	if v := f.Annotations[envAnnotation]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// ApplyEnv sets every flag of cmd that was not given on the command line
+// from its environment variable, if that is set. Call it from
+// PersistentPreRunE.
+func ApplyEnv(cmd *cobra.Command) error {
+	var firstErr error
+	apply := func(f *pflag.Flag) {
+		env := EnvName(f)
+		if env == "" || f.Changed || firstErr != nil {
+			return
+		}
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			// Slices from the environment are comma separated, replacing the default.
+			if err := sv.Replace(splitList(v)); err != nil {
+				firstErr = fmt.Errorf("environment %s: %w", env, err)
+			}
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			firstErr = fmt.Errorf("environment %s=%q: %w", env, redactIfSecret(f.Name, v), err)
+		}
+	}
+	cmd.Flags().VisitAll(apply)
+	cmd.InheritedFlags().VisitAll(apply)
+	return firstErr
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func redactIfSecret(name, v string) string {
+	if strings.Contains(name, "password") || strings.Contains(name, "nkey") || strings.Contains(name, "token") {
+		return "REDACTED"
+	}
+	return v
+}

@@ -1,0 +1,270 @@
+package settings
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/pflag"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// NATS is how to reach the NATS server.
+type NATS struct {
+	URL      string
+	User     string
+	Password string
+	Creds    string // credentials file (JWT + nkey seed)
+	NKey     string // nkey seed file
+	TLSCert  string
+	TLSKey   string
+	TLSCA    string
+	// CandlesMaxAge/Bytes bound the CANDLES stream (zero: keep everything).
+	CandlesMaxAge   time.Duration
+	CandlesMaxBytes int64
+	Replicas        int
+}
+
+// DefaultNATSURL is where a local nats-server or `fff up` listens.
+const DefaultNATSURL = "nats://127.0.0.1:4222"
+
+// AddFlags registers the NATS flags.
+func (n *NATS) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&n.URL, "nats", DefaultNATSURL, "NATS server URL(s), comma separated")
+	Bind(fs, "nats", "FFF_NATS_URL")
+	fs.StringVar(&n.User, "nats-user", "", "NATS user name")
+	Bind(fs, "nats-user", "FFF_NATS_USER")
+	fs.StringVar(&n.Password, "nats-password", "", "NATS password (prefer the environment variable)")
+	Bind(fs, "nats-password", "FFF_NATS_PASSWORD")
+	fs.StringVar(&n.Creds, "nats-creds", "", "NATS credentials file")
+	Bind(fs, "nats-creds", "FFF_NATS_CREDS")
+	fs.StringVar(&n.NKey, "nats-nkey", "", "NATS nkey seed file")
+	Bind(fs, "nats-nkey", "FFF_NATS_NKEY")
+	fs.StringVar(&n.TLSCert, "nats-tls-cert", "", "client TLS certificate for NATS")
+	Bind(fs, "nats-tls-cert", "FFF_NATS_TLS_CERT")
+	fs.StringVar(&n.TLSKey, "nats-tls-key", "", "client TLS key for NATS")
+	Bind(fs, "nats-tls-key", "FFF_NATS_TLS_KEY")
+	fs.StringVar(&n.TLSCA, "nats-tls-ca", "", "CA certificate to verify the NATS server")
+	Bind(fs, "nats-tls-ca", "FFF_NATS_TLS_CA")
+	fs.DurationVar(&n.CandlesMaxAge, "candles-max-age", 0, "drop candle batches older than this from the CANDLES stream (0: keep for replay)")
+	Bind(fs, "candles-max-age", "FFF_CANDLES_MAX_AGE")
+	fs.Int64Var(&n.CandlesMaxBytes, "candles-max-bytes", 0, "cap the CANDLES stream at this many bytes (0: no cap)")
+	Bind(fs, "candles-max-bytes", "FFF_CANDLES_MAX_BYTES")
+	fs.IntVar(&n.Replicas, "replicas", 1, "JetStream replicas for streams and buckets (3 on a cluster)")
+	Bind(fs, "replicas", "FFF_REPLICAS")
+}
+
+// Topology is the stream options these settings ask for.
+func (n NATS) Topology() topology.Options {
+	o := topology.DefaultOptions()
+	o.CandlesMaxAge = n.CandlesMaxAge
+	o.CandlesMaxBytes = n.CandlesMaxBytes
+	if n.Replicas > 0 {
+		o.Replicas = n.Replicas
+	}
+	return o
+}
+
+// Connect dials NATS. name shows in the server's connection list. Errors
+// never carry the password.
+func (n NATS) Connect(name string, log *slog.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.RetryOnFailedConnect(false),
+	}
+	if log != nil {
+		opts = append(opts,
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				if err != nil {
+					log.Warn("nats disconnected", "err", err)
+				}
+			}),
+			nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", Redact(c.ConnectedUrl())) }),
+		)
+	}
+	if n.User != "" || n.Password != "" {
+		opts = append(opts, nats.UserInfo(n.User, n.Password))
+	}
+	if n.Creds != "" {
+		opts = append(opts, nats.UserCredentials(n.Creds))
+	}
+	if n.NKey != "" {
+		o, err := nats.NkeyOptionFromSeed(n.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("nats nkey file %s: %w", n.NKey, err)
+		}
+		opts = append(opts, o)
+	}
+	if n.TLSCert != "" || n.TLSKey != "" {
+		opts = append(opts, nats.ClientCert(n.TLSCert, n.TLSKey))
+	}
+	if n.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(n.TLSCA))
+	}
+	nc, err := nats.Connect(n.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w (is nats-server or `fff up` running? set --nats or FFF_NATS_URL)",
+			Redact(n.URL), scrub(err, n.Password))
+	}
+	return nc, nil
+}
+
+// JetStream connects and makes sure the topology exists.
+func (n NATS) JetStream(ctx context.Context, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := n.Connect(name, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := topology.Ensure(ctx, js, n.Topology()); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// QuestDB is how to reach QuestDB.
+type QuestDB struct {
+	ILP   string // go-questdb-client conf string, e.g. http::addr=127.0.0.1:9000;
+	PG    string // postgres URL of the PG wire port
+	Table string
+}
+
+// Defaults for a local QuestDB.
+const (
+	DefaultQuestDBILP = "http::addr=127.0.0.1:9000;"
+	DefaultQuestDBPG  = "postgres://admin:quest@127.0.0.1:8812/qdb"
+	DefaultTable      = "candles"
+)
+
+// AddFlags registers the QuestDB flags.
+func (q *QuestDB) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&q.ILP, "questdb", DefaultQuestDBILP, "QuestDB ILP client configuration string (HTTP transport)")
+	Bind(fs, "questdb", "FFF_QUESTDB")
+	fs.StringVar(&q.PG, "questdb-pg", DefaultQuestDBPG, "QuestDB PostgreSQL wire URL, for SQL")
+	Bind(fs, "questdb-pg", "FFF_QUESTDB_PG")
+	q.AddTableFlag(fs)
+}
+
+// AddTableFlag registers only --table.
+func (q *QuestDB) AddTableFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&q.Table, "table", DefaultTable, "QuestDB table for candles")
+	Bind(fs, "table", "FFF_TABLE")
+}
+
+// Log configures slog.
+type Log struct {
+	Level  string
+	Format string
+}
+
+// AddFlags registers the logging flags.
+func (l *Log) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&l.Level, "log-level", "info", "log level: debug, info, warn, error")
+	Bind(fs, "log-level", "FFF_LOG_LEVEL")
+	fs.StringVar(&l.Format, "log-format", "text", "log format: text or json")
+	Bind(fs, "log-format", "FFF_LOG_FORMAT")
+}
+
+// Logger builds the logger these settings ask for.
+func (l Log) Logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", l.Level)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(l.Format) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", l.Format)
+}
+
+// Metrics is the address of the /metrics and /healthz endpoint.
+type Metrics struct {
+	Addr string
+}
+
+// AddFlags registers --metrics-addr with a per-service default ("" = off).
+func (m *Metrics) AddFlags(fs *pflag.FlagSet, def string) {
+	fs.StringVar(&m.Addr, "metrics-addr", def, "serve Prometheus /metrics and /healthz on this address (empty: off)")
+	Bind(fs, "metrics-addr", "FFF_METRICS_ADDR")
+}
+
+// Common is what every service binary takes.
+type Common struct {
+	NATS    NATS
+	Log     Log
+	Metrics Metrics
+}
+
+// AddFlags registers NATS, logging and metrics flags.
+func (c *Common) AddFlags(fs *pflag.FlagSet, metricsDefault string) {
+	c.NATS.AddFlags(fs)
+	c.Log.AddFlags(fs)
+	c.Metrics.AddFlags(fs, metricsDefault)
+}
+
+// SignalContext is cancelled on SIGINT or SIGTERM.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+var userinfoRe = regexp.MustCompile(`(//[^:/@]+:)[^@/]*@`)
+
+// Redact hides passwords inside URLs (nats://u:p@h, postgres://u:p@h).
+func Redact(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return userinfoRe.ReplaceAllString(s, "${1}REDACTED@")
+		}
+	}
+	s = userinfoRe.ReplaceAllString(s, "${1}REDACTED@")
+	// ILP conf strings: password=...; token=...;
+	return confSecretRe.ReplaceAllString(s, "${1}=REDACTED;")
+}
+
+var confSecretRe = regexp.MustCompile(`(password|token)=[^;]*;?`)
+
+type scrubbed struct {
+	msg   string
+	cause error
+}
+
+func (s scrubbed) Error() string { return s.msg }
+func (s scrubbed) Unwrap() error { return s.cause }
+
+// scrub removes a secret from an error's text while keeping it unwrappable.
+func scrub(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return scrubbed{msg: strings.ReplaceAll(err.Error(), secret, "REDACTED"), cause: err}
+}
+
+// Scrub is scrub for other packages (QuestDB connection errors).
+func Scrub(err error, secrets ...string) error {
+	for _, s := range secrets {
+		err = scrub(err, s)
+	}
+	return err
+}

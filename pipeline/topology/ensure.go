@@ -1,0 +1,298 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Streams returns the configuration of every stream the pipeline needs.
+func Streams(o Options) []jetstream.StreamConfig {
+	o = o.withDefaults()
+	return []jetstream.StreamConfig{
+		{
+			Name:        StreamFiles,
+			Description: "Accepted files waiting for a parser (one FileEvent each; bytes in the FILEDATA object store)",
+			Subjects:    []string{SubjectFiles},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			Duplicates:  o.DuplicateWindow,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        StreamCandles,
+			Description: "Candle batches on candles.<source>.<pair>.<interval>; kept for replay",
+			Subjects:    []string{SubjectCandles},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Compression: jetstream.S2Compression,
+			Replicas:    o.Replicas,
+			Duplicates:  o.DuplicateWindow,
+			MaxAge:      o.CandlesMaxAge,
+			MaxBytes:    orUnlimited(o.CandlesMaxBytes),
+			MaxMsgSize:  o.MaxMsgSize,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        StreamFills,
+			Description: "Fill requests on fills.<source> (JSON, see schemas/fill_request.schema.json)",
+			Subjects:    []string{SubjectFills},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			Duplicates:  o.DuplicateWindow,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        StreamProgress,
+			Description: "Per-file progress reports on progress.file.<file_id>",
+			Subjects:    []string{SubjectProgress},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			MaxAge:      o.ProgressMaxAge,
+			Duplicates:  o.DuplicateWindow,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        StreamDLQ,
+			Description: "Dead letters on dlq.<stage>, with Fff-* headers naming the reason and the original message",
+			Subjects:    []string{SubjectDLQ},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			Discard:     jetstream.DiscardOld,
+		},
+	}
+}
+
+func orUnlimited(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// Ensure creates every stream and bucket that is missing. An existing stream
+// whose fixed properties differ from what the pipeline needs is an error that
+// names the field; the stream is left alone.
+func Ensure(ctx context.Context, js jetstream.JetStream, o Options) error {
+	o = o.withDefaults()
+	for _, want := range Streams(o) {
+		if err := ensureStream(ctx, js, want, o); err != nil {
+			return err
+		}
+	}
+	if err := ensureBuckets(ctx, js, o); err != nil {
+		return err
+	}
+	return nil
+}
+
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig, o Options) error {
+	s, err := js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := js.CreateStream(ctx, want); err != nil {
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				// Another service created it between our look and our create.
+				return ensureStream(ctx, js, want, o)
+			}
+			return fmt.Errorf("create stream %s: %w", want.Name, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up stream %s: %w", want.Name, err)
+	}
+	have := s.CachedInfo().Config
+	if err := StreamConflict(have, want); err != nil {
+		return err
+	}
+	// Limits the operator set explicitly are applied to an existing CANDLES
+	// stream; otherwise whatever is there stands.
+	if want.Name == StreamCandles && ((o.CandlesMaxAge > 0 && have.MaxAge != want.MaxAge) ||
+		(o.CandlesMaxBytes > 0 && have.MaxBytes != want.MaxBytes)) {
+		upd := have
+		if o.CandlesMaxAge > 0 {
+			upd.MaxAge = want.MaxAge
+		}
+		if o.CandlesMaxBytes > 0 {
+			upd.MaxBytes = want.MaxBytes
+		}
+		if _, err := js.UpdateStream(ctx, upd); err != nil {
+			return fmt.Errorf("update limits of stream %s: %w", want.Name, err)
+		}
+	}
+	return nil
+}
+
+// StreamConflict reports the first fixed property of an existing stream that
+// differs from what the pipeline needs.
+func StreamConflict(have, want jetstream.StreamConfig) error {
+	mismatch := func(field string, h, w any) error {
+		return fmt.Errorf("stream %s exists with %s=%v but this pipeline needs %s=%v; "+
+			"it was not changed: fix or delete it by hand (nats stream info %s)",
+			want.Name, field, h, field, w, want.Name)
+	}
+	if have.Retention != want.Retention {
+		return mismatch("retention", have.Retention, want.Retention)
+	}
+	if have.Storage != want.Storage {
+		return mismatch("storage", have.Storage, want.Storage)
+	}
+	for _, subj := range want.Subjects {
+		if !slices.Contains(have.Subjects, subj) {
+			return mismatch("subjects", have.Subjects, want.Subjects)
+		}
+	}
+	if have.Discard != want.Discard {
+		return mismatch("discard", have.Discard, want.Discard)
+	}
+	if want.MaxMsgSize > 0 && have.MaxMsgSize > 0 && have.MaxMsgSize < want.MaxMsgSize {
+		return mismatch("max_msg_size", have.MaxMsgSize, want.MaxMsgSize)
+	}
+	return nil
+}
+
+func ensureBuckets(ctx context.Context, js jetstream.JetStream, o Options) error {
+	kvs := []jetstream.KeyValueConfig{
+		{Bucket: BucketLedger, Description: "File ledger: one entry per file content hash", History: 5, Storage: jetstream.FileStorage, Replicas: o.Replicas},
+		{Bucket: BucketAssets, Description: "Asset registry: one asset per ticker", History: 5, Storage: jetstream.FileStorage, Replicas: o.Replicas},
+		{Bucket: BucketGaps, Description: "Gap records: one per series and first missing candle", History: 10, Storage: jetstream.FileStorage, Replicas: o.Replicas},
+	}
+	for _, cfg := range kvs {
+		if _, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
+			continue
+		} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return fmt.Errorf("look up bucket %s: %w", cfg.Bucket, err)
+		}
+		if _, err := js.CreateKeyValue(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return fmt.Errorf("create bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	if _, err := js.ObjectStore(ctx, BucketFileData); err == nil {
+		return nil
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("look up object store %s: %w", BucketFileData, err)
+	}
+	_, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      BucketFileData,
+		Description: "Bytes of accepted files, keyed by content hash",
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		Compression: true,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+		return fmt.Errorf("create object store %s: %w", BucketFileData, err)
+	}
+	return nil
+}
+
+// Consumer configurations. AckWait is short and long work sends InProgress,
+// so a crashed worker's messages come back quickly.
+func ParserConsumer() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerParser,
+		Description:   "Parsers: competing consumers of accepted files",
+		FilterSubject: SubjectFiles,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    5,
+		MaxAckPending: 64,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// WriterConsumer reads every candle batch. Writers share it.
+func WriterConsumer(maxAckPending int) jetstream.ConsumerConfig {
+	if maxAckPending <= 0 {
+		maxAckPending = 1024
+	}
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerWriter,
+		Description:   "Writers: competing consumers committing candle batches to QuestDB",
+		FilterSubject: SubjectCandles,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       60 * time.Second,
+		// The writer itself never lets a batch reach this while QuestDB is
+		// down (it holds and extends); it only catches poison messages.
+		MaxDeliver:    10,
+		MaxAckPending: maxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// FetcherConsumer reads fill requests for one exchange.
+func FetcherConsumer(source string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       "fetcher-" + source,
+		Description:   "Fetchers: fill requests for " + source,
+		FilterSubject: FillSubject(source),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       60 * time.Second,
+		MaxDeliver:    10,
+		MaxAckPending: 16,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// ProgressConsumer is the watcher's view of per-file progress.
+func ProgressConsumer() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerProgress,
+		Description:   "Watcher: per-file progress folded into the LEDGER bucket",
+		FilterSubject: SubjectProgress,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    20,
+		MaxAckPending: 4096,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// EnsureConsumer creates a durable consumer or updates its tunables. An
+// existing consumer with a different filter, ack or deliver policy is an
+// error naming the field.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, stream string, want jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := js.Consumer(ctx, stream, want.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		c, err = js.CreateConsumer(ctx, stream, want)
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			return EnsureConsumer(ctx, js, stream, want)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create consumer %s on %s: %w", want.Durable, stream, err)
+		}
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up consumer %s on %s: %w", want.Durable, stream, err)
+	}
+	have := c.CachedInfo().Config
+	mismatch := func(field string, h, w any) error {
+		return fmt.Errorf("consumer %s on stream %s exists with %s=%v but this pipeline needs %s=%v; "+
+			"it was not changed: delete it by hand (nats consumer rm %s %s)",
+			want.Durable, stream, field, h, field, w, stream, want.Durable)
+	}
+	switch {
+	case have.FilterSubject != want.FilterSubject:
+		return nil, mismatch("filter_subject", have.FilterSubject, want.FilterSubject)
+	case have.AckPolicy != want.AckPolicy:
+		return nil, mismatch("ack_policy", have.AckPolicy, want.AckPolicy)
+	case have.DeliverPolicy != want.DeliverPolicy:
+		return nil, mismatch("deliver_policy", have.DeliverPolicy, want.DeliverPolicy)
+	}
+	if have.AckWait == want.AckWait && have.MaxDeliver == want.MaxDeliver && have.MaxAckPending == want.MaxAckPending {
+		return c, nil
+	}
+	c, err = js.UpdateConsumer(ctx, stream, want)
+	if err != nil {
+		return nil, fmt.Errorf("update consumer %s on %s: %w", want.Durable, stream, err)
+	}
+	return c, nil
+}
