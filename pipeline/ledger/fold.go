@@ -1,0 +1,111 @@
+package ledger
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+)
+
+// Progress kinds (contract.Progress.Kind).
+const (
+	KindParsed    = "parsed"
+	KindCommitted = "committed"
+	KindRejected  = "rejected"
+	KindFailed    = "failed"
+)
+
+// Apply folds one progress report into an entry and says whether anything
+// changed. It is idempotent (the same report twice changes nothing) and
+// order tolerant: commits may arrive before "parsed"; the file becomes
+// COMMITTED once both the batch count and every batch's commit are known.
+func Apply(e *contract.LedgerEntry, p contract.Progress, now time.Time) bool {
+	before := clone(*e)
+	switch p.Kind {
+	case KindParsed:
+		e.Batches = p.Batches
+		e.RowsParsed = p.RowsParsed
+		e.RowsRejected = p.RowsRejected
+		e.Errors = capErrors(p.Errors)
+		if e.State == "" || e.State == contract.FileQueued {
+			e.State = contract.FileParsed
+		}
+		settle(e, true)
+	case KindCommitted:
+		if !slices.Contains(e.CommittedBatch, p.Batch) {
+			e.CommittedBatch = append(e.CommittedBatch, p.Batch)
+			e.BatchesDone++
+			e.RowsCommitted += p.Rows
+		}
+		settle(e, parsedSeen(e))
+	case KindRejected:
+		e.State = contract.FileRejected
+		e.Reason = p.Reason
+		if p.RowsRejected > 0 {
+			e.RowsRejected = p.RowsRejected
+		}
+		if len(p.Errors) > 0 {
+			e.Errors = capErrors(p.Errors)
+		}
+	case KindFailed:
+		reason := fmt.Sprintf("batch %d: %s", p.Batch, p.Reason)
+		switch {
+		case e.State != contract.FileFailed:
+			e.State = contract.FileFailed
+			e.Reason = reason
+		case !strings.Contains(e.Reason, reason):
+			e.Reason += "; " + reason
+		}
+	default:
+		return false
+	}
+	if reflect.DeepEqual(before, *e) {
+		return false
+	}
+	if e.Created.IsZero() {
+		e.Created = now
+	}
+	e.Updated = now
+	return true
+}
+
+// parsedSeen: the batch count is known once the parser reported, which the
+// state or a non-zero count shows.
+func parsedSeen(e *contract.LedgerEntry) bool {
+	return e.Batches > 0 || e.State == contract.FileParsed || e.State == contract.FileCommitted
+}
+
+// settle promotes a parsed file whose every batch is committed. A FAILED
+// file whose dead-lettered batch was later committed (replayed from the DLQ)
+// becomes COMMITTED too: the ledger says what is in QuestDB.
+func settle(e *contract.LedgerEntry, parsed bool) {
+	if !parsed || e.BatchesDone < e.Batches {
+		return
+	}
+	switch e.State {
+	case contract.FileParsed, contract.FileQueued, "":
+		e.State = contract.FileCommitted
+	case contract.FileFailed:
+		e.State = contract.FileCommitted
+		e.Reason = ""
+	}
+}
+
+func capErrors(errs []contract.RowError) []contract.RowError {
+	if len(errs) > MaxErrors {
+		errs = errs[:MaxErrors]
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return slices.Clone(errs)
+}
+
+func clone(e contract.LedgerEntry) contract.LedgerEntry {
+	e.Errors = slices.Clone(e.Errors)
+	e.CommittedBatch = slices.Clone(e.CommittedBatch)
+	return e
+}

@@ -1,0 +1,183 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
+	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// Config configures the ledger keeper.
+type Config struct {
+	NATS        settings.NATS       // used to connect when JS is nil
+	JS          jetstream.JetStream // when set, used as is (not closed)
+	Log         *slog.Logger
+	Metrics     *metrics.Registry
+	MetricsAddr string // served only when Run connected itself
+	// Batch is how many reports are folded in one round at most; reports of
+	// the same file in a round make one ledger write.
+	Batch int
+}
+
+// Run consumes PROGRESS with the shared durable consumer and folds each
+// report into LEDGER until ctx ends. Any number of keepers may run: they
+// compete for reports and every write is compare-and-set. A report is acked
+// only after the ledger holds it.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("stage", "ledger")
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = metrics.Default
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 256
+	}
+	js := cfg.JS
+	if js == nil {
+		var nc *nats.Conn
+		var err error
+		nc, js, err = cfg.NATS.JetStream(ctx, "fff-ledger", log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		if cfg.MetricsAddr != "" {
+			mctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if err := metrics.Serve(mctx, cfg.MetricsAddr, reg, nil, log); err != nil {
+					log.Error("metrics server stopped", "err", err)
+				}
+			}()
+			defer func() { cancel(); <-done }()
+		}
+	}
+	led, err := Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamProgress, topology.ProgressConsumer())
+	if err != nil {
+		return err
+	}
+	k := &keeper{js: js, led: led, log: log, reg: reg}
+
+	msgs := make(chan jetstream.Msg, cfg.Batch)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done(): // not acked: redelivered to whoever runs next
+		}
+	}, jetstream.PullMaxMessages(cfg.Batch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		log.Debug("progress consumer", "err", err)
+	}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", topology.StreamProgress, err)
+	}
+	defer cc.Stop()
+	log.Info("ledger keeper running")
+
+	round := make([]jetstream.Msg, 0, cfg.Batch)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-msgs:
+			round = append(round[:0], m)
+		drain:
+			for len(round) < cfg.Batch {
+				select {
+				case m := <-msgs:
+					round = append(round, m)
+				default:
+					break drain
+				}
+			}
+			k.fold(ctx, round)
+		}
+	}
+}
+
+type keeper struct {
+	js  jetstream.JetStream
+	led *Ledger
+	log *slog.Logger
+	reg *metrics.Registry
+}
+
+type report struct {
+	msg jetstream.Msg
+	p   contract.Progress
+}
+
+// fold applies one round of reports: grouped by file, one compare-and-set
+// write per file, then the acks.
+func (k *keeper) fold(ctx context.Context, msgs []jetstream.Msg) {
+	byFile := map[string][]report{}
+	var order []string
+	for _, m := range msgs {
+		var p contract.Progress
+		if err := json.Unmarshal(m.Data(), &p); err != nil || p.FileID == "" {
+			reason := "progress report is not a contract.Progress JSON with a file_id"
+			if err != nil {
+				reason += ": " + err.Error()
+			}
+			k.log.Warn("dead-lettering progress report", "subject", m.Subject(), "reason", reason)
+			if err := deadletter.Msg(ctx, k.js, "ledger", m, reason); err != nil {
+				k.log.Error("dead-letter progress report", "err", err)
+			}
+			continue
+		}
+		if _, ok := byFile[p.FileID]; !ok {
+			order = append(order, p.FileID)
+		}
+		byFile[p.FileID] = append(byFile[p.FileID], report{msg: m, p: p})
+	}
+	for _, id := range order {
+		reps := byFile[id]
+		e, _, err := k.led.Update(ctx, id, func(e *contract.LedgerEntry, _ bool) bool {
+			changed := false
+			now := time.Now().UTC()
+			for _, r := range reps {
+				if Apply(e, r.p, now) {
+					changed = true
+				}
+			}
+			return changed
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				k.log.Error("fold progress into the ledger; will retry", "file_id", short(id), "err", err)
+				k.reg.Counter("fff_ledger_errors_total", "Ledger writes that failed and were retried").Inc()
+			}
+			for _, r := range reps {
+				_ = r.msg.NakWithDelay(2 * time.Second)
+			}
+			continue
+		}
+		for _, r := range reps {
+			k.reg.Counter("fff_ledger_progress_total", "Progress reports folded into the ledger", "kind", r.p.Kind).Inc()
+			if err := r.msg.Ack(); err != nil {
+				k.log.Warn("ack progress report", "err", err) // redelivered; folding it again changes nothing
+			}
+		}
+		if Terminal(e.State) {
+			k.log.Debug("file settled", "file_id", short(id), "name", e.Name, "state", e.State)
+		}
+	}
+}
