@@ -1,0 +1,378 @@
+package writer
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+const fixtures = "../../../shared/fixtures/kraken"
+
+// readFixture reads a Kraken OHLCVT CSV with a minimal reader of its own
+// (the parser package is tested separately).
+func readFixture(t testing.TB, name string) []contract.Candle {
+	t.Helper()
+	f, err := os.Open(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	defer f.Close()
+	var out []contract.Candle
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		p := strings.Split(line, ",")
+		if len(p) < 6 {
+			t.Fatalf("fixture %s: short row %q", name, line)
+		}
+		num := func(s string) float64 {
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				t.Fatalf("fixture %s: %q: %v", name, line, err)
+			}
+			return v
+		}
+		ts, err := strconv.ParseInt(p[0], 10, 64)
+		if err != nil {
+			t.Fatalf("fixture %s: %q: %v", name, line, err)
+		}
+		c := contract.Candle{Time: ts, Open: num(p[1]), High: num(p[2]), Low: num(p[3]), Close: num(p[4]),
+			Volume: num(p[5]), VWAP: contract.NoVWAP, Trades: contract.NoTrades}
+		if len(p) > 6 && p[6] != "" {
+			c.Trades = int64(num(p[6]))
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// fileBatches splits candles into CSV batches of size n, as the parser does.
+func fileBatches(pair, base, quote string, interval uint32, fileID string, candles []contract.Candle, n int) []*contract.Batch {
+	var out []*contract.Batch
+	for i := 0; i < len(candles); i += n {
+		j := min(i+n, len(candles))
+		out = append(out, &contract.Batch{
+			Source: topology.SourceKraken, Pair: pair, Base: base, Quote: quote, IntervalMinutes: interval,
+			Origin: contract.OriginCSV, FileID: fileID, FileName: fmt.Sprintf("%s_%d.csv", pair, interval),
+			BatchIndex: uint32(len(out)), Candles: append([]contract.Candle(nil), candles[i:j]...),
+		})
+	}
+	if len(out) > 0 {
+		out[len(out)-1].Last = true
+	}
+	return out
+}
+
+// publish puts batches on CANDLES; idSuffix makes the message ids differ
+// from an earlier publication (a re-publish outside the duplicate window).
+func publish(t testing.TB, js jetstream.JetStream, batches []*contract.Batch, idSuffix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, b := range batches {
+		data, err := contract.EncodeBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subj := topology.CandleSubject(b.Source, b.Pair, int(b.IntervalMinutes))
+		if _, err := js.Publish(ctx, subj, data, jetstream.WithMsgID(b.MsgID()+idSuffix)); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+}
+
+// row is a candle as QuestDB returns it.
+type row struct {
+	ts                                time.Time
+	source, pair, base, quote, origin string
+	interval                          int32
+	open, high, low, close, volume    float64
+	vwap                              *float64
+	trades                            *int64
+}
+
+func queryRows(t testing.TB, q *testenv.QuestDB, table string) []row {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := questdb.WaitApplied(ctx, q.Pool, table); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := q.Pool.Query(ctx, `SELECT ts, source, pair, base, quote, origin, interval_minutes, open, high, low, close, vwap, volume, trades
+		FROM `+table+` ORDER BY pair, interval_minutes, ts`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var out []row
+	for rs.Next() {
+		var r row
+		if err := rs.Scan(&r.ts, &r.source, &r.pair, &r.base, &r.quote, &r.origin, &r.interval,
+			&r.open, &r.high, &r.low, &r.close, &r.vwap, &r.volume, &r.trades); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// wantRows is what QuestDB must hold for batches, in queryRows' order.
+func assertRows(t testing.TB, got []row, batches ...[]*contract.Batch) {
+	t.Helper()
+	type key struct {
+		pair string
+		iv   uint32
+		ts   int64
+	}
+	want := map[key]struct {
+		b *contract.Batch
+		c contract.Candle
+	}{}
+	for _, bs := range batches {
+		for _, b := range bs {
+			for _, c := range b.Candles {
+				want[key{b.Pair, b.IntervalMinutes, c.Time}] = struct {
+					b *contract.Batch
+					c contract.Candle
+				}{b, c}
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("QuestDB holds %d rows, want %d", len(got), len(want))
+	}
+	for _, r := range got {
+		w, ok := want[key{r.pair, uint32(r.interval), r.ts.Unix()}]
+		if !ok {
+			t.Fatalf("unexpected row %+v", r)
+		}
+		b, c := w.b, w.c
+		if r.source != b.Source || r.base != b.Base || r.quote != b.Quote || r.origin != b.Origin.String() {
+			t.Fatalf("row %s %v: symbols %s/%s/%s/%s, want %s/%s/%s/%s", r.pair, r.ts, r.source, r.base, r.quote, r.origin,
+				b.Source, b.Base, b.Quote, b.Origin)
+		}
+		if r.open != c.Open || r.high != c.High || r.low != c.Low || r.close != c.Close || r.volume != c.Volume {
+			t.Fatalf("row %s %v: ohlcv %v %v %v %v %v, want %v %v %v %v %v", r.pair, r.ts, r.open, r.high, r.low, r.close, r.volume,
+				c.Open, c.High, c.Low, c.Close, c.Volume)
+		}
+		switch {
+		case c.HasVWAP() && (r.vwap == nil || *r.vwap != c.VWAP):
+			t.Fatalf("row %s %v: vwap %v, want %v", r.pair, r.ts, r.vwap, c.VWAP)
+		case !c.HasVWAP() && r.vwap != nil && !math.IsNaN(*r.vwap):
+			t.Fatalf("row %s %v: vwap %v, want NULL", r.pair, r.ts, *r.vwap)
+		case c.HasTrades() && (r.trades == nil || *r.trades != c.Trades):
+			t.Fatalf("row %s %v: trades %v, want %d", r.pair, r.ts, r.trades, c.Trades)
+		case !c.HasTrades() && r.trades != nil:
+			t.Fatalf("row %s %v: trades %d, want NULL", r.pair, r.ts, *r.trades)
+		}
+	}
+}
+
+// waitDrained waits until the writer consumer has acknowledged everything.
+func waitDrained(t testing.TB, js jetstream.JetStream, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := js.Consumer(ctx, topology.StreamCandles, topology.ConsumerWriter)
+		var info *jetstream.ConsumerInfo
+		if err == nil {
+			info, err = c.Info(ctx)
+		}
+		cancel()
+		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writer consumer not drained after %s: %+v %v", timeout, info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func consumerInfo(t testing.TB, js jetstream.JetStream) *jetstream.ConsumerInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, topology.StreamCandles, topology.ConsumerWriter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// streamMsgs reads every message of a stream on subject.
+func streamMsgs(t testing.TB, js jetstream.JetStream, stream, subject string) []jetstream.Msg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	if n == 0 {
+		return nil
+	}
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []jetstream.Msg
+	b, err := c.Fetch(int(n), jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range b.Messages() {
+		out = append(out, m)
+	}
+	return out
+}
+
+// proxy is a TCP forwarder the test can take down and bring back, standing
+// in for a QuestDB that goes away without stopping the shared one.
+type proxy struct {
+	t      testing.TB
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+	// mute drops QuestDB's answers (the request still reaches it), as a
+	// network that fails after the commit.
+	mute bool
+}
+
+func newProxy(t testing.TB, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *proxy) conf() string { return "http::addr=" + p.addr + ";" }
+
+func (p *proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.handle(c)
+		}
+	}()
+}
+
+func (p *proxy) handle(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil {
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	mute := p.mute
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(up, c); up.Close() }()
+	if mute {
+		// Let the request reach QuestDB and commit, then hang up without
+		// passing its answer on.
+		go func() { _, _ = io.Copy(io.Discard, up) }()
+		time.Sleep(700 * time.Millisecond)
+		c.Close()
+		return
+	}
+	_, _ = io.Copy(c, up)
+	c.Close()
+}
+
+// down closes the listener and every open connection.
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[net.Conn]struct{}{}
+}
+
+// up listens again on the same address.
+func (p *proxy) up() {
+	var ln net.Listener
+	var err error
+	for range 50 {
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatalf("proxy relisten: %v", err)
+	}
+	p.serve(ln)
+}
+
+// setMute switches mute mode and drops open connections, so the next
+// request sees the new mode.
+func (p *proxy) setMute(m bool) {
+	p.mu.Lock()
+	p.mute = m
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[net.Conn]struct{}{}
+	p.mu.Unlock()
+}

@@ -1,0 +1,361 @@
+package writer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// inProgressEvery keeps held messages alive well inside the consumer's
+// 60s AckWait, whatever the worker is waiting on (QuestDB, a long request).
+const inProgressEvery = 15 * time.Second
+
+// item is one held JetStream message. Only what acknowledging needs is kept;
+// the candles are decoded again from the message if a request must be
+// rebuilt, which is cheaper than keeping them twice.
+type item struct {
+	msg    jetstream.Msg
+	rows   int
+	fileID string
+	batch  uint32
+	done   bool
+}
+
+type worker struct {
+	id      int
+	cfg     Config
+	js      jetstream.JetStream
+	cons    jetstream.Consumer
+	log     *slog.Logger
+	st      *stats
+	maxMsgs int
+
+	sink    *Sink
+	scratch contract.Batch
+	avgRows float64
+	// skipEncode is set when encoding while gathering failed (QuestDB not
+	// reachable for the sender): Commit rebuilds the request anyway.
+	skipEncode bool
+	holding    bool
+
+	mu   sync.Mutex
+	held []*item
+}
+
+func (w *worker) run(ctx context.Context) {
+	sink, err := newSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table)
+	if err != nil {
+		// Run checked the settings already.
+		w.log.Error("writer worker cannot start", "err", err)
+		return
+	}
+	w.sink = sink
+	defer func() { _ = w.sink.Close(context.Background()) }()
+	w.avgRows = 8192
+
+	kctx, stopKeepAlive := context.WithCancel(ctx)
+	var kwg sync.WaitGroup
+	kwg.Add(1)
+	go func() {
+		defer kwg.Done()
+		w.keepAlive(kctx)
+	}()
+	defer func() {
+		stopKeepAlive()
+		kwg.Wait()
+		w.release()
+	}()
+
+	for ctx.Err() == nil {
+		items := w.gather(ctx)
+		if len(items) == 0 {
+			continue
+		}
+		w.commit(ctx, items)
+		w.mu.Lock()
+		kept := w.held[:0]
+		for _, it := range w.held {
+			if !it.done {
+				kept = append(kept, it)
+			}
+		}
+		w.held = kept
+		w.mu.Unlock()
+	}
+}
+
+// gather fetches messages until the request has FlushRows rows, holds
+// maxMsgs messages, or FlushInterval passed since its first message. It
+// encodes each batch into the sink as it arrives.
+func (w *worker) gather(ctx context.Context) []*item {
+	var items []*item
+	rows := 0
+	var deadline time.Time
+	w.skipEncode = false
+	for rows < w.cfg.FlushRows && len(items) < w.maxMsgs && ctx.Err() == nil {
+		// An idle worker waits for one message (a pull request cannot be
+		// shortened once sent, and the interval starts with the first
+		// message); then it asks for as many as should fill the request.
+		wait, n := 5*time.Second, 1
+		if len(items) > 0 {
+			wait = time.Until(deadline)
+			if wait < 2*time.Millisecond {
+				break
+			}
+			n = int(float64(w.cfg.FlushRows-rows)/w.avgRows + 0.999)
+			n = max(1, min(n, w.maxMsgs-len(items)))
+		}
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		batch, err := w.cons.Fetch(n, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				break
+			}
+			w.log.Warn("fetching from CANDLES failed, retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		for m := range batch.Messages() {
+			it := w.accept(ctx, m)
+			if it == nil {
+				continue
+			}
+			items = append(items, it)
+			rows += it.rows
+			if len(items) == 1 {
+				deadline = time.Now().Add(w.cfg.FlushInterval)
+			}
+		}
+		cancel()
+		if err := batch.Error(); err != nil && ctx.Err() == nil && fctx.Err() == nil {
+			w.log.Warn("fetch from CANDLES ended with an error", "err", err)
+		}
+	}
+	return items
+}
+
+// accept decodes a message, dead-letters it when it is not a batch, and
+// otherwise holds it and encodes its rows.
+func (w *worker) accept(ctx context.Context, m jetstream.Msg) *item {
+	if err := contract.DecodeBatch(m.Data(), &w.scratch); err != nil {
+		w.deadLetterUndecodable(ctx, m, err)
+		return nil
+	}
+	it := &item{msg: m, rows: len(w.scratch.Candles), fileID: w.scratch.FileID, batch: w.scratch.BatchIndex}
+	w.avgRows = 0.8*w.avgRows + 0.2*float64(max(it.rows, 1))
+	w.mu.Lock()
+	w.held = append(w.held, it)
+	w.mu.Unlock()
+	w.st.pending.Add(float64(it.rows))
+	if !w.skipEncode {
+		if err := w.sink.Add(ctx, &w.scratch); err != nil && !Rejected(err) {
+			w.skipEncode = true
+		}
+	}
+	return it
+}
+
+// commit sends the gathered items, bisecting on rejection and waiting out
+// an unreachable QuestDB, then acknowledges them.
+func (w *worker) commit(ctx context.Context, items []*item) {
+	get := func(i int) (*contract.Batch, error) {
+		if err := contract.DecodeBatch(items[i].msg.Data(), &w.scratch); err != nil {
+			return nil, fmt.Errorf("decode batch again: %w", err)
+		}
+		return &w.scratch, nil
+	}
+	bo := newBackoff(w.cfg.MaxBackoff)
+	hooks := Hooks{
+		Hold: func(ctx context.Context, attempt, _ int, err error) error {
+			w.st.retries.Inc()
+			w.st.up.Set(0)
+			w.holding = true
+			nb, nr := 0, 0
+			for _, it := range items {
+				if !it.done {
+					nb++
+					nr += it.rows
+				}
+			}
+			d := bo.next()
+			w.log.Warn(fmt.Sprintf("QuestDB unreachable, holding %d batches (%d rows), retry in %s", nb, nr, d),
+				"attempt", attempt, "err", err)
+			if !sleep(ctx, d) {
+				return ctx.Err()
+			}
+			return nil
+		},
+		Committed: func(lo, hi int) {
+			w.st.up.Set(1)
+			w.st.flushes.Inc()
+			d := w.sink.LastFlush()
+			w.st.flushSecs.Add(d.Seconds())
+			w.st.lastFlush.Set(d.Seconds())
+			if w.holding {
+				w.holding = false
+				w.log.Info("QuestDB reachable again, resuming")
+			}
+			bo.reset()
+			w.acknowledge(ctx, items[lo:hi])
+		},
+		Rejected: func(i int, err error) {
+			w.reject(ctx, items[i], err)
+		},
+	}
+	if err := w.sink.Commit(ctx, len(items), get, hooks); err != nil && ctx.Err() == nil {
+		w.log.Error("commit stopped", "err", err)
+	}
+}
+
+// acknowledge reports "committed" for CSV batches, then acks. A report that
+// could not be published leaves its message unacknowledged for a later
+// redelivery (the rows are rewritten harmlessly: the table deduplicates).
+func (w *worker) acknowledge(ctx context.Context, its []*item) {
+	// The rows are in QuestDB: finish reporting even if we are stopping.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, len(its))
+	for i, it := range its {
+		if it.fileID == "" {
+			continue
+		}
+		p := contract.Progress{FileID: it.fileID, Kind: "committed", Batch: it.batch, Rows: int64(it.rows), Table: w.cfg.QuestDB.Table}
+		data, _ := json.Marshal(p)
+		f, err := w.js.PublishAsync(topology.ProgressSubject(it.fileID), data,
+			jetstream.WithMsgID(fmt.Sprintf("committed:%s:%d", it.fileID, it.batch)))
+		if err != nil {
+			w.log.Warn("cannot publish commit progress", "file_id", it.fileID, "batch", it.batch, "err", err)
+			continue
+		}
+		futures[i] = f
+	}
+	for i, it := range its {
+		ok := it.fileID == ""
+		if f := futures[i]; f != nil {
+			select {
+			case <-f.Ok():
+				ok = true
+			case err := <-f.Err():
+				w.log.Warn("commit progress not stored", "file_id", it.fileID, "batch", it.batch, "err", err)
+			case <-actx.Done():
+				w.log.Warn("commit progress not confirmed in time", "file_id", it.fileID, "batch", it.batch)
+			}
+		}
+		if ok {
+			if err := it.msg.Ack(); err != nil {
+				w.log.Warn("ack failed; the batch will be redelivered and rewritten", "subject", it.msg.Subject(), "err", err)
+			}
+		} else {
+			_ = it.msg.NakWithDelay(2 * time.Second)
+		}
+		w.st.batches.Inc()
+		w.st.rows.Add(float64(it.rows))
+		w.finish(it)
+	}
+}
+
+// reject dead-letters a batch QuestDB refused, reports "failed" for its file,
+// and terminates the message, in that order.
+func (w *worker) reject(ctx context.Context, it *item, cause error) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	reason := cause.Error()
+	letter := deadletter.FromMsg(Stage, it.msg, reason)
+	if err := deadletter.Publish(dctx, w.js, letter); err != nil {
+		w.log.Error("cannot dead-letter a refused batch; it will be redelivered", "subject", it.msg.Subject(), "err", err)
+		_ = it.msg.NakWithDelay(5 * time.Second)
+		w.finish(it)
+		return
+	}
+	if it.fileID != "" {
+		p := contract.Progress{FileID: it.fileID, Kind: "failed", Batch: it.batch, Reason: reason, Table: w.cfg.QuestDB.Table}
+		data, _ := json.Marshal(p)
+		if _, err := w.js.Publish(dctx, topology.ProgressSubject(it.fileID), data,
+			jetstream.WithMsgID(fmt.Sprintf("failed:%s:%d", it.fileID, it.batch))); err != nil {
+			w.log.Error("cannot report failed batch; it will be redelivered", "file_id", it.fileID, "batch", it.batch, "err", err)
+			_ = it.msg.NakWithDelay(5 * time.Second)
+			w.finish(it)
+			return
+		}
+	}
+	_ = it.msg.TermWithReason(truncate(reason, 200))
+	w.st.dead.Inc()
+	w.log.Error("QuestDB refused a batch; dead-lettered", "subject", it.msg.Subject(), "file_id", it.fileID,
+		"batch", it.batch, "rows", it.rows, "reason", reason)
+	w.finish(it)
+}
+
+func (w *worker) deadLetterUndecodable(ctx context.Context, m jetstream.Msg, cause error) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	reason := "not a candle batch: " + cause.Error()
+	if err := deadletter.Msg(dctx, w.js, Stage, m, reason); err != nil {
+		w.log.Error("cannot dead-letter an undecodable message; it will be redelivered", "subject", m.Subject(), "err", err)
+		_ = m.NakWithDelay(5 * time.Second)
+		return
+	}
+	w.st.dead.Inc()
+	w.log.Error("undecodable message dead-lettered", "subject", m.Subject(), "reason", reason)
+}
+
+func (w *worker) finish(it *item) {
+	w.mu.Lock()
+	if !it.done {
+		it.done = true
+		w.st.pending.Add(-float64(it.rows))
+	}
+	w.mu.Unlock()
+}
+
+// keepAlive tells the server the held messages are being worked on.
+func (w *worker) keepAlive(ctx context.Context) {
+	t := time.NewTicker(inProgressEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.mu.Lock()
+			held := append([]*item(nil), w.held...)
+			w.mu.Unlock()
+			for _, it := range held {
+				if !it.done {
+					_ = it.msg.InProgress()
+				}
+			}
+		}
+	}
+}
+
+// release hands back what a stopping worker still holds, so another writer
+// gets it now rather than after AckWait.
+func (w *worker) release() {
+	w.mu.Lock()
+	held := w.held
+	w.held = nil
+	w.mu.Unlock()
+	for _, it := range held {
+		if !it.done {
+			_ = it.msg.Nak()
+			w.finish(it)
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,302 @@
+// Package writer is the stage that commits candle batches from the CANDLES
+// stream to QuestDB. Writers are competing consumers of one durable
+// consumer; each gathers messages into large ILP-over-HTTP requests (one
+// table per request, so one QuestDB transaction each) and acknowledges a
+// message only after QuestDB accepted the request that carried it.
+//
+// QuestDB down or failing: the messages stay unacknowledged (kept alive with
+// InProgress), the writer retries with backoff, says what it waits for, and
+// resumes by itself. QuestDB refusing data: the request is bisected to find
+// the batches at fault, which go to the DLQ with QuestDB's error text; the
+// rest commit.
+package writer
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// Stage is the writer's name in the DLQ (dlq.writer) and in logs.
+const Stage = "writer"
+
+// Defaults, measured on the 2-core reference machine (docs/PERFORMANCE.md):
+// two parallel senders beat one, and requests of a few hundred thousand rows
+// amortise QuestDB's per-transaction cost without making a retry costly.
+const (
+	DefaultWorkers       = 2
+	DefaultFlushRows     = 200_000
+	DefaultFlushInterval = 500 * time.Millisecond
+	DefaultMaxAckPending = 1024
+)
+
+// Config configures the writer stage.
+type Config struct {
+	NATS        settings.NATS
+	JS          jetstream.JetStream // when set, used as is (the caller ensured the topology)
+	Log         *slog.Logger
+	Metrics     *metrics.Registry
+	MetricsAddr string
+	QuestDB     settings.QuestDB
+	// Workers is the number of parallel ILP senders (default 2).
+	Workers int
+	// FlushRows is the number of rows that makes a request go (default 200k).
+	FlushRows int
+	// FlushInterval is how long a partly filled request may wait for more
+	// messages after its first one (default 500ms).
+	FlushInterval time.Duration
+	// MaxAckPending caps the messages writers hold unacknowledged (the
+	// durable consumer's setting, shared by every writer process).
+	MaxAckPending int
+	// Migrate applies pending schema migrations to the table at start. The
+	// writer binary and `fff up` turn it on; it is off in a zero Config.
+	Migrate bool
+	// SummaryEvery is how often a summary line is logged (default 30s).
+	SummaryEvery time.Duration
+	// MaxBackoff caps the wait between attempts while QuestDB is down
+	// (default 30s; the first wait is 500ms).
+	MaxBackoff time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.Default
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.FlushRows <= 0 {
+		c.FlushRows = DefaultFlushRows
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.MaxAckPending <= 0 {
+		c.MaxAckPending = DefaultMaxAckPending
+	}
+	if c.SummaryEvery <= 0 {
+		c.SummaryEvery = 30 * time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.QuestDB.ILP == "" {
+		c.QuestDB.ILP = settings.DefaultQuestDBILP
+	}
+	if c.QuestDB.PG == "" {
+		c.QuestDB.PG = settings.DefaultQuestDBPG
+	}
+	if c.QuestDB.Table == "" {
+		c.QuestDB.Table = settings.DefaultTable
+	}
+	return c
+}
+
+// Run consumes candle batches until ctx is cancelled; it returns nil then.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	log := cfg.Log.With("stage", Stage)
+	if err := questdb.ValidTable(cfg.QuestDB.Table); err != nil {
+		return err
+	}
+	if _, err := SinkConf(cfg.QuestDB.ILP); err != nil {
+		return err
+	}
+	js := cfg.JS
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if js == nil {
+		nc, j, err := cfg.NATS.JetStream(ctx, "fff-writer", log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		js = j
+		if cfg.MetricsAddr != "" {
+			mctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, nil, log); err != nil {
+					log.Error("metrics endpoint stopped", "err", err)
+				}
+			}()
+		}
+	}
+	if cfg.Migrate {
+		if err := migrate(ctx, cfg, log); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(cfg.MaxAckPending))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	st := newStats(cfg.Metrics, cfg.QuestDB.Table)
+	log.Info("writer started", "table", cfg.QuestDB.Table, "questdb", settings.Redact(cfg.QuestDB.ILP),
+		"workers", cfg.Workers, "flush_rows", cfg.FlushRows, "flush_interval", cfg.FlushInterval)
+
+	sctx, stopSummary := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		st.logSummaries(sctx, cfg.SummaryEvery, log)
+	}()
+
+	var wwg sync.WaitGroup
+	perWorker := cfg.MaxAckPending / cfg.Workers
+	if perWorker < 1 {
+		perWorker = 1
+	}
+	for i := range cfg.Workers {
+		wk := &worker{
+			id:      i,
+			cfg:     cfg,
+			js:      js,
+			cons:    cons,
+			log:     log.With("worker", i),
+			st:      st,
+			maxMsgs: perWorker,
+		}
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			wk.run(ctx)
+		}()
+	}
+	wwg.Wait()
+	stopSummary()
+	log.Info("writer stopped", "batches_committed", st.batches.Get(), "rows_committed", st.rows.Get(),
+		"dead_lettered", st.dead.Get())
+	return nil
+}
+
+// migrate applies pending migrations, waiting for QuestDB if it is not up yet.
+func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	b := newBackoff(cfg.MaxBackoff)
+	for {
+		err := func() error {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			pool, err := questdb.Connect(cctx, cfg.QuestDB.PG)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			done, err := questdb.Up(cctx, pool, cfg.QuestDB.Table)
+			for _, m := range done {
+				log.Info("applied migration", "table", cfg.QuestDB.Table, "version", m.Version, "name", m.Name)
+			}
+			return err
+		}()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d := b.next()
+		log.Warn("QuestDB not ready for migrations, retrying", "table", cfg.QuestDB.Table, "retry_in", d, "err", err)
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+}
+
+// backoff doubles from 500ms up to max, with no jitter needed: each worker
+// waits on its own request.
+type backoff struct {
+	cur, max time.Duration
+}
+
+func newBackoff(max time.Duration) *backoff { return &backoff{max: max} }
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = 500 * time.Millisecond
+	} else {
+		b.cur *= 2
+	}
+	if b.cur > b.max {
+		b.cur = b.max
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// stats are the writer's counters, shared by its workers.
+type stats struct {
+	batches, rows, dead, flushes, flushSecs, retries *metrics.Value
+	pending, up, lastFlush                           *metrics.Value
+}
+
+func newStats(r *metrics.Registry, table string) *stats {
+	l := []string{"table", table}
+	return &stats{
+		batches:   r.Counter("fff_writer_batches_committed_total", "Candle batches committed to QuestDB and acknowledged", l...),
+		rows:      r.Counter("fff_writer_rows_committed_total", "Candles committed to QuestDB", l...),
+		dead:      r.Counter("fff_writer_batches_dead_lettered_total", "Batches sent to the DLQ (undecodable or refused by QuestDB)", l...),
+		flushes:   r.Counter("fff_writer_flushes_total", "ILP requests QuestDB accepted", l...),
+		flushSecs: r.Counter("fff_writer_flush_seconds_total", "Time spent in accepted ILP requests (divide by fff_writer_flushes_total for the mean latency)", l...),
+		retries:   r.Counter("fff_writer_retries_total", "ILP requests that failed because QuestDB was unreachable or failing", l...),
+		pending:   r.Gauge("fff_writer_rows_pending", "Rows held by the writers, not yet committed", l...),
+		up:        r.Gauge("fff_writer_questdb_up", "1 when the last ILP request reached QuestDB, 0 while it is unreachable", l...),
+		lastFlush: r.Gauge("fff_writer_last_flush_seconds", "Duration of the last accepted ILP request", l...),
+	}
+}
+
+func (s *stats) logSummaries(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastRows, lastBatches, lastDead := s.rows.Get(), s.batches.Get(), s.dead.Get()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			rows, batches, dead := s.rows.Get(), s.batches.Get(), s.dead.Get()
+			pending := s.pending.Get()
+			if rows == lastRows && dead == lastDead && pending == 0 {
+				continue
+			}
+			secs := now.Sub(last).Seconds()
+			log.Info("writer summary",
+				"batches", int64(batches-lastBatches), "rows", int64(rows-lastRows),
+				"rows_per_s", int64((rows-lastRows)/secs), "dead_lettered", int64(dead-lastDead),
+				"rows_pending", int64(pending), "total_rows", int64(rows))
+			lastRows, lastBatches, lastDead, last = rows, batches, dead, now
+		}
+	}
+}
+
