@@ -299,4 +299,3 @@ func (s *stats) logSummaries(ctx context.Context, every time.Duration, log *slog
 		}
 	}
 }
-
