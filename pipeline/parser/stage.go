@@ -1,0 +1,647 @@
+package parser
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/assets"
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
+	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
+	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// What to do with a file that has bad rows.
+const (
+	OnBadRowSkip   = "skip"        // report the bad rows, publish the good ones
+	OnBadRowReject = "reject-file" // publish nothing of the file
+)
+
+// Defaults and limits.
+const (
+	DefaultWorkers   = 2
+	DefaultBatchSize = 8192
+	// MaxBatchSize keeps an encoded batch well under the 8 MB message limit.
+	MaxBatchSize       = 100_000
+	DefaultMaxInFlight = 8
+	// MaxReportedErrors bounds the bad rows carried in a progress report.
+	MaxReportedErrors = 100
+	stageName         = "parser"
+)
+
+// Config configures the parser stage.
+type Config struct {
+	NATS        settings.NATS       // used to connect when JS is nil
+	JS          jetstream.JetStream // optional: an existing connection (topology already ensured)
+	Log         *slog.Logger        // nil: slog.Default()
+	Metrics     *metrics.Registry   // nil: metrics.Default
+	MetricsAddr string              // served only when Run connected itself
+	Workers     int                 // files parsed at once by this process (default 2)
+	BatchSize   int                 // candles per batch (default 8192)
+	OnBadRow    string              // "skip" (default) or "reject-file"; a FileEvent's own setting wins
+	Now         func() time.Time    // upper bound of open times (default time.Now)
+	MaxInFlight int                 // batches awaiting their PubAck, per worker (default 8)
+	Heartbeat   time.Duration       // how often a file being parsed is marked in progress (default 5s)
+	FetchWait   time.Duration       // how long one pull waits for work (default 5s)
+	AckTimeout  time.Duration       // how long to wait for one PubAck before re-publishing (default 30s)
+	RetryDelay  time.Duration       // a failed file is retried after RetryDelay × attempts (default 2s)
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.Default
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.BatchSize > MaxBatchSize {
+		return c, fmt.Errorf("batch size %d: at most %d candles fit a message", c.BatchSize, MaxBatchSize)
+	}
+	if c.OnBadRow == "" {
+		c.OnBadRow = OnBadRowSkip
+	}
+	if err := validOnBadRow(c.OnBadRow); err != nil {
+		return c, err
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 5 * time.Second
+	}
+	if c.FetchWait <= 0 {
+		c.FetchWait = 5 * time.Second
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 30 * time.Second
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = 2 * time.Second
+	}
+	return c, nil
+}
+
+func validOnBadRow(v string) error {
+	if v != OnBadRowSkip && v != OnBadRowReject {
+		return fmt.Errorf("on-bad-row %q: want %s or %s", v, OnBadRowSkip, OnBadRowReject)
+	}
+	return nil
+}
+
+// Run parses files from the FILES work queue until ctx is cancelled. Any
+// number of workers and processes share the durable parser consumer.
+func Run(ctx context.Context, cfg Config) error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	log := cfg.Log.With("stage", stageName)
+	js := cfg.JS
+	metricsErr := make(chan error, 1)
+	if js == nil {
+		nc, j, err := cfg.NATS.JetStream(ctx, "fff-parser", log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		js = j
+		if cfg.MetricsAddr != "" {
+			mctx, mcancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				health := func() error {
+					if !nc.IsConnected() {
+						return fmt.Errorf("not connected to NATS (%s)", nc.Status())
+					}
+					return nil
+				}
+				if err := metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, health, log); err != nil {
+					metricsErr <- err
+				}
+			}()
+			defer func() { mcancel(); <-done }()
+		}
+	}
+
+	s, err := newStage(ctx, cfg, js, log)
+	if err != nil {
+		return err
+	}
+	log.Info("parser started", "workers", cfg.Workers, "batch_size", cfg.BatchSize, "on_bad_row", cfg.OnBadRow)
+
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.worker(wctx)
+		}()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-metricsErr:
+	}
+	stop()
+	wg.Wait()
+	log.Info("parser stopped")
+	return runErr
+}
+
+type stage struct {
+	cfg        Config
+	js         jetstream.JetStream
+	log        *slog.Logger
+	cons       jetstream.Consumer
+	store      jetstream.ObjectStore
+	registry   *assets.Registry
+	maxDeliver int
+
+	files         func(result string) *metrics.Value
+	rowsParsed    *metrics.Value
+	rowsRejected  *metrics.Value
+	batches       *metrics.Value
+	retries       *metrics.Value
+	inFlightFiles *metrics.Value
+}
+
+func newStage(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) (*stage, error) {
+	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamFiles, topology.ParserConsumer())
+	if err != nil {
+		return nil, err
+	}
+	store, err := js.ObjectStore(ctx, topology.BucketFileData)
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", topology.BucketFileData, err)
+	}
+	reg, err := assets.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	m := cfg.Metrics
+	s := &stage{
+		cfg: cfg, js: js, log: log, cons: cons, store: store, registry: reg,
+		maxDeliver: cons.CachedInfo().Config.MaxDeliver,
+		files: func(result string) *metrics.Value {
+			return m.Counter("fff_parser_files_total", "Files the parser finished, by result (parsed, rejected, deadlettered)", "result", result)
+		},
+		rowsParsed:    m.Counter("fff_parser_rows_parsed_total", "Good CSV rows published as candles"),
+		rowsRejected:  m.Counter("fff_parser_rows_rejected_total", "Bad CSV rows skipped or causing a file's rejection"),
+		batches:       m.Counter("fff_parser_batches_published_total", "Candle batches published to CANDLES (all acknowledged before a file is reported parsed)"),
+		retries:       m.Counter("fff_parser_retries_total", "Files handed back for a later attempt after an error"),
+		inFlightFiles: m.Gauge("fff_parser_files_in_progress", "Files being parsed right now"),
+	}
+	return s, nil
+}
+
+// worker pulls one file at a time, so a slow file never holds others back
+// from the other parsers.
+func (s *stage) worker(ctx context.Context) {
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchWait)
+		batch, err := s.cons.Fetch(1, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() == nil {
+				s.log.Warn("fetching work failed; retrying", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			s.handle(ctx, msg)
+		}
+		cancel()
+		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) &&
+			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.Canceled) {
+			s.log.Warn("fetching work failed; retrying", "err", err)
+			sleep(ctx, time.Second)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// errObjectMissing marks a file whose bytes are not (yet) in the object store.
+var errObjectMissing = errors.New("file bytes are not in the object store")
+
+// handle settles one FILES message: ack when the file's outcome is published,
+// nak to retry later, or dead-letter it.
+func (s *stage) handle(ctx context.Context, msg jetstream.Msg) {
+	var delivered uint64 = 1
+	if md, err := msg.Metadata(); err == nil {
+		delivered = md.NumDelivered
+	}
+	var ev contract.FileEvent
+	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		s.deadLetter(ctx, msg, nil, fmt.Sprintf("not a FileEvent (JSON): %v", err))
+		return
+	}
+	if ev.FileID == "" || ev.Object == "" {
+		s.deadLetter(ctx, msg, nil, "FileEvent without file_id or object: nothing to parse")
+		return
+	}
+	log := s.log.With("file", ev.Name, "file_id", ev.FileID, "delivery", delivered)
+	if s.maxDeliver > 0 && delivered >= uint64(s.maxDeliver) {
+		reason := fmt.Sprintf("delivered %d times without being parsed (a parser failed or stopped on it each time)", delivered)
+		s.deadLetter(ctx, msg, &ev, reason)
+		return
+	}
+
+	s.inFlightFiles.Add(1)
+	defer s.inFlightFiles.Add(-1)
+	stopBeat := s.keepAlive(ctx, msg)
+	outcome, err := s.process(ctx, ev, log)
+	stopBeat()
+	switch {
+	case err == nil:
+		if aerr := msg.DoubleAck(ctx); aerr != nil {
+			// The outcome is published; a redelivery repeats it harmlessly.
+			log.Warn("ack of file event failed; it will be redelivered", "err", aerr)
+		}
+		s.files(outcome).Inc()
+	case ctx.Err() != nil:
+		// Shutting down: hand the file to another parser right away.
+		_ = msg.Nak()
+		log.Info("stopped mid-file; handed back", "err", err)
+	case s.maxDeliver > 0 && delivered+1 >= uint64(s.maxDeliver):
+		// The next delivery would be the last one: give up with the real reason.
+		s.deadLetter(ctx, msg, &ev, fmt.Sprintf("gave up after %d attempts: %v", delivered, err))
+	default:
+		s.retries.Inc()
+		delay := time.Duration(delivered) * s.cfg.RetryDelay
+		log.Warn("parsing failed; will retry", "err", err, "retry_in", delay)
+		if nerr := msg.NakWithDelay(delay); nerr != nil {
+			log.Warn("nak failed", "err", nerr)
+		}
+	}
+}
+
+// deadLetter moves a message to dlq.parser and, when the file is known,
+// reports it rejected so the watcher does not wait for it forever.
+func (s *stage) deadLetter(ctx context.Context, msg jetstream.Msg, ev *contract.FileEvent, reason string) {
+	log := s.log
+	if ev != nil {
+		log = log.With("file", ev.Name, "file_id", ev.FileID)
+		if err := s.publishProgress(ctx, contract.Progress{FileID: ev.FileID, Kind: "rejected", Reason: "parser: " + reason}); err != nil {
+			log.Warn("could not report the dead-lettered file as rejected", "err", err)
+		}
+	}
+	if err := deadletter.Msg(ctx, s.js, stageName, msg, reason); err != nil {
+		log.Error("dead-lettering failed; the message will be redelivered", "reason", reason, "err", err)
+		_ = msg.Nak()
+		return
+	}
+	log.Warn("dead-lettered file event", "reason", reason)
+	s.files("deadlettered").Inc()
+}
+
+// keepAlive marks msg in progress every Heartbeat until the returned stop is called.
+func (s *stage) keepAlive(ctx context.Context, msg jetstream.Msg) (stop func()) {
+	bctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-bctx.Done():
+				return
+			case <-t.C:
+				if err := msg.InProgress(); err != nil {
+					s.log.Debug("in-progress signal failed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+var pairRe = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
+
+// summary is what reading a file found.
+type summary struct {
+	lines   int
+	header  bool
+	good    int64
+	bad     int64
+	errs    []contract.RowError
+	batches int
+}
+
+func (s *summary) addError(re *RowError) {
+	s.bad++
+	if len(s.errs) < MaxReportedErrors {
+		s.errs = append(s.errs, re.Row())
+	}
+}
+
+// emptyReason says why a file with no good row is rejected.
+func (s *summary) emptyReason() string {
+	switch {
+	case s.bad > 0:
+		return fmt.Sprintf("no valid row: all %d rows are bad (first: line %d: %s)", s.bad, s.errs[0].Line, s.errs[0].Reason)
+	case s.header:
+		return "the file has a header but no data rows"
+	case s.lines > 0:
+		return "the file has no data rows (only blank lines)"
+	}
+	return "the file is empty"
+}
+
+// process parses one file and publishes its outcome ("parsed" with its
+// batches, or "rejected"). An error means nothing final happened: retry.
+func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Logger) (string, error) {
+	start := time.Now()
+	onBad := ev.OnBadRow
+	if onBad == "" {
+		onBad = s.cfg.OnBadRow
+	}
+	if err := validOnBadRow(onBad); err != nil {
+		return s.reject(ctx, ev, &summary{}, "file event: "+err.Error(), log)
+	}
+	if !pairRe.MatchString(ev.Pair) {
+		return s.reject(ctx, ev, &summary{}, fmt.Sprintf("pair %q: want 2 to 20 characters A-Z, 0-9 (a Kraken altname such as XBTUSD)", ev.Pair), log)
+	}
+	if ev.Interval <= 0 {
+		return s.reject(ctx, ev, &summary{}, fmt.Sprintf("interval %d: must be a positive number of minutes", ev.Interval), log)
+	}
+	base, quote, err := kraken.SplitPair(ev.Pair)
+	if err != nil {
+		return s.reject(ctx, ev, &summary{}, err.Error(), log)
+	}
+
+	if onBad == OnBadRowReject {
+		// First pass: validate only, so a file with a bad row publishes nothing.
+		sum, err := s.read(ctx, ev, nil)
+		if err != nil {
+			return "", err
+		}
+		if sum.bad > 0 {
+			reason := fmt.Sprintf("%d bad rows and on-bad-row is reject-file: nothing of the file was published (first: line %d: %s)",
+				sum.bad, sum.errs[0].Line, sum.errs[0].Reason)
+			return s.reject(ctx, ev, sum, reason, log)
+		}
+		if sum.good == 0 {
+			return s.reject(ctx, ev, sum, sum.emptyReason(), log)
+		}
+	}
+
+	tmpl := contract.Batch{
+		Source: topology.SourceKraken, Pair: ev.Pair, Base: base, Quote: quote,
+		IntervalMinutes: uint32(ev.Interval), Origin: contract.OriginCSV,
+		FileID: ev.FileID, FileName: ev.Name,
+	}
+	sum, err := s.read(ctx, ev, &tmpl)
+	if err != nil {
+		return "", err
+	}
+	if sum.good == 0 {
+		return s.reject(ctx, ev, sum, sum.emptyReason(), log)
+	}
+	p := contract.Progress{
+		FileID: ev.FileID, Kind: "parsed", Batches: sum.batches,
+		RowsParsed: sum.good, RowsRejected: sum.bad, Errors: sum.errs,
+	}
+	if err := s.publishProgress(ctx, p); err != nil {
+		return "", err
+	}
+	s.registerAssets(ctx, base, quote, log)
+	s.rowsParsed.Add(float64(sum.good))
+	s.rowsRejected.Add(float64(sum.bad))
+	el := time.Since(start)
+	log.Info("file parsed", "rows", sum.good, "bad_rows", sum.bad, "batches", sum.batches,
+		"took", el.Round(time.Millisecond), "rows_per_s", int64(float64(sum.good)/max(el.Seconds(), 1e-9)))
+	return "parsed", nil
+}
+
+func (s *stage) reject(ctx context.Context, ev contract.FileEvent, sum *summary, reason string, log *slog.Logger) (string, error) {
+	p := contract.Progress{FileID: ev.FileID, Kind: "rejected", Reason: reason, RowsRejected: sum.bad, Errors: sum.errs}
+	if err := s.publishProgress(ctx, p); err != nil {
+		return "", err
+	}
+	s.rowsRejected.Add(float64(sum.bad))
+	log.Warn("file rejected", "reason", reason, "bad_rows", sum.bad)
+	return "rejected", nil
+}
+
+func (s *stage) publishProgress(ctx context.Context, p contract.Progress) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode progress: %w", err)
+	}
+	id := p.Kind + ":" + p.FileID
+	if _, err := s.js.Publish(ctx, topology.ProgressSubject(p.FileID), data, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publish %s progress: %w", p.Kind, err)
+	}
+	return nil
+}
+
+// registerAssets adds the pair's assets to the registry the first time they
+// are seen. A registry hiccup does not fail the file: the candles matter more.
+func (s *stage) registerAssets(ctx context.Context, base, quote string, log *slog.Logger) {
+	for _, a := range [][2]string{{base, quote}, {quote, ""}} {
+		created, err := s.registry.EnsureSeen(ctx, a[0], a[1])
+		if err != nil {
+			log.Warn("could not register asset", "asset", a[0], "err", err)
+			continue
+		}
+		if created {
+			log.Info("registered new asset", "asset", a[0], "tier", assets.TierOf(a[0]))
+		}
+	}
+}
+
+// read streams the file's object once. With tmpl nil it only validates;
+// otherwise it publishes the good rows in batches built from tmpl and waits
+// until JetStream acknowledged every one.
+func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.Batch) (*summary, error) {
+	obj, err := s.store.Get(ctx, ev.Object)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, fmt.Errorf("%s/%s: %w", topology.BucketFileData, ev.Object, errObjectMissing)
+		}
+		return nil, fmt.Errorf("open %s/%s: %w", topology.BucketFileData, ev.Object, err)
+	}
+	defer obj.Close()
+	rd := NewReader(obj, ev.Interval, WithNow(s.cfg.Now))
+	sum := &summary{}
+	var (
+		pub   *publisher
+		batch contract.Batch
+		subj  string
+	)
+	if tmpl != nil {
+		pub = &publisher{js: s.js, max: s.cfg.MaxInFlight, ackTimeout: s.cfg.AckTimeout, log: s.log}
+		batch = *tmpl
+		batch.Candles = make([]contract.Candle, 0, s.cfg.BatchSize)
+		subj = topology.CandleSubject(batch.Source, batch.Pair, int(batch.IntervalMinutes))
+	}
+	var c contract.Candle
+	for {
+		err := rd.Next(&c)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var re *RowError
+			if errors.As(err, &re) {
+				sum.addError(re)
+				continue
+			}
+			return nil, fmt.Errorf("read %s/%s: %w", topology.BucketFileData, ev.Object, err)
+		}
+		sum.good++
+		if pub == nil {
+			continue
+		}
+		// A full batch goes out only when the next row shows it is not the last.
+		if len(batch.Candles) == s.cfg.BatchSize {
+			if err := pub.publish(ctx, subj, &batch); err != nil {
+				return nil, err
+			}
+			s.batches.Inc()
+			batch.BatchIndex++
+			batch.Candles = batch.Candles[:0]
+		}
+		batch.Candles = append(batch.Candles, c)
+	}
+	sum.lines, sum.header = rd.Line(), rd.HeaderSkipped()
+	if pub == nil || len(batch.Candles) == 0 {
+		return sum, nil
+	}
+	batch.Last = true
+	if err := pub.publish(ctx, subj, &batch); err != nil {
+		return nil, err
+	}
+	s.batches.Inc()
+	if err := pub.wait(ctx); err != nil {
+		return nil, err
+	}
+	sum.batches = int(batch.BatchIndex) + 1
+	return sum, nil
+}
+
+// publisher publishes batches asynchronously with a bounded number awaiting
+// their PubAck. A batch whose ack fails or does not come is re-published
+// synchronously under the same message id, which the stream deduplicates.
+type publisher struct {
+	js         jetstream.JetStream
+	max        int
+	ackTimeout time.Duration
+	log        *slog.Logger
+	pending    []pendingPub
+	free       [][]byte // encode buffers whose message is acknowledged
+}
+
+type pendingPub struct {
+	fut jetstream.PubAckFuture
+	msg *nats.Msg
+	id  string
+}
+
+func (p *publisher) publish(ctx context.Context, subj string, b *contract.Batch) error {
+	for len(p.pending) >= p.max {
+		if err := p.settleOldest(ctx); err != nil {
+			return err
+		}
+	}
+	var buf []byte
+	if n := len(p.free); n > 0 {
+		buf, p.free = p.free[n-1], p.free[:n-1]
+	}
+	data, err := contract.AppendBatch(buf[:0], b)
+	if err != nil {
+		return fmt.Errorf("encode batch %d: %w", b.BatchIndex, err)
+	}
+	m := nats.NewMsg(subj)
+	m.Data = data
+	id := b.MsgID()
+	fut, err := p.js.PublishMsgAsync(m, jetstream.WithMsgID(id))
+	if err != nil {
+		// The client refused to queue it (e.g. too many pending): go synchronous.
+		return p.publishSync(ctx, m, id)
+	}
+	p.pending = append(p.pending, pendingPub{fut: fut, msg: m, id: id})
+	return nil
+}
+
+func (p *publisher) settleOldest(ctx context.Context) error {
+	pp := p.pending[0]
+	p.pending = p.pending[1:]
+	t := time.NewTimer(p.ackTimeout)
+	defer t.Stop()
+	select {
+	case <-pp.fut.Ok():
+		// The client no longer needs the bytes: reuse them for the next batch.
+		p.free = append(p.free, pp.msg.Data)
+		return nil
+	case err := <-pp.fut.Err():
+		p.log.Warn("batch publish failed; publishing again", "msg_id", pp.id, "err", err)
+	case <-t.C:
+		p.log.Warn("no ack for batch; publishing again", "msg_id", pp.id, "waited", p.ackTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The abandoned future may still hold the message: leave its bytes alone.
+	return p.publishSync(ctx, pp.msg, pp.id)
+}
+
+func (p *publisher) publishSync(ctx context.Context, m *nats.Msg, id string) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			sleep(ctx, time.Duration(attempt)*time.Second)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		retry := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
+		if _, err = p.js.PublishMsg(ctx, retry, jetstream.WithMsgID(id)); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("publish batch %s on %s: %w", id, m.Subject, err)
+}
+
+// wait settles every pending publish.
+func (p *publisher) wait(ctx context.Context) error {
+	for len(p.pending) > 0 {
+		if err := p.settleOldest(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
