@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,10 +47,12 @@ type FillRequest struct {
 	Trades bool `json:"trades,omitempty"`
 }
 
+const exampleFillRequest = `{"pair":"XBTUSD","interval":60,"start":"2025-01-10T08:00:00Z","end":"2025-01-10T14:00:00Z"}`
+
 // fillRequestWire is the JSON shape: times may be RFC 3339 strings or unix seconds.
 type fillRequestWire struct {
 	Pair     *string         `json:"pair"`
-	Interval *int            `json:"interval"`
+	Interval *float64        `json:"interval"` // float: JSON Schema's integer admits 60.0
 	Start    json.RawMessage `json:"start"`
 	End      json.RawMessage `json:"end"`
 	ID       string          `json:"id,omitempty"`
@@ -57,6 +62,9 @@ type fillRequestWire struct {
 // DecodeFillRequest parses and validates a fill request. Its errors say
 // exactly what is wrong, for a person who typed the JSON by hand.
 func DecodeFillRequest(data []byte) (FillRequest, error) {
+	if err := checkFillRequestKeys(data); err != nil {
+		return FillRequest{}, fmt.Errorf("fill request: %w", err)
+	}
 	var w fillRequestWire
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -72,13 +80,20 @@ func DecodeFillRequest(data []byte) (FillRequest, error) {
 		problems = append(problems, `"pair" is required (a Kraken pair such as "XBTUSD")`)
 	} else {
 		r.Pair = strings.ToUpper(strings.TrimSpace(*w.Pair))
+		if !isPairName(r.Pair) {
+			// The pair becomes a subject token (candles.kraken.<pair>.<interval>).
+			problems = append(problems, fmt.Sprintf(`"pair" %q must be letters and digits only, a Kraken altname such as "XBTUSD"`, *w.Pair))
+		}
 	}
 	if w.Interval == nil {
 		problems = append(problems, `"interval" is required (minutes: 1, 5, 15, 30, 60, 240, 1440, 10080 or 21600)`)
 	} else {
-		r.Interval = *w.Interval
+		iv := *w.Interval
+		if iv == math.Trunc(iv) && math.Abs(iv) < 1<<31 {
+			r.Interval = int(iv)
+		}
 		if !IsKrakenOHLCInterval(r.Interval) {
-			problems = append(problems, fmt.Sprintf(`"interval" %d is not served by Kraken (use 1, 5, 15, 30, 60, 240, 1440, 10080 or 21600)`, r.Interval))
+			problems = append(problems, fmt.Sprintf(`"interval" %s is not served by Kraken (use 1, 5, 15, 30, 60, 240, 1440, 10080 or 21600)`, strconv.FormatFloat(iv, 'f', -1, 64)))
 		}
 	}
 	var err error
@@ -144,25 +159,87 @@ func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
 			return t.UTC(), nil
 		}
 		if n, err := strconv.ParseInt(str, 10, 64); err == nil {
+			if n < 0 || n > maxUnixSeconds {
+				return time.Time{}, fmt.Errorf("%q: %d is out of range for unix seconds", field, n)
+			}
 			return time.Unix(n, 0).UTC(), nil
 		}
 		return time.Time{}, fmt.Errorf("%q: %q is neither RFC 3339 (e.g. \"2025-01-10T08:00:00Z\") nor unix seconds", field, str)
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: %s is not a time (want RFC 3339 string or whole unix seconds)", field, s)
+		// 1736496000.0 and 1.7364960e9 are whole numbers too.
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != math.Trunc(f) || math.Abs(f) > maxUnixSeconds {
+			return time.Time{}, fmt.Errorf("%q: %s is not a time (want RFC 3339 string or whole unix seconds)", field, s)
+		}
+		n = int64(f)
 	}
-	if n < 0 || n > 1<<40 {
+	if n < 0 || n > maxUnixSeconds {
 		return time.Time{}, fmt.Errorf("%q: %d is out of range for unix seconds", field, n)
 	}
 	return time.Unix(n, 0).UTC(), nil
+}
+
+// maxUnixSeconds bounds numeric times (also in fill_request.schema.json).
+const maxUnixSeconds = 1 << 40
+
+var fillRequestFields = []string{"pair", "interval", "start", "end", "id", "trades"}
+
+// checkFillRequestKeys rejects keys that are not exactly one of the fields:
+// encoding/json matches keys case-insensitively, the JSON Schema does not.
+func checkFillRequestKeys(data []byte) error {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return nil // not an object: the typed decode explains what is wrong
+	}
+	var unknown []string
+	for k := range obj {
+		if !slices.Contains(fillRequestFields, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	k := unknown[0]
+	hint := ""
+	if l := strings.ToLower(k); l != k && slices.Contains(fillRequestFields, l) {
+		hint = fmt.Sprintf(`; field names are lower case: %q`, l)
+	}
+	return fmt.Errorf("unknown field %q (allowed: %s)%s", k, strings.Join(fillRequestFields, ", "), hint)
+}
+
+func isPairName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// jsonKinds names Go types the way a person writing JSON thinks of them.
+var jsonKinds = map[string]string{
+	"float64": "a number", "string": "a string", "bool": "true or false",
 }
 
 // explainJSONError turns encoding/json errors into sentences naming the field.
 func explainJSONError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return fmt.Errorf("field %q must be %s, got a JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		if typeErr.Field == "" {
+			return fmt.Errorf("want a JSON object such as %s, got a JSON %s", exampleFillRequest, typeErr.Value)
+		}
+		want := jsonKinds[typeErr.Type.String()]
+		if want == "" {
+			want = typeErr.Type.String()
+		}
+		return fmt.Errorf("field %q must be %s, got a JSON %s", typeErr.Field, want, typeErr.Value)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("not valid JSON: the message ends before the object is closed")
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) {
