@@ -20,8 +20,28 @@ import (
 // Errors callers can test with errors.Is.
 var (
 	ErrExists   = errors.New("asset already exists")
-	ErrNotFound = errors.New("asset not found")
+	ErrNotFound = errors.New("not in the asset registry")
 )
+
+// ExistsError is what Create returns for a ticker already in the registry;
+// errors.Is(err, ErrExists) holds.
+type ExistsError struct {
+	Existing contract.Asset // as stored (only Ticker when it could not be read)
+}
+
+func (e *ExistsError) Error() string {
+	if e.Existing.Created.IsZero() {
+		return fmt.Sprintf("asset %s already exists", e.Existing.Ticker)
+	}
+	by := e.Existing.CreatedBy
+	if by == "" {
+		by = "unknown"
+	}
+	return fmt.Sprintf("asset %s already exists (created %s by %s)",
+		e.Existing.Ticker, e.Existing.Created.UTC().Format(time.RFC3339), by)
+}
+
+func (e *ExistsError) Is(target error) bool { return target == ErrExists }
 
 // Fiat tickers: the parser files these under CURRENCY, everything else it
 // sees under CRYPTO.
@@ -123,14 +143,9 @@ func (r *Registry) Create(ctx context.Context, a contract.Asset) error {
 			r.markSeen(a.Ticker)
 			have, gerr := r.Get(ctx, a.Ticker)
 			if gerr != nil {
-				return fmt.Errorf("asset %s: %w", a.Ticker, ErrExists)
+				have = contract.Asset{Ticker: a.Ticker}
 			}
-			by := have.CreatedBy
-			if by == "" {
-				by = "unknown"
-			}
-			return fmt.Errorf("asset %s already exists (created %s by %s): %w",
-				a.Ticker, have.Created.UTC().Format(time.RFC3339), by, ErrExists)
+			return &ExistsError{Existing: have}
 		}
 		return fmt.Errorf("store asset %s: %w", a.Ticker, err)
 	}

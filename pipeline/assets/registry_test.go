@@ -43,7 +43,7 @@ func TestCreateGetDuplicate(t *testing.T) {
 	if !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate: got %v, want ErrExists", err)
 	}
-	if !strings.HasPrefix(err.Error(), "asset BTC already exists (created ") || !strings.Contains(err.Error(), "by cli)") {
+	if !strings.HasPrefix(err.Error(), "asset BTC already exists (created ") || !strings.HasSuffix(err.Error(), "by cli)") {
 		t.Errorf("duplicate message: %q", err)
 	}
 	if got2, _ := r.Get(ctx, "BTC"); got2.Name != "Bitcoin" {

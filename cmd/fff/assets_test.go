@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+)
+
+// runFFF runs the fff root command with args and returns its output.
+func runFFF(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
+	rootCmd.SetErr(&out)
+	rootCmd.SetArgs(args)
+	err := rootCmd.Execute()
+	return out.String(), err
+}
+
+func TestAssetsCommands(t *testing.T) {
+	env := testenv.StartJetStream(t)
+	nats := "--nats=" + env.URL
+
+	out, err := runFFF(t, "assets", "create", nats, "--ticker", "btc", "--name", "Bitcoin", "--category", "crypto", "--quote-currency", "USD")
+	if err != nil || out != "created BTC (Bitcoin, CRYPTO, TIER1)\n" {
+		t.Fatalf("create: %q, %v", out, err)
+	}
+	_, err = runFFF(t, "assets", "create", nats, "--ticker", "BTC", "--name", "Bitcoin", "--category", "CRYPTO")
+	if err == nil || !strings.HasPrefix(err.Error(), "asset BTC already exists (created ") || !strings.HasSuffix(err.Error(), " by cli)") {
+		t.Fatalf("duplicate: %v", err)
+	}
+	_, err = runFFF(t, "assets", "create", nats, "--ticker", "X", "--name", "X", "--category", "MEME")
+	if err == nil || !strings.Contains(err.Error(), `category "MEME"`) {
+		t.Fatalf("bad category: %v", err)
+	}
+	if _, err := runFFF(t, "assets", "create", nats, "--ticker", "UNI", "--name", "Uniswap", "--category", "CRYPTO", "--tier", "3", "--quote-currency=",
+		"--description", "DEX token"); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err = runFFF(t, "assets", "list", nats, "--json=false", "--tier=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "TICKER  NAME") ||
+		!strings.HasPrefix(lines[1], "BTC     Bitcoin  CRYPTO    TIER1  USD") ||
+		!strings.HasPrefix(lines[2], "UNI     Uniswap  CRYPTO    TIER3  -") {
+		t.Fatalf("list:\n%s", out)
+	}
+
+	out, err = runFFF(t, "assets", "list", nats, "--tier", "TIER3", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []contract.Asset
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].Ticker != "UNI" || list[0].Description != "DEX token" {
+		t.Fatalf("list --json: %s (%v)", out, err)
+	}
+
+	out, err = runFFF(t, "assets", "show", nats, "btc", "--json=false")
+	if err != nil || !strings.Contains(out, "name:            Bitcoin") || !strings.Contains(out, "created by:      cli") {
+		t.Fatalf("show:\n%s%v", out, err)
+	}
+	_, err = runFFF(t, "assets", "show", nats, "NOPE")
+	if err == nil || err.Error() != "asset NOPE: not in the asset registry" {
+		t.Fatalf("show missing: %v", err)
+	}
+}
