@@ -1,0 +1,248 @@
+package gapscanner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+)
+
+// LoadRecords reads every gap record in the GAPS bucket, keyed by gap key.
+// Records that do not decode are skipped (the bucket is people-editable).
+func LoadRecords(ctx context.Context, kv jetstream.KeyValue) (map[string]contract.GapRecord, error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("read gap records: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	out := map[string]contract.GapRecord{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read gap records: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return out, nil
+			}
+			if e == nil { // every current value has been delivered
+				return out, nil
+			}
+			var rec contract.GapRecord
+			if err := json.Unmarshal(e.Value(), &rec); err != nil {
+				continue
+			}
+			out[e.Key()] = rec
+		}
+	}
+}
+
+// GetRecord reads one gap record; ok is false when there is none.
+func GetRecord(ctx context.Context, kv jetstream.KeyValue, key string) (rec contract.GapRecord, ok bool, err error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, fmt.Errorf("gap record %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return rec, false, fmt.Errorf("gap record %s: %w", key, err)
+	}
+	return rec, true, nil
+}
+
+// updateRecord applies fn to the record at key with compare-and-set,
+// retrying when someone else (the fetcher) changed it meanwhile. fn returns
+// false to leave the record alone.
+func updateRecord(ctx context.Context, kv jetstream.KeyValue, key string, fn func(rec *contract.GapRecord, exists bool) bool) error {
+	for attempt := 0; ; attempt++ {
+		var rec contract.GapRecord
+		var rev uint64
+		exists := false
+		e, err := kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			return fmt.Errorf("gap record %s: %w", key, err)
+		default:
+			rev = e.Revision()
+			if err := json.Unmarshal(e.Value(), &rec); err != nil {
+				// A record nobody can read is replaced rather than left to block the gap.
+				rec = contract.GapRecord{}
+			} else {
+				exists = true
+			}
+		}
+		if !fn(&rec, exists) {
+			return nil
+		}
+		rec.Key = key
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("gap record %s: %w", key, err)
+		}
+		if rev == 0 {
+			_, err = kv.Create(ctx, key, data)
+		} else {
+			_, err = kv.Update(ctx, key, data, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		conflict := errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+		if !conflict || attempt >= 20 {
+			return fmt.Errorf("write gap record %s: %w", key, err)
+		}
+	}
+}
+
+func newRecord(g Gap, now time.Time) contract.GapRecord {
+	return contract.GapRecord{
+		Key: g.Key, Source: g.Source, Pair: g.Pair, Base: g.Base, Interval: g.Interval,
+		Start: g.Start, End: g.End, Missing: g.Missing, Class: g.Class, Reason: g.Reason,
+		TradeCalls: g.TradeCalls, State: contract.GapOpen,
+		History: []contract.GapEvent{{At: now, State: contract.GapOpen,
+			Detail: fmt.Sprintf("found by the gap scanner: %d missing candles", g.Missing)}},
+		Updated: now,
+	}
+}
+
+// SyncStats counts what SyncRecords did.
+type SyncStats struct {
+	Created int `json:"created"` // new OPEN records
+	Updated int `json:"updated"` // records whose range or class changed
+	Filled  int `json:"filled"`  // records marked FILLED because the gap is gone
+	Partial int `json:"partial"` // records whose gap is only partly gone (marked FAILED)
+	Purged  int `json:"purged"`  // FILLED/FAILED records past retention
+}
+
+// SyncOptions tune SyncRecords.
+type SyncOptions struct {
+	// Now is the clock for history events (time.Now when nil).
+	Now func() time.Time
+	// Retention: FILLED and FAILED records older than this are purged
+	// (90 days when 0; negative keeps them).
+	Retention time.Duration
+}
+
+// DefaultRetention is how long FILLED and FAILED records are kept.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// SyncRecords brings the GAPS bucket in line with a scan:
+//   - every gap found gets a record (OPEN when new; its end, size and class
+//     kept current);
+//   - an OPEN, REQUESTED or FAILED record of a scanned series whose range the
+//     scan covered and found complete is marked FILLED ("no longer
+//     missing"), or FAILED when only part of it was filled (the remainder is
+//     a gap of its own, with its own record);
+//   - FILLED and FAILED records older than the retention are purged.
+//
+// UNFILLABLE and NO_TRADES records are never changed or purged.
+func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncOptions) (SyncStats, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Retention == 0 {
+		o.Retention = DefaultRetention
+	}
+	now := o.Now().UTC()
+	var st SyncStats
+	found := map[string]bool{}
+	for _, g := range rep.Gaps {
+		found[g.Key] = true
+		err := updateRecord(ctx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
+			if !exists {
+				*rec = newRecord(g, now)
+				st.Created++
+				return true
+			}
+			switch rec.State {
+			case contract.GapNoTrades, contract.GapUnfillable:
+				return false
+			}
+			if rec.End.Equal(g.End) && rec.Missing == g.Missing && rec.Class == g.Class && rec.TradeCalls == g.TradeCalls {
+				return false
+			}
+			rec.End, rec.Missing, rec.Class, rec.TradeCalls = g.End, g.Missing, g.Class, g.TradeCalls
+			if g.Reason != "" {
+				rec.Reason = g.Reason
+			}
+			rec.Updated = now
+			st.Updated++
+			return true
+		})
+		if err != nil {
+			return st, err
+		}
+	}
+
+	records, err := LoadRecords(ctx, kv)
+	if err != nil {
+		return st, err
+	}
+	scanned := map[seriesID]Series{}
+	for _, s := range rep.Series {
+		scanned[seriesID{s.Source, s.Pair, s.Interval}] = s
+	}
+	for key, rec := range records {
+		switch rec.State {
+		case contract.GapFilled, contract.GapFailed:
+			if o.Retention > 0 && now.Sub(lastActivity(rec)) > o.Retention {
+				if err := kv.Purge(ctx, key); err != nil {
+					return st, fmt.Errorf("purge gap record %s: %w", key, err)
+				}
+				st.Purged++
+				continue
+			}
+		}
+		if found[key] {
+			continue
+		}
+		switch rec.State {
+		case contract.GapOpen, contract.GapRequested, contract.GapFailed:
+		default:
+			continue
+		}
+		s, ok := scanned[seriesID{rec.Source, rec.Pair, rec.Interval}]
+		if !ok || rec.Start.Before(s.From) || rec.End.After(s.To) {
+			continue // this scan did not look at the whole range
+		}
+		var rest []string
+		for _, g := range rep.Gaps {
+			if g.Source == rec.Source && g.Pair == rec.Pair && g.Interval == rec.Interval &&
+				!g.Start.After(rec.End) && !g.End.Before(rec.Start) {
+				rest = append(rest, g.Key)
+			}
+		}
+		if len(rest) > 0 && rec.State == contract.GapFailed {
+			continue // already says so
+		}
+		err := updateRecord(ctx, kv, key, func(r *contract.GapRecord, exists bool) bool {
+			if !exists || r.State != rec.State {
+				return false // changed under us: the fetcher has news
+			}
+			if len(rest) == 0 {
+				r.State = contract.GapFilled
+				r.History = append(r.History, contract.GapEvent{At: now, State: contract.GapFilled,
+					Detail: "no longer missing (seen by the gap scanner)"})
+				st.Filled++
+			} else {
+				r.State = contract.GapFailed
+				r.History = append(r.History, contract.GapEvent{At: now, State: contract.GapFailed,
+					Detail: fmt.Sprintf("only partly filled; still missing as %v", rest)})
+				st.Partial++
+			}
+			r.Updated = now
+			return true
+		})
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}

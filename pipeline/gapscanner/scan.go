@@ -1,0 +1,653 @@
+// Package gapscanner finds missing candles in QuestDB, classifies each run of
+// them by what Kraken can still serve, keeps a record per gap in the GAPS
+// bucket and asks the fetcher to fill the ones it can.
+//
+// Detection never pulls a series into memory. Two aggregate queries do the
+// bulk of the work on the server: one lists the series (first and last
+// candle, candle count), the other counts candles per UTC day and, with window
+// functions, returns only the days worth looking at (the first and last of
+// each series, days with fewer candles than the day holds, days that follow
+// missing days). Only days with holes strictly inside them are read in detail,
+// and even then QuestDB returns only the edges of each hole (lag over the
+// day's timestamps), never the candles themselves.
+package gapscanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/assets"
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// OHLCWindow is how many of the newest closed candles Kraken's OHLC endpoint
+// serves: older gaps cannot be filled from it.
+const OHLCWindow = 720
+
+const day = int64(86400)
+
+// ScanConfig says what to scan and how to judge what is found.
+type ScanConfig struct {
+	// DB is the QuestDB pool; Table the candle table.
+	DB    *pgxpool.Pool
+	Table string
+	// Source is the exchange whose series are scanned ("kraken" when empty).
+	Source string
+	// Filters; empty means every tier, pair, interval.
+	Tiers     []string
+	Pairs     []string
+	Intervals []int
+	// Since limits the scan to candles from this time on (rounded down to a
+	// UTC day). Zero scans whole series.
+	Since time.Time
+	// ToNow also reports the run from each series' last candle up to the
+	// newest closed candle.
+	ToNow bool
+	// Trades classifies gaps older than the OHLC window as fillable from trades.
+	Trades bool
+	// Now is the clock (time.Now when nil); tests pin it.
+	Now func() time.Time
+	// Records is the GAPS bucket; when set, the states recorded there
+	// (NO_TRADES, UNFILLABLE, recent REQUESTED) shape the classification.
+	Records jetstream.KeyValue
+	// RequeueAfter is how long a REQUESTED (or FILLED/FAILED yet still
+	// missing) gap waits before it is requested again. Default 6h.
+	RequeueAfter time.Duration
+	// Window is the OHLC window in candles (OHLCWindow when 0).
+	Window int
+	// Parallel detail queries (2 when 0).
+	Parallel int
+	Log      *slog.Logger
+}
+
+// Series is one (source, pair, interval) as the scan saw it.
+type Series struct {
+	Source   string    `json:"source"`
+	Pair     string    `json:"pair"`
+	Base     string    `json:"base"`
+	Tier     string    `json:"tier"`
+	Interval int       `json:"interval_minutes"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+	// Candles in the whole series; Expected and Missing over the scanned range.
+	Candles  int64 `json:"candles"`
+	Expected int64 `json:"expected"`
+	Missing  int64 `json:"missing"`
+	Gaps     int   `json:"gaps"`
+	// The scanned range of open times, both inclusive.
+	From time.Time `json:"scan_from"`
+	To   time.Time `json:"scan_to"`
+}
+
+// Gap is a run of consecutive aligned open times without a candle.
+type Gap struct {
+	Key      string    `json:"key"`
+	Source   string    `json:"source"`
+	Pair     string    `json:"pair"`
+	Base     string    `json:"base"`
+	Tier     string    `json:"tier"`
+	Interval int       `json:"interval_minutes"`
+	Start    time.Time `json:"start"` // first missing open time
+	End      time.Time `json:"end"`   // last missing open time
+	Missing  int64     `json:"missing_candles"`
+	// MissingDays counts whole UTC days inside the gap (the old tool's
+	// "missing days"); the rest of Missing is intervals within days.
+	MissingDays int64 `json:"missing_days"`
+	// CandlesFromToday is how many intervals lie between Start and the
+	// still-open candle; Overflow how many of those exceed the OHLC window.
+	CandlesFromToday int64 `json:"candles_from_today"`
+	Overflow         int64 `json:"overflow_candles"`
+	// Trailing gaps run from the series' last candle to the newest closed one.
+	Trailing bool   `json:"trailing,omitempty"`
+	Class    string `json:"class"`
+	Reason   string `json:"reason,omitempty"`
+	// TradeCalls estimates the Trades calls a rebuild needs (trades class).
+	TradeCalls int64 `json:"trade_calls,omitempty"`
+	// State is the gap record's state, "" when there is none yet.
+	State string `json:"state,omitempty"`
+	// Requestable says whether a fill request would be published now; Hold
+	// says why not.
+	Requestable bool   `json:"requestable"`
+	Hold        string `json:"hold,omitempty"`
+}
+
+// MissingWithinDays is the part of the gap that is not whole missing days.
+func (g Gap) MissingWithinDays() int64 {
+	return g.Missing - g.MissingDays*slotsPerDay(g.Interval)
+}
+
+// Report is what a scan found.
+type Report struct {
+	Now     time.Time `json:"now"`
+	Table   string    `json:"table"`
+	Series  []Series  `json:"series"`
+	Gaps    []Gap     `json:"gaps"`
+	Candles int64     `json:"candles"` // candles in the scanned series
+	// DetailDays is how many days had to be read in detail.
+	DetailDays int           `json:"detail_days"`
+	Took       time.Duration `json:"took_ns"`
+	// Skipped lists series the scanner cannot judge (interval neither
+	// dividing nor a multiple of a day).
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// ByClass returns the gaps of the given classes, in report order.
+func (r Report) ByClass(classes ...string) []Gap {
+	var out []Gap
+	for _, g := range r.Gaps {
+		if slices.Contains(classes, g.Class) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Fillable are the gaps a fetcher can fill (from OHLC or, with --trades, trades).
+func (r Report) Fillable() []Gap {
+	return r.ByClass(contract.ClassFillable, contract.ClassFillableFromTrades)
+}
+
+// Unfillable are the gaps nothing will fill (older than the OHLC window
+// without trades, or known to have no trades).
+func (r Report) Unfillable() []Gap {
+	return r.ByClass(contract.ClassUnfillable, contract.ClassNoTrades)
+}
+
+// Requestable are the fillable gaps a fill request would be published for now.
+func (r Report) Requestable() []Gap {
+	var out []Gap
+	for _, g := range r.Gaps {
+		if g.Requestable {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func (c *ScanConfig) defaults() error {
+	if c.DB == nil {
+		return errors.New("gapscanner: no QuestDB pool")
+	}
+	if c.Table == "" {
+		return errors.New("gapscanner: no table")
+	}
+	if err := questdb.ValidTable(c.Table); err != nil {
+		return err
+	}
+	if c.Source == "" {
+		c.Source = topology.SourceKraken
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RequeueAfter <= 0 {
+		c.RequeueAfter = 6 * time.Hour
+	}
+	if c.Window <= 0 {
+		c.Window = OHLCWindow
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 2
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	tiers, err := assets.ParseTierList(c.Tiers)
+	if err != nil {
+		return err
+	}
+	c.Tiers = tiers
+	for i, p := range c.Pairs {
+		c.Pairs[i] = strings.ToUpper(strings.TrimSpace(p))
+	}
+	return nil
+}
+
+// seriesState is a series during the scan.
+type seriesState struct {
+	Series
+	step   int64 // seconds
+	lo, hi int64 // scanned range of open times (unix s), inclusive
+	mu     sync.Mutex // guards ranges while detail queries run
+	ranges []span
+	detail []int64 // day starts (unix s) with holes inside them
+}
+
+type span struct{ a, b int64 } // inclusive open times
+
+// Scan finds and classifies the gaps of every series the filters select.
+func Scan(ctx context.Context, cfg ScanConfig) (Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return Report{}, err
+	}
+	began := time.Now()
+	now := cfg.Now().UTC()
+	rep := Report{Now: now, Table: cfg.Table}
+
+	series, skipped, err := listSeries(ctx, &cfg, now)
+	if err != nil {
+		return Report{}, err
+	}
+	rep.Skipped = skipped
+	if len(series) == 0 {
+		rep.Took = time.Since(began)
+		return rep, nil
+	}
+	if err := scanDays(ctx, &cfg, series); err != nil {
+		return Report{}, err
+	}
+	if err := scanDetail(ctx, &cfg, series); err != nil {
+		return Report{}, err
+	}
+
+	var records map[string]contract.GapRecord
+	if cfg.Records != nil {
+		if records, err = LoadRecords(ctx, cfg.Records); err != nil {
+			return Report{}, err
+		}
+	}
+	tradeRates := map[*seriesState]float64{}
+	for _, s := range series {
+		rep.DetailDays += len(s.detail)
+		rep.Candles += s.Candles
+		gaps := mergeRanges(s.ranges, s.step)
+		for _, sp := range gaps {
+			g := s.gap(sp)
+			classify(&g, now, &cfg, records[g.Key])
+			if g.Class == contract.ClassFillableFromTrades {
+				rate, ok := tradeRates[s]
+				if !ok {
+					rate, err = tradesPerCandle(ctx, &cfg, s)
+					if err != nil {
+						return Report{}, err
+					}
+					tradeRates[s] = rate
+				}
+				g.TradeCalls = estimateTradeCalls(g.Missing, rate)
+			}
+			s.Missing += g.Missing
+			s.Gaps++
+			rep.Gaps = append(rep.Gaps, g)
+		}
+		rep.Series = append(rep.Series, s.Series)
+	}
+	rep.Took = time.Since(began)
+	return rep, nil
+}
+
+func (s *seriesState) gap(sp span) Gap {
+	start, end := time.Unix(sp.a, 0).UTC(), time.Unix(sp.b, 0).UTC()
+	g := Gap{
+		Key:         contract.GapKey(s.Source, s.Pair, s.Interval, start),
+		Source:      s.Source,
+		Pair:        s.Pair,
+		Base:        s.Base,
+		Tier:        s.Tier,
+		Interval:    s.Interval,
+		Start:       start,
+		End:         end,
+		Missing:     (sp.b-sp.a)/s.step + 1,
+		MissingDays: wholeDays(sp.a, sp.b+s.step),
+		Trailing:    sp.b == s.hi && s.hi > s.Last.Unix(),
+	}
+	return g
+}
+
+// wholeDays counts the UTC days entirely inside [a, b).
+func wholeDays(a, b int64) int64 {
+	first := (a + day - 1) / day
+	last := b / day
+	if last <= first {
+		return 0
+	}
+	return last - first
+}
+
+func slotsPerDay(interval int) int64 {
+	step := int64(interval) * 60
+	if step <= 0 || step > day {
+		return 1
+	}
+	return day / step
+}
+
+// mergeRanges sorts missing ranges and joins those that touch.
+func mergeRanges(rs []span, step int64) []span {
+	if len(rs) == 0 {
+		return nil
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].a < rs[j].a })
+	out := []span{rs[0]}
+	for _, r := range rs[1:] {
+		last := &out[len(out)-1]
+		if r.a <= last.b+step {
+			if r.b > last.b {
+				last.b = r.b
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func floorTo(t, step int64) int64 {
+	if t >= 0 {
+		return t - t%step
+	}
+	return t - (step+t%step)%step
+}
+
+func ceilTo(t, step int64) int64 { return floorTo(t+step-1, step) }
+
+// supported reports whether aligned open times and UTC days line up, which
+// the per-day counting needs; every Kraken interval does.
+func supported(step int64) bool {
+	return step > 0 && (day%step == 0 || step%day == 0)
+}
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// filters renders the WHERE conditions shared by the queries.
+func (c *ScanConfig) filters(pairs []string) []string {
+	conds := []string{"source = " + quote(c.Source)}
+	if len(pairs) > 0 {
+		q := make([]string, len(pairs))
+		for i, p := range pairs {
+			q[i] = quote(p)
+		}
+		conds = append(conds, "pair IN ("+strings.Join(q, ",")+")")
+	}
+	if len(c.Intervals) > 0 {
+		q := make([]string, len(c.Intervals))
+		for i, iv := range c.Intervals {
+			q[i] = strconv.Itoa(iv)
+		}
+		conds = append(conds, "interval_minutes IN ("+strings.Join(q, ",")+")")
+	}
+	return conds
+}
+
+// seriesInfo is a row of the series listing.
+type seriesInfo struct {
+	Source, Pair, Base, Tier string
+	Interval                 int
+	First, Last              int64 // unix s
+	Candles                  int64
+}
+
+// querySeries lists the series the filters select: one aggregate over the
+// table (or its newest part when since is set).
+func querySeries(ctx context.Context, c *ScanConfig) ([]seriesInfo, error) {
+	sql := fmt.Sprintf(`SELECT source, pair, interval_minutes, cast(min(ts) AS long), cast(max(ts) AS long), count()
+FROM %s WHERE %s GROUP BY source, pair, interval_minutes ORDER BY source, pair, interval_minutes`,
+		c.Table, strings.Join(c.filters(c.Pairs), " AND "))
+	rows, err := c.DB.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("list series in %s: %w", c.Table, err)
+	}
+	defer rows.Close()
+	var out []seriesInfo
+	for rows.Next() {
+		var si seriesInfo
+		var iv int32
+		var first, last int64
+		if err := rows.Scan(&si.Source, &si.Pair, &iv, &first, &last, &si.Candles); err != nil {
+			return nil, fmt.Errorf("list series in %s: %w", c.Table, err)
+		}
+		si.Interval = int(iv)
+		si.First, si.Last = first/1_000_000, last/1_000_000
+		base, _, err := kraken.SplitPair(si.Pair)
+		if err != nil {
+			base = si.Pair
+		}
+		si.Base, si.Tier = base, assets.TierOf(base)
+		if len(c.Tiers) > 0 && !slices.Contains(c.Tiers, si.Tier) {
+			continue
+		}
+		out = append(out, si)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list series in %s: %w", c.Table, err)
+	}
+	return out, nil
+}
+
+func listSeries(ctx context.Context, c *ScanConfig, now time.Time) ([]*seriesState, []string, error) {
+	infos, err := querySeries(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	var since int64 = -1 << 62
+	if !c.Since.IsZero() {
+		since = floorTo(c.Since.Unix(), day)
+	}
+	var out []*seriesState
+	var skipped []string
+	for _, si := range infos {
+		step := int64(si.Interval) * 60
+		name := fmt.Sprintf("%s %s %d", si.Source, si.Pair, si.Interval)
+		if !supported(step) {
+			skipped = append(skipped, name+": interval neither divides nor is a multiple of a day")
+			c.Log.Warn("series skipped: interval does not line up with UTC days", "pair", si.Pair, "interval", si.Interval)
+			continue
+		}
+		first, last := floorTo(si.First, step), floorTo(si.Last, step)
+		lo := max(first, ceilTo(since, step))
+		// A series that ended before the window starts is judged from its
+		// last candle, so its trailing gap keeps the same start (and key)
+		// from one round to the next.
+		lo = min(lo, last+step)
+		hi := last
+		if c.ToNow {
+			newestClosed := floorTo(now.Unix(), step) - step
+			hi = max(hi, newestClosed)
+		}
+		s := &seriesState{
+			Series: Series{
+				Source: si.Source, Pair: si.Pair, Base: si.Base, Tier: si.Tier, Interval: si.Interval,
+				First: time.Unix(first, 0).UTC(), Last: time.Unix(last, 0).UTC(), Candles: si.Candles,
+				From: time.Unix(lo, 0).UTC(), To: time.Unix(hi, 0).UTC(),
+			},
+			step: step, lo: lo, hi: hi,
+		}
+		if hi >= lo {
+			s.Expected = (hi-lo)/step + 1
+		}
+		out = append(out, s)
+	}
+	return out, skipped, nil
+}
+
+type seriesID struct {
+	source, pair string
+	interval     int
+}
+
+// scanDays reads the per-day counts the server boils down to the days that
+// matter, and turns them into missing ranges (plus days to read in detail).
+func scanDays(ctx context.Context, c *ScanConfig, series []*seriesState) error {
+	byID := make(map[seriesID]*seriesState, len(series))
+	var pairs []string
+	minLo := int64(1) << 62
+	for _, s := range series {
+		byID[seriesID{s.Source, s.Pair, s.Interval}] = s
+		if !slices.Contains(pairs, s.Pair) {
+			pairs = append(pairs, s.Pair)
+		}
+		minLo = min(minLo, s.lo)
+	}
+	// Naming the pairs narrows the scan when a tier filter dropped some;
+	// otherwise the user's --pair list (if any) is already in the filters.
+	filterPairs := c.Pairs
+	if len(c.Tiers) > 0 && len(pairs) <= 1000 {
+		filterPairs = pairs
+	}
+	conds := c.filters(filterPairs)
+	if !c.Since.IsZero() {
+		conds = append(conds, fmt.Sprintf("ts >= cast(%d AS timestamp)", floorTo(minLo, day)*1_000_000))
+	}
+	// Rows come back only for: a series' first and last day in range
+	// (prev/next NULL), days with fewer candles than a full day, and days
+	// after missing days (for intervals above a day: after a missing candle).
+	sql := fmt.Sprintf(`SELECT source, pair, interval_minutes, cast(d AS long), c, cast(mn AS long), cast(mx AS long), cast(prev AS long)
+FROM (
+  SELECT source, pair, interval_minutes, d, c, mn, mx,
+    lag(d) OVER (PARTITION BY source, pair, interval_minutes ORDER BY d) prev,
+    lead(d) OVER (PARTITION BY source, pair, interval_minutes ORDER BY d) next
+  FROM (
+    SELECT source, pair, interval_minutes, timestamp_floor('d', ts) d, count() c, min(ts) mn, max(ts) mx
+    FROM %s WHERE %s
+  )
+)
+WHERE prev IS NULL OR next IS NULL OR c < 1440 / interval_minutes
+  OR d - prev > CASE WHEN interval_minutes > 1440 THEN interval_minutes * 60000000L ELSE 86400000000L END
+ORDER BY source, pair, interval_minutes, d`, c.Table, strings.Join(conds, " AND "))
+	rows, err := c.DB.Query(ctx, sql)
+	if err != nil {
+		return fmt.Errorf("per-day counts in %s: %w", c.Table, err)
+	}
+	defer rows.Close()
+	var cur *seriesState
+	var lastDay int64
+	finish := func() {
+		if cur != nil {
+			cur.closeAfter(lastDay)
+		}
+	}
+	seen := map[*seriesState]bool{}
+	for rows.Next() {
+		var source, pair string
+		var iv int32
+		var d, cnt, mn, mx int64
+		var prev *int64
+		if err := rows.Scan(&source, &pair, &iv, &d, &cnt, &mn, &mx, &prev); err != nil {
+			return fmt.Errorf("per-day counts in %s: %w", c.Table, err)
+		}
+		s := byID[seriesID{source, pair, int(iv)}]
+		if s == nil {
+			continue // a series the tier filter dropped
+		}
+		if s != cur {
+			finish()
+			cur = s
+			seen[s] = true
+		}
+		d, mn, mx = d/1_000_000, mn/1_000_000, mx/1_000_000
+		var p int64 = -1
+		if prev != nil {
+			p = *prev / 1_000_000
+		}
+		s.addDay(d, cnt, mn, mx, p)
+		lastDay = d
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("per-day counts in %s: %w", c.Table, err)
+	}
+	finish()
+	for _, s := range series {
+		if !seen[s] && s.hi >= s.lo {
+			// No candle in range at all: the whole range is missing.
+			s.ranges = append(s.ranges, span{s.lo, s.hi})
+		}
+	}
+	return nil
+}
+
+func (s *seriesState) addMissing(a, b int64) {
+	a, b = max(a, s.lo), min(b, s.hi)
+	if a <= b {
+		s.ranges = append(s.ranges, span{a, b})
+	}
+}
+
+// nextSlot is the first open time after day d.
+func (s *seriesState) nextSlot(d int64) int64 { return ceilTo(d+day, s.step) }
+
+// addDay handles one returned day: the missing days before it, its missing
+// head and tail, and whether holes inside it need a detailed look.
+func (s *seriesState) addDay(d, cnt, mn, mx, prev int64) {
+	mn, mx = floorTo(mn, s.step), floorTo(mx, s.step)
+	if prev < 0 {
+		s.addMissing(s.lo, mn-s.step)
+	} else {
+		// Days between prev and d hold no candle; days up to prev that were
+		// not returned are complete.
+		s.addMissing(s.nextSlot(prev), ceilTo(d, s.step)-s.step)
+	}
+	s.addMissing(ceilTo(d, s.step), mn-s.step)
+	s.addMissing(mx+s.step, s.nextSlot(d)-s.step)
+	if (mx-mn)/s.step+1 > cnt {
+		s.detail = append(s.detail, d)
+	}
+}
+
+// closeAfter adds the run after the series' last returned day up to hi.
+func (s *seriesState) closeAfter(lastDay int64) {
+	s.addMissing(s.nextSlot(lastDay), s.hi)
+}
+
+// scanDetail reads the days with holes inside them. QuestDB returns only
+// pairs of neighbouring candles further apart than one interval.
+func scanDetail(ctx context.Context, c *ScanConfig, series []*seriesState) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.Parallel)
+	for _, s := range series {
+		for chunk := range slices.Chunk(s.detail, 200) {
+			g.Go(func() error { return s.readDetail(ctx, c, chunk) })
+		}
+	}
+	return g.Wait()
+}
+
+func (s *seriesState) readDetail(ctx context.Context, c *ScanConfig, days []int64) error {
+	in := make([]string, len(days))
+	for i, d := range days {
+		in[i] = "ts IN '" + time.Unix(d, 0).UTC().Format("2006-01-02") + "'"
+	}
+	sql := fmt.Sprintf(`SELECT cast(prev AS long), cast(ts AS long) FROM (
+  SELECT ts, lag(ts) OVER (PARTITION BY timestamp_floor('d', ts) ORDER BY ts) prev
+  FROM %s WHERE source = %s AND pair = %s AND interval_minutes = %d AND (%s)
+) WHERE ts - prev > %d`, c.Table, quote(s.Source), quote(s.Pair), s.Interval, strings.Join(in, " OR "), s.step*1_000_000)
+	rows, err := c.DB.Query(ctx, sql)
+	if err != nil {
+		return fmt.Errorf("holes of %s %s %d: %w", s.Pair, s.Source, s.Interval, err)
+	}
+	defer rows.Close()
+	var found []span
+	for rows.Next() {
+		var prev, ts int64
+		if err := rows.Scan(&prev, &ts); err != nil {
+			return fmt.Errorf("holes of %s %d: %w", s.Pair, s.Interval, err)
+		}
+		a := floorTo(prev/1_000_000, s.step) + s.step
+		b := floorTo(ts/1_000_000, s.step) - s.step
+		if a <= b {
+			found = append(found, span{a, b})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("holes of %s %d: %w", s.Pair, s.Interval, err)
+	}
+	s.mu.Lock()
+	for _, f := range found {
+		s.addMissing(f.a, f.b)
+	}
+	s.mu.Unlock()
+	return nil
+}
