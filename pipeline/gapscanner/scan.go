@@ -221,8 +221,8 @@ func (c *ScanConfig) defaults() error {
 // seriesState is a series during the scan.
 type seriesState struct {
 	Series
-	step   int64 // seconds
-	lo, hi int64 // scanned range of open times (unix s), inclusive
+	step   int64      // seconds
+	lo, hi int64      // scanned range of open times (unix s), inclusive
 	mu     sync.Mutex // guards ranges while detail queries run
 	ranges []span
 	detail []int64 // day starts (unix s) with holes inside them
