@@ -175,9 +175,15 @@ func (s *Server) lookup(name string) (kraken.PairInfo, bool) {
 	return s.pairs[k], true
 }
 
+// mustLookup is the controls' lookup: it also takes wsnames (XBT/USD).
 func (s *Server) mustLookup(name string) kraken.PairInfo {
 	p, ok := s.lookup(name)
 	if !ok {
+		for _, q := range s.pairs {
+			if strings.EqualFold(q.WSName, name) {
+				return q
+			}
+		}
 		panic(fmt.Sprintf("krakentest: unknown pair %q (AddPair it first)", name))
 	}
 	return p
@@ -204,7 +210,7 @@ func (s *Server) SetFlatRows(on bool) {
 	s.flatRows = on
 }
 
-// AddCandles stores candles of pair (altname or Kraken's name) and interval
+// AddCandles stores candles of pair (altname, wsname or Kraken's name) and interval
 // for OHLC to serve; a candle at an existing time replaces it. Prices are
 // sent rounded to the pair's decimals, as Kraken does; a NaN VWAP is sent as
 // the close and a negative trade count as 0.
@@ -260,6 +266,13 @@ func (s *Server) FailHTTP(n, status int) {
 	for range n {
 		s.failures = append(s.failures, failure{status: status})
 	}
+}
+
+// ClearFailures drops the throttling and HTTP failures still queued.
+func (s *Server) ClearFailures() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = nil
 }
 
 // Calls counts the requests to path ("/0/public/OHLC" or just "OHLC"),
