@@ -90,7 +90,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("consume %s: %w", topology.StreamProgress, err)
 	}
 	defer cc.Stop()
-	log.Info("ledger keeper running")
+	log.Debug("ledger keeper running")
 
 	round := make([]jetstream.Msg, 0, cfg.Batch)
 	for {

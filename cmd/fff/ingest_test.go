@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
+	"github.com/feefifofunds/feefifofunds/pipeline/watcher/stagesim"
+)
+
+const krakenFixtures = "../../../shared/fixtures/kraken"
+
+func copyFixture(t *testing.T, dir, name string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(krakenFixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return int64(strings.Count(strings.TrimSpace(string(b)), "\n") + 1)
+}
+
+func runIngestCmd(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := newIngestCmd()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetIn(strings.NewReader(""))
+	cmd.SetArgs(args)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), errb.String(), err
+}
+
+func filesMsgs(t *testing.T, env *testenv.JetStream) uint64 {
+	t.Helper()
+	s, err := env.JS.Stream(context.Background(), topology.StreamFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
+func TestIngestYesCommitsAndSummarises(t *testing.T) {
+	env := testenv.StartJetStream(t)
+	sim, err := stagesim.Start(context.Background(), env.JS, stagesim.Options{BatchRows: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Stop()
+	dir := t.TempDir()
+	xbt := copyFixture(t, dir, "XBTUSD_1440.csv")
+	eth := copyFixture(t, dir, "ETHUSD_1440.csv")
+	os.WriteFile(filepath.Join(dir, "BATUSD_1440.csv"), []byte("1\n"), 0o644) // TIER3: filtered out
+	os.WriteFile(filepath.Join(dir, "readme.md"), []byte("hi"), 0o644)
+
+	out, progress, err := runIngestCmd(t, dir, "--yes", "--nats", env.URL, "--tier", "TIER1", "--progress-every", "50ms")
+	if err != nil {
+		t.Fatalf("ingest: %v\n%s\n%s", err, out, progress)
+	}
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, progress)
+	for _, want := range []string{
+		"Found 2 file(s) to ingest",
+		"TIER1", "1d",
+		"BATUSD_1440.csv (filtered)", "readme.md (rejected)",
+		"2 file(s) in", "2 committed, 0 already ingested, 0 failed",
+		"Records committed: " + thousands(xbt+eth),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(progress, "ingest: ") || !strings.Contains(progress, "2/2 files") {
+		t.Errorf("no progress lines on a non-terminal stderr:\n%s", progress)
+	}
+	for _, n := range []string{"XBTUSD_1440.csv", "ETHUSD_1440.csv", "BATUSD_1440.csv", "readme.md"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("ingest moved or removed %s", n)
+		}
+	}
+
+	// Twice: everything is already ingested, nothing is published again.
+	out, _, err = runIngestCmd(t, dir, "--yes", "--nats", env.URL, "--tier", "TIER1")
+	if err != nil {
+		t.Fatalf("second ingest: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "0 committed, 2 already ingested, 0 failed") {
+		t.Errorf("second run summary:\n%s", out)
+	}
+	if n := filesMsgs(t, env); n != 2 {
+		t.Errorf("%d FILES messages after two runs, want 2", n)
+	}
+}
+
+func TestIngestFailureExitsNonZero(t *testing.T) {
+	env := testenv.StartJetStream(t)
+	sim, err := stagesim.Start(context.Background(), env.JS, stagesim.Options{BatchRows: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Stop()
+	dir := t.TempDir()
+	copyFixture(t, dir, "XBTUSD_1440.csv")
+	os.WriteFile(filepath.Join(dir, "ETHUSD_60.csv"), []byte("BAD\nBAD\n"), 0o644)
+
+	out, _, err := runIngestCmd(t, dir, "--yes", "--nats", env.URL)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("err %v, want exit status 1\n%s", err, out)
+	}
+	for _, want := range []string{"1 committed, 0 already ingested, 1 failed", "ETHUSD_60.csv: REJECTED: no valid row", "Rows rejected: 2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestIngestStopOnError(t *testing.T) {
+	env := testenv.StartJetStream(t)
+	sim, err := stagesim.Start(context.Background(), env.JS, stagesim.Options{BatchRows: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Stop()
+	dir := t.TempDir()
+	// Sorted by tier, then interval: the bad one-minute file goes first.
+	os.WriteFile(filepath.Join(dir, "XBTUSD_1.csv"), []byte("BAD\n"), 0o644)
+	copyFixture(t, dir, "XBTUSD_1440.csv")
+	copyFixture(t, dir, "ETHUSD_1440.csv")
+	cands, _, err := watcher.Scan(dir, watcher.Filters{})
+	if err != nil || len(cands) != 3 || cands[0].Name != "XBTUSD_1.csv" {
+		t.Fatalf("scan: %v %+v", err, cands)
+	}
+	var out bytes.Buffer
+	sum, err := runIngest(context.Background(), env.JS, ingestOptions{Candidates: cands, StopOnError: true, InFlight: 1}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failed != 1 || sum.NotSubmitted != 2 || sum.Committed != 0 || len(sum.Failures) != 1 || sum.Failures[0].State != contract.FileRejected {
+		t.Fatalf("summary %+v", sum)
+	}
+	if n := filesMsgs(t, env); n != 1 {
+		t.Errorf("%d files submitted after the first failure, want none", n-1)
+	}
+}
+
+func TestIngestRefusesWithoutTerminal(t *testing.T) {
+	dir := t.TempDir()
+	copyFixture(t, dir, "XBTUSD_1440.csv")
+	out, _, err := runIngestCmd(t, dir, "--nats", "nats://127.0.0.1:1")
+	if err == nil || err.Error() != "stdin is not a terminal: pass --yes to ingest without confirmation" {
+		t.Fatalf("err %v, want the refusal", err)
+	}
+	if !strings.Contains(out, "Found 1 file(s)") {
+		t.Errorf("the plan was not shown before refusing:\n%s", out)
+	}
+	if isTerminal(os.Stdin) && os.Getenv("CI") == "" {
+		t.Log("stdin of this test is a terminal")
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Error("/dev/null taken for a terminal")
+	}
+}
+
+func TestIngestProgressBarsRedraw(t *testing.T) {
+	var b bytes.Buffer
+	p := &progressView{out: &b, tty: true, start: time.Now().Add(-2 * time.Second), total: 4, totalBytes: 1000}
+	p.draw(1, 0, 5000, 250, false)
+	p.draw(2, 1, 10000, 500, false)
+	s := b.String()
+	for _, want := range []string{"files [", "1/4", "2/4, 1 failed", "10,000 rows committed", "rows/s", "ETA ", "\033[2A", " 50%"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("bars lack %q: %q", want, s)
+		}
+	}
+	if strings.Count(s, "\033[2A") != 1 {
+		t.Errorf("the first draw must not move the cursor up: %q", s)
+	}
+}
