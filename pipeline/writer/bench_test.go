@@ -146,3 +146,30 @@ func BenchmarkSinkRealQuestDB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriterEndToEnd measures the stage as deployed: batches already in
+// an embedded JetStream, the writer (default settings) committing them to the
+// real QuestDB, timed until every message is acknowledged.
+//
+//	go test -run '^$' -bench WriterEndToEnd -benchtime 1x ./pipeline/writer/
+func BenchmarkWriterEndToEnd(b *testing.B) {
+	const rows = 2_000_000
+	batches := synthBatches(rows, 8)
+	for range b.N {
+		b.StopTimer()
+		env := testenv.StartJetStream(b)
+		q := testenv.NewQuestDB(b)
+		publish(b, env.JS, batches, "")
+		b.StartTimer()
+		start := time.Now()
+		stop := startWriter(b, Config{JS: env.JS, Log: testLog(b), QuestDB: q.Settings()})
+		waitDrained(b, env.JS, 5*time.Minute)
+		el := time.Since(start)
+		b.StopTimer()
+		stop()
+		if n := q.Count(b); n != rows {
+			b.Fatalf("table holds %d rows, want %d", n, rows)
+		}
+		b.ReportMetric(float64(rows)/el.Seconds(), "candles/s")
+	}
+}
