@@ -82,26 +82,42 @@ func copyThenRemove(src, dst string) error {
 }
 
 // writeNote writes a report or reason file beside a moved file, without
-// overwriting anything.
+// overwriting anything. It appears whole: written under a hidden temporary
+// name first, then linked into place.
 func writeNote(path, text string) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(text); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
 	for i := 0; i < 10000; i++ {
 		p := path
 		if i > 0 {
 			ext := filepath.Ext(path)
 			p = strings.TrimSuffix(path, ext) + "." + strconv.Itoa(i) + ext
 		}
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		err := os.Link(tmp.Name(), p)
+		if err == nil {
+			return p, nil
+		}
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
-		if err != nil {
+		if _, serr := os.Lstat(p); serr == nil {
+			continue
+		}
+		// No hard links here: rename (the name was free a moment ago).
+		if err := os.Rename(tmp.Name(), p); err != nil {
 			return "", fmt.Errorf("write %s: %w", p, err)
 		}
-		if _, err := f.WriteString(text); err != nil {
-			f.Close()
-			return "", fmt.Errorf("write %s: %w", p, err)
-		}
-		return p, f.Close()
+		return p, nil
 	}
 	return "", fmt.Errorf("no free name for %s", path)
 }

@@ -1,0 +1,137 @@
+package watcher_test
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
+	"github.com/feefifofunds/feefifofunds/pipeline/parser"
+	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
+	"github.com/feefifofunds/feefifofunds/pipeline/writer"
+)
+
+type csvRow struct {
+	ts                             int64
+	open, high, low, close, volume float64
+	trades                         int64
+}
+
+func readCSV(t *testing.T, b []byte) []csvRow {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []csvRow
+	for _, r := range recs {
+		var c csvRow
+		c.ts, _ = strconv.ParseInt(r[0], 10, 64)
+		f := func(s string) float64 { v, _ := strconv.ParseFloat(s, 64); return v }
+		c.open, c.high, c.low, c.close, c.volume = f(r[1]), f(r[2]), f(r[3]), f(r[4]), f(r[5])
+		c.trades, _ = strconv.ParseInt(r[6], 10, 64)
+		out = append(out, c)
+	}
+	return out
+}
+
+// The real parser and writer, the real QuestDB: fixtures dropped in the
+// inbox land with exactly the CSV's values and times, and each file moves to
+// done/ only once its rows are in QuestDB.
+func TestEndToEndIntoQuestDB(t *testing.T) {
+	q := testenv.NewQuestDB(t)
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(h.logs, nil))
+	errs := make(chan error, 2)
+	go func() {
+		errs <- parser.Run(ctx, parser.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(),
+			Now: func() time.Time { return time.Now() }})
+	}()
+	go func() {
+		errs <- writer.Run(ctx, writer.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q.Settings(),
+			FlushInterval: 100 * time.Millisecond})
+	}()
+	defer func() {
+		cancel()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("stage: %v", err)
+			}
+		}
+	}()
+
+	xbt := fixture(t, "XBTUSD_1440.csv")
+	eth := fixture(t, "ETHUSD_1440.csv")
+	h.write("XBTUSD_1440.csv", xbt)
+	h.startWatcher(func(c *watcher.Config) { c.Log = log })
+	h.write("ETHUSD_1440.csv", eth)
+
+	want := map[string][]csvRow{"XBTUSD": readCSV(t, xbt), "ETHUSD": readCSV(t, eth)}
+	total := int64(len(want["XBTUSD"]) + len(want["ETHUSD"]))
+	h.waitFile(h.done("XBTUSD_1440.csv"), 60*time.Second)
+	h.waitFile(h.done("ETHUSD_1440.csv"), 60*time.Second)
+	// Moved only after the commit: the rows are there the moment the files are.
+	if n := q.Count(t); n != total {
+		t.Fatalf("QuestDB holds %d rows once both files moved, want %d", n, total)
+	}
+	if exists(h.done("XBTUSD_1440.csv.report.txt")) || exists(h.done("ETHUSD_1440.csv.report.txt")) {
+		t.Errorf("a fixture had rejected rows:\n%s", readText(t, h.done("XBTUSD_1440.csv.report.txt")))
+	}
+
+	for pair, rows := range want {
+		dbRows, err := q.Pool.Query(ctx, fmt.Sprintf(
+			"SELECT ts, open, high, low, close, volume, trades, interval_minutes, source, origin FROM %s WHERE pair = $1 ORDER BY ts", q.Table), pair)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		for dbRows.Next() {
+			var ts time.Time
+			var o, hi, lo, c, v float64
+			var trades int64
+			var iv int32
+			var source, origin string
+			if err := dbRows.Scan(&ts, &o, &hi, &lo, &c, &v, &trades, &iv, &source, &origin); err != nil {
+				t.Fatal(err)
+			}
+			if i >= len(rows) {
+				i++
+				continue
+			}
+			w := rows[i]
+			if ts.Unix() != w.ts || o != w.open || hi != w.high || lo != w.low || c != w.close ||
+				math.Abs(v-w.volume) > 1e-12 || trades != w.trades || iv != 1440 || source != "kraken" || origin != "csv" {
+				t.Errorf("%s row %d: got %v %v %v %v %v %v %d %d %s %s, want %+v", pair, i, ts.UTC(), o, hi, lo, c, v, trades, iv, source, origin, w)
+			}
+			i++
+		}
+		dbRows.Close()
+		if i != len(rows) {
+			t.Errorf("%s: %d rows in QuestDB, want %d", pair, i, len(rows))
+		}
+	}
+
+	// The same file dropped again adds no rows and is not ingested twice.
+	h.write("XBTUSD_1440.csv", xbt)
+	h.waitFile(h.done("XBTUSD_1440.csv.1.report.txt"), 30*time.Second)
+	if !strings.Contains(readText(t, h.done("XBTUSD_1440.csv.1.report.txt")), "already ingested") {
+		t.Errorf("no already-ingested report:\n%s", readText(t, h.done("XBTUSD_1440.csv.1.report.txt")))
+	}
+	if n := q.Count(t); n != total {
+		t.Errorf("after the same file again: %d rows, want %d", n, total)
+	}
+	if _, err := os.Stat(filepath.Join(h.inbox, "XBTUSD_1440.csv")); err == nil {
+		t.Error("the dropped-again file is still in the inbox")
+	}
+}
