@@ -21,6 +21,7 @@ import (
 const personRequest = `{"pair":"XBTUSD","interval":60,"start":"2025-01-10T08:00:00Z","end":"2025-01-10T14:00:00Z"}`
 
 func TestRawJSONRequestIsServed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.cfg.BatchSize = 2
 	data := hourly(at("2025-01-10T07:00:00Z"), 8, 93000) // 07:00 .. 14:00, 14:00 being the open candle
@@ -76,6 +77,7 @@ func TestRawJSONRequestIsServed(t *testing.T) {
 }
 
 func TestFlatRowsDroppedAndNoTrades(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, krakentest.WithFlatRows())
 	data := hourly(at("2025-01-09T00:00:00Z"), 10, 3300) // then no trades until now: flat rows
 	e.fake.AddCandles("ETH/USD", 60, data)
@@ -98,6 +100,7 @@ func TestFlatRowsDroppedAndNoTrades(t *testing.T) {
 }
 
 func TestOlderThanWindowIsUnfillable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Window at now=2025-01-10T14:30: 2024-12-11T14:00 .. 2025-01-10T13:00.
 	data := hourly(at("2024-12-11T10:00:00Z"), 9, 90000) // 10:00 .. 18:00
@@ -171,6 +174,7 @@ func handCandles(trades []kraken.Trade, from, to time.Time) []contract.Candle {
 }
 
 func TestTradesRebuildBeyondWindow(t *testing.T) {
+	t.Parallel()
 	from, to := at("2024-11-01T00:00:00Z"), at("2024-11-01T04:00:00Z")
 	// 2600 trades every 6.5 s from 23:30 the day before: three Trades pages,
 	// trades before and after the range, none 02:00-03:00.
@@ -216,6 +220,7 @@ func TestTradesRebuildBeyondWindow(t *testing.T) {
 }
 
 func TestTradesAndOHLCInOneRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.cfg.Trades = true
 	// The window starts at 2024-12-11T14:00: 12:00 and 13:00 come from trades.
@@ -238,6 +243,7 @@ func TestTradesAndOHLCInOneRequest(t *testing.T) {
 }
 
 func TestThrottlingSlowsDownButServes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	data := hourly(at("2025-01-10T08:00:00Z"), 6, 93000)
 	e.fake.AddCandles("XBTUSD", 60, data)
@@ -278,6 +284,7 @@ func TestThrottlingSlowsDownButServes(t *testing.T) {
 }
 
 func TestShutdownHandsRequestBack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.fake.AddCandles("XBTUSD", 60, hourly(at("2025-01-10T08:00:00Z"), 6, 93000))
 	e.fake.Throttle(1_000_000, "EService:Unavailable")
@@ -308,6 +315,7 @@ func TestShutdownHandsRequestBack(t *testing.T) {
 }
 
 func TestBadRequestsAreDeadLettered(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.cfg.MaxRequestCandles = 100
 	e.fake.AddCandles("XBTUSD", 60, hourly(at("2025-01-10T08:00:00Z"), 6, 93000))
@@ -352,6 +360,7 @@ func TestBadRequestsAreDeadLettered(t *testing.T) {
 }
 
 func TestRateLimitSpacesCalls(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.cfg.Rate = 5 // one call every 200 ms
 	e.fake.AddCandles("XBTUSD", 60, hourly(at("2025-01-10T00:00:00Z"), 14, 93000))
@@ -374,6 +383,7 @@ func TestRateLimitSpacesCalls(t *testing.T) {
 }
 
 func TestScannerRecordIsUpdated(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	data := hourly(at("2025-01-10T08:00:00Z"), 3, 93000)
 	e.fake.AddCandles("XBTUSD", 60, data)
@@ -403,5 +413,52 @@ func TestScannerRecordIsUpdated(t *testing.T) {
 		if b.FillID != key || b.MsgID() != "api:"+key+":0" {
 			t.Errorf("batch fill id %q msg id %q", b.FillID, b.MsgID())
 		}
+	}
+}
+
+func TestSplitScannerRequestsReportToOneRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	data := hourly(at("2025-01-10T08:00:00Z"), 3, 93000) // 08:00-10:00; nothing 11:00-13:00
+	e.fake.AddCandles("XBTUSD", 60, data)
+	start := at("2025-01-10T08:00:00Z")
+	key := contract.GapKey("kraken", "XBTUSD", 60, start)
+	kv, err := e.js.JS.KeyValue(context.Background(), topology.BucketGaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(contract.GapRecord{Key: key, Source: "kraken", Pair: "XBTUSD", Interval: 60, Start: start,
+		End: start.Add(5 * time.Hour), Missing: 6, Class: contract.ClassFillable, State: contract.GapRequested,
+		History: []contract.GapEvent{{At: time.Now(), State: contract.GapRequested}}})
+	if _, err := kv.Create(context.Background(), key, b); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	for i, r := range []contract.FillRequest{
+		{Pair: "XBTUSD", Interval: 60, Start: start, End: start.Add(2 * time.Hour), ID: key},
+		{Pair: "XBTUSD", Interval: 60, Start: start.Add(3 * time.Hour), End: start.Add(5 * time.Hour), ID: key + "-2"},
+	} {
+		body, _ := r.Encode()
+		e.pub(string(body))
+		want := 2 + i
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			rec := e.waitGap(key, 15*time.Second)
+			if len(rec.History) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("record %+v", rec)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	rec := e.waitGap(key, time.Second)
+	// Part one filled 3 candles, part two found no trades: the gap is FILLED, not NO_TRADES.
+	if rec.State != contract.GapFilled || rec.CandlesWritten != 3 || rec.History[1].State != contract.GapFilled || rec.History[2].State != contract.GapNoTrades {
+		t.Fatalf("record %+v", rec)
+	}
+	if _, err := kv.Get(context.Background(), contract.GapKey("kraken", "XBTUSD", 60, start.Add(3*time.Hour))); err == nil {
+		t.Error("the second part made a record of its own")
 	}
 }

@@ -36,18 +36,59 @@ func (f *fetcher) record(ctx context.Context, msg jetstream.Msg, req *request, o
 					Detail: "fill request " + req.ID + " received on " + topology.FillSubject(topology.SourceKraken)}},
 			}
 		}
-		if r.Class == "" || out.State == contract.GapNoTrades || out.State == contract.GapUnfillable {
-			r.Class = out.Class
+		if exists && !req.part {
+			// A person's request on a known gap: say where this round began.
+			r.History = append(r.History, contract.GapEvent{At: received, State: contract.GapRequested,
+				Detail: "fill request " + req.ID + " received on " + topology.FillSubject(topology.SourceKraken)})
 		}
-		r.State = out.State
-		r.Reason = ""
+		// Outcomes already recorded since the gap was last requested come from
+		// the other requests the scanner split it into: the gap's state is
+		// the worst of them, its candle count their sum.
+		siblings := outcomesSinceRequested(r.History)
+		state, reason, class := out.State, "", out.Class
 		if out.State == contract.GapUnfillable || out.State == contract.GapFailed {
-			r.Reason = out.Detail
+			reason = out.Detail
 		}
-		r.CandlesWritten = out.Written
+		if req.part && len(siblings) > 0 {
+			if severity(r.State) > severity(out.State) {
+				state, reason, class = r.State, r.Reason, r.Class
+			}
+			r.CandlesWritten += out.Written
+		} else {
+			r.CandlesWritten = out.Written
+		}
+		if r.Class == "" || state == contract.GapNoTrades || state == contract.GapUnfillable {
+			r.Class = class
+		}
+		r.State, r.Reason = state, reason
 		r.History = append(r.History, contract.GapEvent{At: now, State: out.State, Detail: out.Detail})
 		return true
 	})
+}
+
+// severity orders outcomes: a gap is NO_TRADES only when every part found no
+// trades, and a failure in any part shows.
+func severity(state string) int {
+	switch state {
+	case contract.GapNoTrades:
+		return 1
+	case contract.GapFilled:
+		return 2
+	case contract.GapUnfillable:
+		return 3
+	case contract.GapFailed:
+		return 4
+	}
+	return 0
+}
+
+func outcomesSinceRequested(h []contract.GapEvent) []contract.GapEvent {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].State == contract.GapRequested || h[i].State == contract.GapOpen {
+			return h[i+1:]
+		}
+	}
+	return h
 }
 
 // maxGapHistory keeps a record that is requested again and again readable.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -45,6 +47,32 @@ type request struct {
 	pair        kraken.PairInfo
 	base, quote string
 	key         string // gap record key
+	part        bool   // one of the scanner's requests for the gap under key
+}
+
+// gapKeyOf names the gap record a request reports to. The scanner sets a
+// request's ID to its gap's key, with "-2", "-3"... when it splits a long
+// gap into several requests: those report to the gap's record. Any other
+// request reports to GapKey(pair, interval, start), the key the scanner
+// would give the same gap.
+func gapKeyOf(r contract.FillRequest, altname string) (key string, part bool) {
+	prefix := topology.SourceKraken + "." + altname + "." + strconv.Itoa(r.Interval) + "."
+	if rest, ok := strings.CutPrefix(r.ID, prefix); ok {
+		unix, n, _ := strings.Cut(rest, "-")
+		if _, err := strconv.ParseInt(unix, 10, 64); err == nil && (n == "" || isDigits(n)) {
+			return prefix + unix, true
+		}
+	}
+	return contract.GapKey(topology.SourceKraken, altname, r.Interval, r.Start), false
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (f *fetcher) handle(ctx context.Context, msg jetstream.Msg) {
@@ -56,7 +84,8 @@ func (f *fetcher) handle(ctx context.Context, msg jetstream.Msg) {
 	log := f.log.With("request", fr.ID, "pair", fr.Pair, "interval", fr.Interval,
 		"start", fr.Start.Format(time.RFC3339), "end", fr.End.Format(time.RFC3339))
 	stop := f.keepAlive(msg)
-	req := &request{FillRequest: fr, key: contract.GapKey(topology.SourceKraken, fr.Pair, fr.Interval, fr.Start)}
+	req := &request{FillRequest: fr}
+	req.key, req.part = gapKeyOf(fr, fr.Pair)
 	out, err := f.serve(ctx, req, log)
 	if err == nil {
 		err = f.record(ctx, msg, req, out)
@@ -146,7 +175,7 @@ func (f *fetcher) serve(ctx context.Context, req *request, log *slog.Logger) (ou
 		return outcome{}, err
 	}
 	req.pair = pair
-	req.key = contract.GapKey(topology.SourceKraken, pair.Altname, req.Interval, req.Start)
+	req.key, req.part = gapKeyOf(req.FillRequest, pair.Altname)
 	req.base, req.quote, err = kraken.SplitPair(pair.Altname)
 	if err != nil {
 		req.base, req.quote = kraken.NormalizeAsset(pair.Base), kraken.NormalizeAsset(pair.Quote)
