@@ -37,7 +37,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func testLog(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // insert writes candles of one series over ILP and waits until QuestDB has

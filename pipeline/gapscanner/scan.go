@@ -239,21 +239,32 @@ func Scan(ctx context.Context, cfg ScanConfig) (Report, error) {
 	now := cfg.Now().UTC()
 	rep := Report{Now: now, Table: cfg.Table}
 
-	series, skipped, err := listSeries(ctx, &cfg, now)
+	var series []*seriesState
+	if !cfg.Since.IsZero() {
+		// Series that ended before the window still need their trailing
+		// run, so they are listed from the whole table first.
+		var skipped []string
+		var err error
+		if series, skipped, err = listSeries(ctx, &cfg, now); err != nil {
+			return Report{}, err
+		}
+		rep.Skipped = skipped
+		cfg.Log.Debug("scan: series listed", "series", len(series), "took", time.Since(began))
+		if len(series) == 0 {
+			rep.Took = time.Since(began)
+			return rep, nil
+		}
+	}
+	series, skipped, err := scanDays(ctx, &cfg, now, series)
 	if err != nil {
 		return Report{}, err
 	}
-	rep.Skipped = skipped
-	if len(series) == 0 {
-		rep.Took = time.Since(began)
-		return rep, nil
-	}
-	if err := scanDays(ctx, &cfg, series); err != nil {
-		return Report{}, err
-	}
+	rep.Skipped = append(rep.Skipped, skipped...)
+	cfg.Log.Debug("scan: per-day counts read", "series", len(series), "took", time.Since(began))
 	if err := scanDetail(ctx, &cfg, series); err != nil {
 		return Report{}, err
 	}
+	cfg.Log.Debug("scan: holed days read", "took", time.Since(began))
 
 	var records map[string]contract.GapRecord
 	if cfg.Records != nil {
@@ -391,8 +402,19 @@ type seriesInfo struct {
 	Candles                  int64
 }
 
-// querySeries lists the series the filters select: one aggregate over the
-// table (or its newest part when since is set).
+func describe(pair string) (base, tier string) {
+	base, _, err := kraken.SplitPair(pair)
+	if err != nil {
+		base = pair
+	}
+	return base, assets.TierOf(base)
+}
+
+func (c *ScanConfig) keepTier(tier string) bool {
+	return len(c.Tiers) == 0 || slices.Contains(c.Tiers, tier)
+}
+
+// querySeries lists the series the filters select with one aggregate.
 func querySeries(ctx context.Context, c *ScanConfig) ([]seriesInfo, error) {
 	sql := fmt.Sprintf(`SELECT source, pair, interval_minutes, cast(min(ts) AS long), cast(max(ts) AS long), count()
 FROM %s WHERE %s GROUP BY source, pair, interval_minutes ORDER BY source, pair, interval_minutes`,
@@ -412,12 +434,8 @@ FROM %s WHERE %s GROUP BY source, pair, interval_minutes ORDER BY source, pair, 
 		}
 		si.Interval = int(iv)
 		si.First, si.Last = first/1_000_000, last/1_000_000
-		base, _, err := kraken.SplitPair(si.Pair)
-		if err != nil {
-			base = si.Pair
-		}
-		si.Base, si.Tier = base, assets.TierOf(base)
-		if len(c.Tiers) > 0 && !slices.Contains(c.Tiers, si.Tier) {
+		si.Base, si.Tier = describe(si.Pair)
+		if !c.keepTier(si.Tier) {
 			continue
 		}
 		out = append(out, si)
@@ -428,48 +446,66 @@ FROM %s WHERE %s GROUP BY source, pair, interval_minutes ORDER BY source, pair, 
 	return out, nil
 }
 
+func unsupported(c *ScanConfig, si seriesInfo) string {
+	c.Log.Warn("series skipped: interval does not line up with UTC days", "pair", si.Pair, "interval", si.Interval)
+	return fmt.Sprintf("%s %s %d: interval neither divides nor is a multiple of a day", si.Source, si.Pair, si.Interval)
+}
+
+// newSeries sets up a series' scanned range. With lastKnown false the last
+// candle is learnt later (setLast) and the range stays open until then.
+func newSeries(c *ScanConfig, si seriesInfo, now time.Time, lastKnown bool) *seriesState {
+	step := int64(si.Interval) * 60
+	first := floorTo(si.First, step)
+	lo := first
+	if !c.Since.IsZero() {
+		lo = max(first, ceilTo(floorTo(c.Since.Unix(), day), step))
+	}
+	s := &seriesState{
+		Series: Series{
+			Source: si.Source, Pair: si.Pair, Base: si.Base, Tier: si.Tier, Interval: si.Interval,
+			First: time.Unix(first, 0).UTC(), Candles: si.Candles,
+		},
+		step: step, lo: lo, hi: 1 << 62,
+	}
+	if lastKnown {
+		s.setLast(c, si.Last, now)
+	}
+	return s
+}
+
+// setLast fixes the end of the scanned range once the last candle is known.
+func (s *seriesState) setLast(c *ScanConfig, last int64, now time.Time) {
+	last = floorTo(last, s.step)
+	// A series that ended before the window starts is judged from its last
+	// candle, so its trailing gap keeps the same start (and key) from one
+	// round to the next.
+	s.lo = min(s.lo, last+s.step)
+	s.hi = last
+	if c.ToNow {
+		newestClosed := floorTo(now.Unix(), s.step) - s.step
+		s.hi = max(s.hi, newestClosed)
+	}
+	s.Last = time.Unix(last, 0).UTC()
+	s.From, s.To = time.Unix(s.lo, 0).UTC(), time.Unix(s.hi, 0).UTC()
+	s.Expected = 0
+	if s.hi >= s.lo {
+		s.Expected = (s.hi-s.lo)/s.step + 1
+	}
+}
+
 func listSeries(ctx context.Context, c *ScanConfig, now time.Time) ([]*seriesState, []string, error) {
 	infos, err := querySeries(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	var since int64 = -1 << 62
-	if !c.Since.IsZero() {
-		since = floorTo(c.Since.Unix(), day)
-	}
 	var out []*seriesState
 	var skipped []string
 	for _, si := range infos {
-		step := int64(si.Interval) * 60
-		name := fmt.Sprintf("%s %s %d", si.Source, si.Pair, si.Interval)
-		if !supported(step) {
-			skipped = append(skipped, name+": interval neither divides nor is a multiple of a day")
-			c.Log.Warn("series skipped: interval does not line up with UTC days", "pair", si.Pair, "interval", si.Interval)
+		if !supported(int64(si.Interval) * 60) {
+			skipped = append(skipped, unsupported(c, si))
 			continue
 		}
-		first, last := floorTo(si.First, step), floorTo(si.Last, step)
-		lo := max(first, ceilTo(since, step))
-		// A series that ended before the window starts is judged from its
-		// last candle, so its trailing gap keeps the same start (and key)
-		// from one round to the next.
-		lo = min(lo, last+step)
-		hi := last
-		if c.ToNow {
-			newestClosed := floorTo(now.Unix(), step) - step
-			hi = max(hi, newestClosed)
-		}
-		s := &seriesState{
-			Series: Series{
-				Source: si.Source, Pair: si.Pair, Base: si.Base, Tier: si.Tier, Interval: si.Interval,
-				First: time.Unix(first, 0).UTC(), Last: time.Unix(last, 0).UTC(), Candles: si.Candles,
-				From: time.Unix(lo, 0).UTC(), To: time.Unix(hi, 0).UTC(),
-			},
-			step: step, lo: lo, hi: hi,
-		}
-		if hi >= lo {
-			s.Expected = (hi-lo)/step + 1
-		}
-		out = append(out, s)
+		out = append(out, newSeries(c, si, now, true))
 	}
 	return out, skipped, nil
 }
@@ -481,11 +517,14 @@ type seriesID struct {
 
 // scanDays reads the per-day counts the server boils down to the days that
 // matter, and turns them into missing ranges (plus days to read in detail).
-func scanDays(ctx context.Context, c *ScanConfig, series []*seriesState) error {
-	byID := make(map[seriesID]*seriesState, len(series))
+// With known == nil (whole-series scans) the series themselves are learnt
+// from the same query: first candle from the first day returned, last from
+// the last, candle count from a window sum, so the table is read once.
+func scanDays(ctx context.Context, c *ScanConfig, now time.Time, known []*seriesState) ([]*seriesState, []string, error) {
+	byID := make(map[seriesID]*seriesState, len(known))
 	var pairs []string
 	minLo := int64(1) << 62
-	for _, s := range series {
+	for _, s := range known {
 		byID[seriesID{s.Source, s.Pair, s.Interval}] = s
 		if !slices.Contains(pairs, s.Pair) {
 			pairs = append(pairs, s.Pair)
@@ -495,7 +534,7 @@ func scanDays(ctx context.Context, c *ScanConfig, series []*seriesState) error {
 	// Naming the pairs narrows the scan when a tier filter dropped some;
 	// otherwise the user's --pair list (if any) is already in the filters.
 	filterPairs := c.Pairs
-	if len(c.Tiers) > 0 && len(pairs) <= 1000 {
+	if known != nil && len(c.Tiers) > 0 && len(pairs) <= 1000 {
 		filterPairs = pairs
 	}
 	conds := c.filters(filterPairs)
@@ -505,11 +544,13 @@ func scanDays(ctx context.Context, c *ScanConfig, series []*seriesState) error {
 	// Rows come back only for: a series' first and last day in range
 	// (prev/next NULL), days with fewer candles than a full day, and days
 	// after missing days (for intervals above a day: after a missing candle).
-	sql := fmt.Sprintf(`SELECT source, pair, interval_minutes, cast(d AS long), c, cast(mn AS long), cast(mx AS long), cast(prev AS long)
+	sql := fmt.Sprintf(`SELECT source, pair, interval_minutes, cast(d AS long), c, cast(mn AS long), cast(mx AS long),
+  cast(prev AS long), cast(next AS long), cast(total AS long)
 FROM (
   SELECT source, pair, interval_minutes, d, c, mn, mx,
     lag(d) OVER (PARTITION BY source, pair, interval_minutes ORDER BY d) prev,
-    lead(d) OVER (PARTITION BY source, pair, interval_minutes ORDER BY d) next
+    lead(d) OVER (PARTITION BY source, pair, interval_minutes ORDER BY d) next,
+    sum(c) OVER (PARTITION BY source, pair, interval_minutes) total
   FROM (
     SELECT source, pair, interval_minutes, timestamp_floor('d', ts) d, count() c, min(ts) mn, max(ts) mx
     FROM %s WHERE %s
@@ -520,53 +561,84 @@ WHERE prev IS NULL OR next IS NULL OR c < 1440 / interval_minutes
 ORDER BY source, pair, interval_minutes, d`, c.Table, strings.Join(conds, " AND "))
 	rows, err := c.DB.Query(ctx, sql)
 	if err != nil {
-		return fmt.Errorf("per-day counts in %s: %w", c.Table, err)
+		return nil, nil, fmt.Errorf("per-day counts in %s: %w", c.Table, err)
 	}
 	defer rows.Close()
-	var cur *seriesState
-	var lastDay int64
+	var (
+		out     []*seriesState
+		skipped []string
+		cur     *seriesState
+		curID   seriesID
+		skip    bool
+		lastDay int64
+	)
 	finish := func() {
 		if cur != nil {
 			cur.closeAfter(lastDay)
 		}
+		cur = nil
 	}
 	seen := map[*seriesState]bool{}
 	for rows.Next() {
 		var source, pair string
 		var iv int32
-		var d, cnt, mn, mx int64
-		var prev *int64
-		if err := rows.Scan(&source, &pair, &iv, &d, &cnt, &mn, &mx, &prev); err != nil {
-			return fmt.Errorf("per-day counts in %s: %w", c.Table, err)
-		}
-		s := byID[seriesID{source, pair, int(iv)}]
-		if s == nil {
-			continue // a series the tier filter dropped
-		}
-		if s != cur {
-			finish()
-			cur = s
-			seen[s] = true
+		var d, cnt, mn, mx, total int64
+		var prev, next *int64
+		if err := rows.Scan(&source, &pair, &iv, &d, &cnt, &mn, &mx, &prev, &next, &total); err != nil {
+			return nil, nil, fmt.Errorf("per-day counts in %s: %w", c.Table, err)
 		}
 		d, mn, mx = d/1_000_000, mn/1_000_000, mx/1_000_000
+		if id := (seriesID{source, pair, int(iv)}); id != curID || (cur == nil && !skip) {
+			finish()
+			curID, skip = id, false
+			if known != nil {
+				cur = byID[id]
+				skip = cur == nil // a series the tier filter dropped
+			} else {
+				si := seriesInfo{Source: source, Pair: pair, Interval: int(iv), First: mn, Candles: total}
+				si.Base, si.Tier = describe(pair)
+				switch {
+				case !c.keepTier(si.Tier):
+					skip = true
+				case !supported(int64(si.Interval) * 60):
+					skipped = append(skipped, unsupported(c, si))
+					skip = true
+				default:
+					cur = newSeries(c, si, now, false)
+					out = append(out, cur)
+				}
+			}
+			if cur != nil {
+				seen[cur] = true
+			}
+		}
+		if skip {
+			continue
+		}
+		if known == nil && next == nil {
+			cur.setLast(c, mx, now)
+		}
 		var p int64 = -1
 		if prev != nil {
 			p = *prev / 1_000_000
 		}
-		s.addDay(d, cnt, mn, mx, p)
+		cur.addDay(d, cnt, mn, mx, p)
 		lastDay = d
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("per-day counts in %s: %w", c.Table, err)
+		return nil, nil, fmt.Errorf("per-day counts in %s: %w", c.Table, err)
 	}
 	finish()
-	for _, s := range series {
+	if known == nil {
+		return out, skipped, nil
+	}
+	for _, s := range known {
 		if !seen[s] && s.hi >= s.lo {
 			// No candle in range at all: the whole range is missing.
 			s.ranges = append(s.ranges, span{s.lo, s.hi})
 		}
 	}
-	return nil
+	return known, nil, nil
 }
 
 func (s *seriesState) addMissing(a, b int64) {
