@@ -1,0 +1,179 @@
+package topology_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// TestClusterReplicas3 is the documented 3-node deployment (nats-cluster.conf,
+// --replicas 3) in miniature: the topology is created with 3 replicas and a
+// committed candle batch survives losing a node, leader included.
+func TestClusterReplicas3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3-node cluster test (about 10 s) skipped with -short")
+	}
+	const n = 3
+	var clusterPorts [n]int
+	for i := range clusterPorts {
+		p, err := natsembed.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clusterPorts[i] = p
+	}
+	var routes []string
+	for _, p := range clusterPorts {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	servers := make([]*natsembed.Server, n)
+	started := make(chan error, n)
+	for i := range n {
+		go func() {
+			s, err := natsembed.Start(natsembed.Config{
+				StoreDir:    t.TempDir(),
+				ServerName:  fmt.Sprintf("fff-%d", i+1),
+				ClusterName: "fff",
+				ClusterPort: clusterPorts[i],
+				Routes:      routes,
+			})
+			servers[i] = s
+			started <- err
+		}()
+	}
+	for range n {
+		if err := <-started; err != nil {
+			t.Fatalf("start node: %v", err)
+		}
+	}
+	stopped := map[int]bool{}
+	t.Cleanup(func() {
+		for i, s := range servers {
+			if s != nil && !stopped[i] {
+				s.Stop()
+			}
+		}
+	})
+	var urls []string
+	for _, s := range servers {
+		urls = append(urls, s.URL())
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	o := topology.DefaultOptions()
+	o.Replicas = 3
+	// The cluster elects its JetStream meta leader a moment after the
+	// servers accept clients; until then Ensure fails and is retried.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		attempt, cancelAttempt := context.WithTimeout(ctx, 3*time.Second)
+		err := topology.Ensure(attempt, js, o)
+		cancelAttempt()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ensure with 3 replicas: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err := topology.Ensure(ctx, js, o); err != nil {
+		t.Fatalf("Ensure again on the cluster: %v", err)
+	}
+	s, err := js.Stream(ctx, topology.StreamCandles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := s.CachedInfo()
+	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("CANDLES replicas=%d cluster=%+v, want 3 replicas", info.Config.Replicas, info.Cluster)
+	}
+	kv, err := js.KeyValue(ctx, topology.BucketLedger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := kv.Status(ctx); err != nil || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas != 3 {
+		t.Fatalf("LEDGER bucket not replicated 3 times: %v", err)
+	}
+
+	b := &contract.Batch{Source: "kraken", Pair: "XBTUSD", Base: "BTC", Quote: "USD", IntervalMinutes: 60, Origin: contract.OriginAPI, FillID: "cluster", Last: true,
+		Candles: []contract.Candle{{Time: 1736496000, Open: 1, High: 2, Low: 0.5, Close: 1.5, VWAP: contract.NoVWAP, Volume: 3, Trades: 4}}}
+	data, _ := contract.EncodeBatch(b)
+	ack, err := js.Publish(ctx, topology.CandleSubject("kraken", "XBTUSD", 60), data, jetstream.WithMsgID(b.MsgID()))
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+
+	// Stop the stream's leader: the hardest node to lose.
+	leader := info.Cluster.Leader
+	victim := -1
+	for i, srv := range servers {
+		if srv.Name() == leader {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		t.Fatalf("leader %q is none of the nodes", leader)
+	}
+	servers[victim].Stop()
+	stopped[victim] = true
+
+	// The batch is still there, readable through the surviving nodes, and
+	// the stream still takes writes (two of three is a quorum).
+	var got jetstream.RawStreamMsg
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+		s, err := js.Stream(attempt, topology.StreamCandles)
+		if err == nil {
+			var m *jetstream.RawStreamMsg
+			m, err = s.GetMsg(attempt, ack.Sequence)
+			if err == nil {
+				got = *m
+				cancelAttempt()
+				break
+			}
+		}
+		cancelAttempt()
+		if time.Now().After(deadline) {
+			t.Fatalf("batch lost after stopping %s: %v", leader, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	var decoded contract.Batch
+	if err := contract.DecodeBatch(got.Data, &decoded); err != nil || decoded.MsgID() != b.MsgID() || len(decoded.Candles) != 1 {
+		t.Fatalf("batch after failover: %+v %v", decoded, err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.Publish(attempt, topology.CandleSubject("kraken", "XBTUSD", 60), data, jetstream.WithMsgID("after-failover"))
+		cancelAttempt()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish after losing a node: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
