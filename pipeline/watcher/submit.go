@@ -33,6 +33,26 @@ type SubmitOptions struct {
 	Force bool
 	// OnBadRow is passed to the parsers: "skip" (default) or "reject-file".
 	OnBadRow string
+	// DuplicateWindow: a forced run of content whose ledger entry changed
+	// less than this long ago is deferred (a *TooSoonError), because the
+	// parsers and writers derive their message ids from the file id and
+	// JetStream would drop the new run's batches and progress as duplicates,
+	// leaving the file QUEUED for ever. 0 reads the window from the CANDLES
+	// and PROGRESS streams; negative does not wait (for stages that give
+	// forced runs their own message ids).
+	DuplicateWindow time.Duration
+}
+
+// TooSoonError defers a forced submission until the streams forgot the
+// message ids of the previous run.
+type TooSoonError struct {
+	Name  string
+	After time.Time
+}
+
+func (e *TooSoonError) Error() string {
+	return fmt.Sprintf("%s: --force within the streams' duplicate window of the previous run would be dropped as a duplicate; it is possible after %s",
+		e.Name, e.After.Local().Format("15:04:05"))
 }
 
 // Outcome of a submission.
@@ -132,6 +152,19 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 			}
 			return Submission{Outcome: InFlight, Entry: have, Revision: rev}, nil
 		}
+		if exists {
+			window, err := s.duplicateWindow(ctx, opts.DuplicateWindow)
+			if err != nil {
+				return Submission{}, err
+			}
+			last := have.Updated
+			if have.Created.After(last) {
+				last = have.Created
+			}
+			if after := last.Add(window); window > 0 && time.Now().Before(after) {
+				return Submission{}, &TooSoonError{Name: c.Name, After: after}
+			}
+		}
 		if err := s.store(ctx, c, id, size); err != nil {
 			return Submission{}, err
 		}
@@ -165,6 +198,23 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 		return Submission{Outcome: Queued, Entry: e, Revision: nrev}, nil
 	}
 	return Submission{}, fmt.Errorf("%s: the ledger entry kept changing under us", c.Name)
+}
+
+// duplicateWindow is the longest duplicate window of the streams a file's
+// run publishes to.
+func (s *Submitter) duplicateWindow(ctx context.Context, configured time.Duration) (time.Duration, error) {
+	if configured != 0 {
+		return configured, nil
+	}
+	var w time.Duration
+	for _, name := range []string{topology.StreamCandles, topology.StreamProgress} {
+		st, err := s.js.Stream(ctx, name)
+		if err != nil {
+			return 0, fmt.Errorf("look up stream %s: %w", name, err)
+		}
+		w = max(w, st.CachedInfo().Config.Duplicates)
+	}
+	return w, nil
 }
 
 func (s *Submitter) publish(ctx context.Context, e contract.LedgerEntry, size int64, opts SubmitOptions) error {
