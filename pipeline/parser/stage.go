@@ -488,7 +488,18 @@ func (s *stage) registerAssets(ctx context.Context, base, quote string, log *slo
 // otherwise it publishes the good rows in batches built from tmpl and waits
 // until JetStream acknowledged every one.
 func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.Batch) (*summary, error) {
-	obj, err := s.store.Get(ctx, ev.Object)
+	info, err := s.store.GetInfo(ctx, ev.Object)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, fmt.Errorf("%s/%s: %w", topology.BucketFileData, ev.Object, errObjectMissing)
+		}
+		return nil, fmt.Errorf("look up %s/%s: %w", topology.BucketFileData, ev.Object, err)
+	}
+	// The object store client gives the whole read one deadline (5 s when the
+	// context has none), so a big file needs one sized to it.
+	rctx, cancel := context.WithTimeout(ctx, readTimeout(info.Size))
+	defer cancel()
+	obj, err := s.store.Get(rctx, ev.Object)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			return nil, fmt.Errorf("%s/%s: %w", topology.BucketFileData, ev.Object, errObjectMissing)
@@ -552,6 +563,12 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 	}
 	sum.batches = int(batch.BatchIndex) + 1
 	return sum, nil
+}
+
+// readTimeout bounds reading (and publishing) one object: five minutes plus
+// one second per megabyte, ten times slower than the slowest rate measured.
+func readTimeout(size uint64) time.Duration {
+	return 5*time.Minute + time.Duration(size>>20)*time.Second
 }
 
 // publisher publishes batches asynchronously with a bounded number awaiting
