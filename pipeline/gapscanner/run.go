@@ -114,11 +114,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	mctx, stopMetrics := context.WithCancel(ctx)
 	defer stopMetrics()
-	metricsDone := make(chan error, 1)
+	// metricsDone stays nil (never ready) unless Run serves metrics itself.
+	var metricsDone chan error
 	if serveMetrics {
+		metricsDone = make(chan error, 1)
 		go func() { metricsDone <- metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, nil, log) }()
-	} else {
-		metricsDone <- nil
 	}
 
 	roundsOK := cfg.Metrics.Counter("gapscanner_rounds_total", "Gap scanner rounds, by outcome", "outcome", "ok")
@@ -135,8 +135,12 @@ func Run(ctx context.Context, cfg Config) error {
 		select {
 		case <-ctx.Done():
 			stopMetrics()
-			return <-metricsDone
+			if metricsDone != nil {
+				return <-metricsDone
+			}
+			return nil
 		case err := <-metricsDone:
+			// The metrics server only ends early on a listener error.
 			if err != nil {
 				return err
 			}
