@@ -40,6 +40,13 @@ func newHarness(t *testing.T) *harness {
 // startParser runs the stage until the test ends.
 func (h *harness) startParser(cfg Config) {
 	h.t.Helper()
+	stop := h.runParser(cfg)
+	h.t.Cleanup(stop)
+}
+
+// runParser runs the stage until the returned stop is called.
+func (h *harness) runParser(cfg Config) (stop func()) {
+	h.t.Helper()
 	cfg.JS = h.env.JS
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry()
@@ -51,17 +58,20 @@ func (h *harness) startParser(cfg Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()
-	h.t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				h.t.Errorf("Run: %v", err)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					h.t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				h.t.Error("Run did not return after cancel")
 			}
-		case <-time.After(20 * time.Second):
-			h.t.Error("Run did not return after cancel")
-		}
-	})
+		})
+	}
 }
 
 // drop stores a file's bytes and queues its FileEvent, as the watcher does.
@@ -472,4 +482,31 @@ func TestStageBigFileBoundedBatches(t *testing.T) {
 	if !bytes.Equal([]byte(fmt.Sprint(len(bs))), []byte(fmt.Sprint(wantBatches))) {
 		t.Errorf("%d batches", len(bs))
 	}
+}
+
+func TestStageStoppedMidFileRepublishesNothingTwice(t *testing.T) {
+	h := newHarness(t)
+	const rows, batchSize = 150_000, 500
+	data := generateCSV(rows, 1)
+	stop := h.runParser(Config{Workers: 1, BatchSize: batchSize, MaxInFlight: 1})
+	ev := h.drop("XBTUSD_1.csv", data, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for h.streamMsgs(topology.StreamCandles) < 20 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	mid := h.streamMsgs(topology.StreamCandles)
+	if mid == 0 || mid >= rows/batchSize {
+		t.Logf("stopped with %d of %d batches published; the test did not stop mid-file", mid, rows/batchSize)
+	}
+	h.startParser(Config{Workers: 1, BatchSize: batchSize})
+	p := h.progress(ev.FileID)
+	if p.Kind != "parsed" || p.RowsParsed != rows || p.Batches != rows/batchSize {
+		t.Fatalf("progress %+v", p)
+	}
+	h.filesDone()
+	if n := h.streamMsgs(topology.StreamCandles); n != rows/batchSize {
+		t.Errorf("CANDLES holds %d batches, want exactly %d", n, rows/batchSize)
+	}
+	assertCandles(t, allCandles(h.batches(ev.FileID)), expectCandles(t, data))
 }
