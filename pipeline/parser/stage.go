@@ -286,7 +286,11 @@ func (s *stage) handle(ctx context.Context, msg jetstream.Msg) {
 	stopBeat()
 	switch {
 	case err == nil:
-		if aerr := msg.DoubleAck(ctx); aerr != nil {
+		// Ack even if shutdown began meanwhile: the work is done and published.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		aerr := msg.DoubleAck(actx)
+		cancel()
+		if aerr != nil {
 			// The outcome is published; a redelivery repeats it harmlessly.
 			log.Warn("ack of file event failed; it will be redelivered", "err", aerr)
 		}
