@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	qdb "github.com/questdb/go-questdb-client/v4"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+const now = "2025-01-31T10:30:00Z" // the still-open hourly candle is 10:00
+
+func at(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s)
+	return t
+}
+
+// world is a QuestDB table with ETHUSD hourly candles from 2024-12-20 to
+// 2025-01-31T06:00 missing 2024-12-22T05:00..07:00 (older than the 720-hour
+// window) and 2025-01-20T12:00..13:00 (inside it), and an embedded NATS.
+type world struct {
+	q    *testenv.QuestDB
+	nats *testenv.JetStream
+}
+
+func newWorld(t *testing.T) *world {
+	q := testenv.NewQuestDB(t)
+	n := testenv.StartJetStream(t)
+	ctx := context.Background()
+	snd, err := qdb.LineSenderFromConf(ctx, q.ILP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close(ctx)
+	for ts := at("2024-12-20T00:00:00Z"); !ts.After(at("2025-01-31T06:00:00Z")); ts = ts.Add(time.Hour) {
+		if (!ts.Before(at("2024-12-22T05:00:00Z")) && !ts.After(at("2024-12-22T07:00:00Z"))) ||
+			(!ts.Before(at("2025-01-20T12:00:00Z")) && !ts.After(at("2025-01-20T13:00:00Z"))) {
+			continue
+		}
+		err := snd.Table(q.Table).Symbol("source", "kraken").Symbol("pair", "ETHUSD").Symbol("base", "ETH").Symbol("quote", "USD").
+			Symbol("origin", "csv").Int64Column("interval_minutes", 60).Float64Column("open", 1).Float64Column("high", 1).
+			Float64Column("low", 1).Float64Column("close", 1).Float64Column("volume", 1).Int64Column("trades", 3).At(ctx, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := snd.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := questdb.WaitApplied(ctx, q.Pool, q.Table); err != nil {
+		t.Fatal(err)
+	}
+	return &world{q: q, nats: n}
+}
+
+func (w *world) run(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	base := []string{"--nats", w.nats.URL, "--questdb-pg", w.q.PG, "--table", w.q.Table, "--now", now}
+	code := execute(context.Background(), append(args, base...), stdin, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func (w *world) records(t *testing.T) []string {
+	kv, err := w.nats.JS.KeyValue(context.Background(), topology.BucketGaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lister, err := kv.ListKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func (w *world) fills(t *testing.T) []contract.FillRequest {
+	ctx := context.Background()
+	cons, err := w.nats.JS.CreateOrUpdateConsumer(ctx, topology.StreamFills, jetstream.ConsumerConfig{
+		Durable: "test", FilterSubject: topology.FillSubject("kraken"), AckPolicy: jetstream.AckExplicitPolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.FetchNoWait(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []contract.FillRequest
+	for m := range batch.Messages() {
+		r, err := contract.DecodeFillRequest(m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = m.Ack()
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestScanDryRunReportsAndTouchesNothing(t *testing.T) {
+	w := newWorld(t)
+	code, out, errOut := w.run(t, nil, "scan", "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"FILLABLE: 1 gaps, 2 missing candles",
+		"ETHUSD 60m  TIER1  2025-01-20T12:00:00Z  2025-01-20T13:00:00Z  2        262",
+		"UNFILLABLE: 1 gaps, 3 missing candles",
+		"ETHUSD 60m  TIER1  2024-12-22T05:00:00Z  2024-12-22T07:00:00Z  3        965         245",
+		"nothing published, no record touched (--dry-run)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if keys := w.records(t); len(keys) != 0 {
+		t.Errorf("dry run wrote records %v", keys)
+	}
+	if got := w.fills(t); len(got) != 0 {
+		t.Errorf("dry run published %v", got)
+	}
+}
+
+func TestScanRefusesWithoutTerminalOrYes(t *testing.T) {
+	w := newWorld(t)
+	code, _, errOut := w.run(t, nil, "scan")
+	if code == 0 || !strings.Contains(errOut, "refusing to publish 1 fill requests") || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if keys := w.records(t); len(keys) != 0 {
+		t.Errorf("refused scan wrote records %v", keys)
+	}
+}
+
+func TestScanYesPublishesAndRecords(t *testing.T) {
+	w := newWorld(t)
+	code, out, errOut := w.run(t, nil, "scan", "--yes", "--to-now")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "published 2 fill requests for 2 gaps on fills.kraken") {
+		t.Errorf("output:\n%s", out)
+	}
+	got := w.fills(t)
+	if len(got) != 2 || !got[0].Start.Equal(at("2025-01-20T12:00:00Z")) || !got[0].End.Equal(at("2025-01-20T13:00:00Z")) ||
+		!got[1].Start.Equal(at("2025-01-31T07:00:00Z")) || !got[1].End.Equal(at("2025-01-31T09:00:00Z")) {
+		t.Errorf("fill requests %+v", got)
+	}
+	if keys := w.records(t); len(keys) != 3 {
+		t.Errorf("records %v, want 3 (two requested, one unfillable)", keys)
+	}
+	// Asked again at once: the requested gaps are held back.
+	code, out, _ = w.run(t, nil, "scan", "--yes", "--to-now")
+	if code != 0 || !strings.Contains(out, "no fill request published") || !strings.Contains(out, "REQUESTED") {
+		t.Errorf("second scan exit %d:\n%s", code, out)
+	}
+}
+
+func TestScanConfirmOnTerminal(t *testing.T) {
+	w := newWorld(t)
+	isTerminal = func(io.Reader) bool { return true }
+	t.Cleanup(func() { isTerminal = func(io.Reader) bool { return false } })
+	code, out, errOut := w.run(t, strings.NewReader("n\n"), "scan")
+	if code != 0 || !strings.Contains(errOut, "Publish 1 fill requests (2 candles) to fills.kraken? [y/N]") || !strings.Contains(out, "not confirmed") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if len(w.fills(t)) != 0 {
+		t.Error("published without confirmation")
+	}
+	code, out, _ = w.run(t, strings.NewReader("y\n"), "scan")
+	if code != 0 || !strings.Contains(out, "published 1 fill requests") || len(w.fills(t)) != 1 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+func TestScanExportAndJSON(t *testing.T) {
+	w := newWorld(t)
+	file := filepath.Join(t.TempDir(), "unfillable.csv")
+	code, out, errOut := w.run(t, nil, "scan", "--show-unfillable-only", "--export-unfillable", file)
+	if code != 0 || strings.Contains(out, "FILLABLE:") && !strings.Contains(out, "UNFILLABLE:") {
+		t.Fatalf("exit %d: %s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out, "\nFILLABLE") {
+		t.Errorf("--show-unfillable-only printed the fillable report:\n%s", out)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "asset_ticker,tier,interval_minutes,gap_start,gap_end,missing_candles,candles_from_today,overflow_candles\n" +
+		"ETH,TIER1,60,2024-12-22T05:00:00Z,2024-12-22T07:00:00Z,3,965,245\n"
+	if string(data) != want {
+		t.Errorf("export:\n%s\nwant:\n%s", data, want)
+	}
+
+	// Flags come from the environment too.
+	t.Setenv("FFF_GAPSCANNER_JSON", "true")
+	t.Setenv("FFF_GAPSCANNER_DRY_RUN", "true")
+	code, out, errOut = w.run(t, nil, "scan")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep gapscanner.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+	if len(rep.Gaps) != 2 || rep.Gaps[1].Class != contract.ClassFillable || rep.Gaps[1].Missing != 2 {
+		t.Errorf("json report gaps: %+v", rep.Gaps)
+	}
+}
+
+func TestReportAndStale(t *testing.T) {
+	w := newWorld(t)
+	code, out, errOut := w.run(t, nil, "report", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var lines []gapscanner.TierCompleteness
+	if err := json.Unmarshal([]byte(out), &lines); err != nil {
+		t.Fatal(err)
+	}
+	expected := int64(at("2025-01-31T06:00:00Z").Sub(at("2024-12-20T00:00:00Z"))/time.Hour) + 1
+	if len(lines) != 1 || lines[0].Assets != 1 || lines[0].AssetsWithGaps != 1 || lines[0].Expected != expected ||
+		lines[0].Present != expected-5 || lines[0].Fillable != 1 || lines[0].Unfillable != 1 {
+		t.Errorf("report: %+v", lines)
+	}
+	code, out, _ = w.run(t, nil, "report")
+	if code != 0 || !strings.Contains(out, "TIER1") || !strings.Contains(out, "%") {
+		t.Errorf("report text:\n%s", out)
+	}
+
+	code, out, _ = w.run(t, nil, "stale", "--hours", "2")
+	if code != 0 || !strings.Contains(out, "ETHUSD 60m") || !strings.Contains(out, "3h30m") {
+		t.Errorf("stale --hours 2: exit %d\n%s", code, out)
+	}
+	code, out, _ = w.run(t, nil, "stale", "--json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("stale --json (24h): exit %d\n%s", code, out)
+	}
+	code, _, errOut = w.run(t, nil, "stale", "--tier", "TIER7")
+	if code == 0 || !strings.Contains(errOut, "TIER7") {
+		t.Errorf("bad tier: exit %d %s", code, errOut)
+	}
+}
+
+func TestParseDays(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "1d12h": 36 * time.Hour, "6h": 6 * time.Hour, "15m": 15 * time.Minute} {
+		if got, err := parseDays(in); err != nil || got != want {
+			t.Errorf("parseDays(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := parseDays("xd"); err == nil {
+		t.Error("xd accepted")
+	}
+}
