@@ -465,18 +465,9 @@ per round (the run to now first, then the oldest, which leave Kraken's
 			}
 			ctx, stop := settings.SignalContext()
 			defer stop()
-			if parent := cmd.Context(); parent != nil {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithCancel(ctx)
-				defer cancel()
-				go func() {
-					select {
-					case <-parent.Done():
-						cancel()
-					case <-ctx.Done():
-					}
-				}()
-			}
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			context.AfterFunc(cmd.Context(), cancel)
 			cfg.NATS, cfg.QuestDB, cfg.Log, cfg.MetricsAddr = a.nats, a.qdb, a.log, metricsAddr.Addr
 			cfg.Every, cfg.Lookback = time.Duration(every), time.Duration(lookback)
 			cfg.RequeueAfter, cfg.Retention = time.Duration(requeueAfter), time.Duration(retention)

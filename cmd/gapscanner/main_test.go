@@ -275,3 +275,32 @@ func TestParseDays(t *testing.T) {
 		t.Error("xd accepted")
 	}
 }
+
+func TestRunCommandPublishesUntilCancelled(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out, errOut bytes.Buffer
+	go func() {
+		done <- execute(ctx, []string{"run", "--every", "1h", "--intervals", "60", "--lookback", "14d", "--max-gaps-per-asset", "10",
+			"--metrics-addr", "", "--nats", w.nats.URL, "--questdb-pg", w.q.PG, "--table", w.q.Table, "--now", now}, strings.NewReader(""), &out, &errOut)
+	}()
+	var got []contract.FillRequest
+	for deadline := time.Now().Add(30 * time.Second); len(got) < 2 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		got = append(got, w.fills(t)...)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run exited %d: %s", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop on cancel")
+	}
+	// The 14-day lookback holds the 2025-01-20 hole; the run to now is added.
+	if len(got) != 2 || !got[0].Start.Equal(at("2025-01-31T07:00:00Z")) || !got[1].Start.Equal(at("2025-01-20T12:00:00Z")) {
+		t.Errorf("run published %+v", got)
+	}
+}

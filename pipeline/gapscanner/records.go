@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
@@ -152,39 +154,60 @@ func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncO
 	}
 	now := o.Now().UTC()
 	var st SyncStats
-	found := map[string]bool{}
-	for _, g := range rep.Gaps {
-		found[g.Key] = true
-		err := updateRecord(ctx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
-			if !exists {
-				*rec = newRecord(g, now)
-				st.Created++
-				return true
-			}
-			switch rec.State {
-			case contract.GapNoTrades, contract.GapUnfillable:
-				return false
-			}
-			if rec.End.Equal(g.End) && rec.Missing == g.Missing && rec.Class == g.Class && rec.TradeCalls == g.TradeCalls {
-				return false
-			}
-			rec.End, rec.Missing, rec.Class, rec.TradeCalls = g.End, g.Missing, g.Class, g.TradeCalls
-			if g.Reason != "" {
-				rec.Reason = g.Reason
-			}
-			rec.Updated = now
-			st.Updated++
-			return true
-		})
-		if err != nil {
-			return st, err
-		}
-	}
-
 	records, err := LoadRecords(ctx, kv)
 	if err != nil {
 		return st, err
 	}
+	const (
+		untouched = iota
+		created
+		updated
+	)
+	var mu sync.Mutex
+	// Writes go in parallel: a first scan of a big table can find many gaps.
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(16)
+	found := map[string]bool{}
+	for _, g := range rep.Gaps {
+		found[g.Key] = true
+		if rec, ok := records[g.Key]; ok && !recordNeedsUpdate(rec, g) {
+			continue
+		}
+		eg.Go(func() error {
+			kind := untouched
+			err := updateRecord(ectx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
+				kind = untouched
+				if !exists {
+					*rec = newRecord(g, now)
+					kind = created
+					return true
+				}
+				if !recordNeedsUpdate(*rec, g) {
+					return false
+				}
+				rec.End, rec.Missing, rec.Class, rec.TradeCalls = g.End, g.Missing, g.Class, g.TradeCalls
+				if g.Reason != "" {
+					rec.Reason = g.Reason
+				}
+				rec.Updated = now
+				kind = updated
+				return true
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			switch kind {
+			case created:
+				st.Created++
+			case updated:
+				st.Updated++
+			}
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return st, err
+	}
+
 	scanned := map[seriesID]Series{}
 	for _, s := range rep.Series {
 		scanned[seriesID{s.Source, s.Pair, s.Interval}] = s
@@ -245,4 +268,15 @@ func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncO
 		}
 	}
 	return st, nil
+}
+
+// recordNeedsUpdate says whether a record is behind what the scan found.
+// UNFILLABLE and NO_TRADES records are the fetcher's verdicts and stay as
+// they are.
+func recordNeedsUpdate(rec contract.GapRecord, g Gap) bool {
+	switch rec.State {
+	case contract.GapNoTrades, contract.GapUnfillable:
+		return false
+	}
+	return !rec.End.Equal(g.End) || rec.Missing != g.Missing || rec.Class != g.Class || rec.TradeCalls != g.TradeCalls
 }

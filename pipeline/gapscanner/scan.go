@@ -376,7 +376,7 @@ func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'
 
 // filters renders the WHERE conditions shared by the queries.
 func (c *ScanConfig) filters(pairs []string) []string {
-	conds := []string{"source = " + quote(c.Source)}
+	conds := []string{"source = " + quote(c.Source), "interval_minutes > 0"}
 	if len(pairs) > 0 {
 		q := make([]string, len(pairs))
 		for i, p := range pairs {
