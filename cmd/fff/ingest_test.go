@@ -17,7 +17,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher/stagesim"
 )
 
-const krakenFixtures = "../../../shared/fixtures/kraken"
+const krakenFixtures = "../../testdata/kraken"
 
 func copyFixture(t *testing.T, dir, name string) int64 {
 	t.Helper()

@@ -98,7 +98,7 @@ func series(first, last time.Time, interval int, holes ...[2]time.Time) []contra
 // rows whose open time is in drop.
 func fixture(t testing.TB, name string, drop ...time.Time) []contract.Candle {
 	t.Helper()
-	f, err := os.Open("/work/shared/fixtures/kraken/" + name)
+	f, err := os.Open("../../testdata/kraken/" + name)
 	if err != nil {
 		t.Skipf("fixture %s: %v", name, err)
 	}

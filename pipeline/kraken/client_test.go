@@ -16,7 +16,7 @@ import (
 )
 
 // Real Kraken bodies; see its README.md.
-const fixtures = "../../../shared/fixtures/kraken"
+const fixtures = "../../testdata/kraken"
 
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()

@@ -17,7 +17,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
 
-const fixtures = "../../../shared/fixtures/kraken"
+const fixtures = "../../testdata/kraken"
 
 // testNow pins "now" so the future-time rule does not depend on the clock.
 var testNow = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }

@@ -20,7 +20,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
-const fixtures = "../../../shared/fixtures/kraken"
+const fixtures = "../../testdata/kraken"
 
 func readFixture(t testing.TB, name string) []contract.Candle {
 	t.Helper()

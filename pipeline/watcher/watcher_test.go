@@ -24,7 +24,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher/stagesim"
 )
 
-const fixtures = "../../../shared/fixtures/kraken"
+const fixtures = "../../testdata/kraken"
 
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()

@@ -23,7 +23,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
-const fixtures = "../../../shared/fixtures/kraken"
+const fixtures = "../../testdata/kraken"
 
 // readFixture reads a Kraken OHLCVT CSV with a minimal reader of its own
 // (the parser package is tested separately).
