@@ -84,23 +84,23 @@ requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
 			reg := metrics.Default
 			stages := map[string]func(context.Context) error{
 				"ledger": func(ctx context.Context) error {
-					return ledger.Run(ctx, ledger.Config{JS: js, Log: logger.With("stage", "ledger"), Metrics: reg})
+					return ledger.Run(ctx, ledger.Config{JS: js, Log: logger, Metrics: reg})
 				},
 				"watcher": func(ctx context.Context) error {
-					return watcher.Run(ctx, watcher.Config{JS: js, Log: logger.With("stage", "watcher"), Metrics: reg,
+					return watcher.Run(ctx, watcher.Config{JS: js, Log: logger, Metrics: reg,
 						Inbox: inbox, Settle: settle, NoLedgerKeeper: true})
 				},
 				"parser": func(ctx context.Context) error {
-					return parser.Run(ctx, parser.Config{JS: js, Log: logger.With("stage", "parser"), Metrics: reg, Workers: parsers})
+					return parser.Run(ctx, parser.Config{JS: js, Log: logger, Metrics: reg, Workers: parsers})
 				},
 				"writer": func(ctx context.Context) error {
-					return writer.Run(ctx, writer.Config{JS: js, Log: logger.With("stage", "writer"), Metrics: reg,
+					return writer.Run(ctx, writer.Config{JS: js, Log: logger, Metrics: reg,
 						QuestDB: q, Workers: writers, Migrate: true})
 				},
 			}
 			if !noFetcher {
 				stages["fetcher"] = func(ctx context.Context) error {
-					return fetcher.Run(ctx, fetcher.Config{JS: js, Log: logger.With("stage", "fetcher"), Metrics: reg, KrakenURL: krakenURL})
+					return fetcher.Run(ctx, fetcher.Config{JS: js, Log: logger, Metrics: reg, KrakenURL: krakenURL})
 				}
 			}
 			// Every stage is owned here: the first to fail stops the rest.
