@@ -279,7 +279,7 @@ func dlqReplayCmd(nc *settings.NATS) *cobra.Command {
 		Use:   "replay SEQ... | --all [--stage S]",
 		Short: "Send dead letters back to their original subject and remove them from the DLQ",
 		Long: `replay republishes each dead letter's body to its Fff-Original-Subject with the
-original headers (Fff-* and Nats-Msg-Id removed), then deletes it from the DLQ.
+original headers (the dead-letter headers and Nats-Msg-Id removed), then deletes it from the DLQ.
 Fix the cause first (e.g. the table's schema), or the stage will dead-letter it again.`,
 		Example: `  fff dlq replay 42 43
   fff dlq replay --all --stage writer`,
@@ -351,7 +351,7 @@ func replayDeadLetter(ctx context.Context, js jetstream.JetStream, s jetstream.S
 	out := nats.NewMsg(subj)
 	out.Data = m.Data
 	for k, vs := range m.Header {
-		if strings.HasPrefix(k, "Fff-") || k == jetstream.MsgIDHeader {
+		if deadletter.IsLetterHeader(k) || k == jetstream.MsgIDHeader {
 			continue
 		}
 		for _, v := range vs {

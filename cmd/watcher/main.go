@@ -76,7 +76,7 @@ The parsers and writers run separately (parser, writer, or fff up).`,
 	settings.Bind(fs, "intervals", "FFF_INTERVALS")
 	fs.DurationVar(&cfg.Settle, "settle", watcher.DefaultSettle, "how long a file must stay unchanged before it is taken")
 	settings.Bind(fs, "settle", "FFF_SETTLE")
-	fs.BoolVar(&cfg.Force, "force", false, "ingest again files whose content was already committed (a file committed minutes ago waits out the streams' duplicate window first)")
+	fs.BoolVar(&cfg.Force, "force", false, "ingest again files whose content was already committed, as a new run")
 	settings.Bind(fs, "force", "FFF_FORCE")
 	fs.StringVar(&cfg.OnBadRow, "on-bad-row", "skip", "what the parsers do with a bad row: skip (report it, land the rest) or reject-file")
 	settings.Bind(fs, "on-bad-row", "FFF_ON_BAD_ROW")

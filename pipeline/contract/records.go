@@ -19,6 +19,24 @@ type FileEvent struct {
 	// "reject-file".
 	OnBadRow string `json:"on_bad_row,omitempty"`
 	Force    bool   `json:"force,omitempty"`
+	// Run names a forced run of content ingested before (empty for the
+	// first). Every message id of the run carries it (see RunMsgID), so
+	// JetStream's duplicate window does not drop the new run as a repeat of
+	// the old one, and the ledger ignores reports of earlier runs.
+	Run string `json:"run,omitempty"`
+}
+
+// HeaderRun carries FileEvent.Run on candle batches, so the writer can tag
+// its progress reports with the run they belong to.
+const HeaderRun = "Fff-Run"
+
+// RunMsgID is the message id of one step of a file's run: id itself for the
+// first run, id@run for a forced one.
+func RunMsgID(id, run string) string {
+	if run == "" {
+		return id
+	}
+	return id + "@" + run
 }
 
 // Ledger states of a file.
@@ -56,6 +74,7 @@ type LedgerEntry struct {
 	Created        time.Time  `json:"created"`
 	Updated        time.Time  `json:"updated"`
 	CommittedBatch []uint32   `json:"committed_batches,omitempty"` // indices seen, to count each once
+	Run            string     `json:"run,omitempty"`               // the current run (FileEvent.Run)
 }
 
 // Progress is published by parsers and writers on progress.file.<file_id> so
@@ -73,6 +92,9 @@ type Progress struct {
 	Errors       []RowError `json:"errors,omitempty"`
 	Reason       string     `json:"reason,omitempty"`
 	Table        string     `json:"table,omitempty"`
+	// Run is the FileEvent.Run the report belongs to; the ledger ignores
+	// reports of any other run than the entry's.
+	Run string `json:"run,omitempty"`
 }
 
 // Asset categories.

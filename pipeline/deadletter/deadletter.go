@@ -26,6 +26,16 @@ const (
 	HeaderFailedAt   = "Fff-Failed-At"
 )
 
+// IsLetterHeader says whether a header is one Publish adds (and a replay
+// must drop), as opposed to one of the original message's own.
+func IsLetterHeader(k string) bool {
+	switch k {
+	case HeaderReason, HeaderStage, HeaderSubject, HeaderStream, HeaderSequence, HeaderDeliveries, HeaderFailedAt:
+		return true
+	}
+	return false
+}
+
 // Letter describes what to dead-letter.
 type Letter struct {
 	Stage      string // "parser", "writer", "fetcher", ...

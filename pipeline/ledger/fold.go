@@ -22,7 +22,13 @@ const (
 // changed. It is idempotent (the same report twice changes nothing) and
 // order tolerant: commits may arrive before "parsed"; the file becomes
 // COMMITTED once both the batch count and every batch's commit are known.
+//
+// A report of another run than the entry's (a late report of the run a
+// forced re-ingest replaced) changes nothing.
 func Apply(e *contract.LedgerEntry, p contract.Progress, now time.Time) bool {
+	if p.Run != e.Run {
+		return false
+	}
 	before := clone(*e)
 	switch p.Kind {
 	case KindParsed:

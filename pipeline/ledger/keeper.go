@@ -150,7 +150,15 @@ func (k *keeper) fold(ctx context.Context, msgs []jetstream.Msg) {
 	}
 	for _, id := range order {
 		reps := byFile[id]
-		e, _, err := k.led.Update(ctx, id, func(e *contract.LedgerEntry, _ bool) bool {
+		e, _, err := k.led.Update(ctx, id, func(e *contract.LedgerEntry, exists bool) bool {
+			if !exists {
+				// Every entry is written QUEUED before its work is published,
+				// so this file's entry was deleted (or the bucket replaced):
+				// an entry made of reports alone would have no name or path.
+				k.log.Warn("progress for a file the ledger does not know; dropped",
+					"file_id", short(id), "reports", len(reps))
+				return false
+			}
 			changed := false
 			now := time.Now().UTC()
 			for _, r := range reps {
@@ -176,7 +184,7 @@ func (k *keeper) fold(ctx context.Context, msgs []jetstream.Msg) {
 				k.log.Warn("ack progress report", "err", err) // redelivered; folding it again changes nothing
 			}
 		}
-		if Terminal(e.State) {
+		if e.Name != "" && Terminal(e.State) {
 			k.log.Debug("file settled", "file_id", short(id), "name", e.Name, "state", e.State)
 		}
 	}

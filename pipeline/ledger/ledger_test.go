@@ -97,6 +97,23 @@ func TestApplyRejectedAndFailed(t *testing.T) {
 	}
 }
 
+func TestApplyIgnoresOtherRuns(t *testing.T) {
+	now := time.Now()
+	e := contract.LedgerEntry{FileID: "f", State: contract.FileQueued, Run: "b"}
+	for _, p := range []contract.Progress{
+		{Kind: "parsed", Batches: 1, RowsParsed: 9},
+		{Kind: "committed", Rows: 9, Run: "a"},
+		{Kind: "rejected", Reason: "old run", Run: "a"},
+	} {
+		if ledger.Apply(&e, p, now) {
+			t.Errorf("report of run %q changed an entry of run %q: %+v", p.Run, e.Run, e)
+		}
+	}
+	if !ledger.Apply(&e, contract.Progress{Kind: "parsed", Batches: 1, RowsParsed: 9, Run: "b"}, now) || e.State != contract.FileParsed {
+		t.Errorf("report of the entry's run not applied: %+v", e)
+	}
+}
+
 func TestApplyCapsErrors(t *testing.T) {
 	errs := make([]contract.RowError, 250)
 	for i := range errs {
@@ -201,11 +218,27 @@ func TestKeeperFoldsProgress(t *testing.T) {
 		t.Fatalf("replayed commits changed the entry: rev %d→%d rows %d", rev, rev2, e2.RowsCommitted)
 	}
 
-	// A report for a file the ledger does not know makes an entry.
+	// A report for a file the ledger does not know is consumed and dropped:
+	// an entry made of reports alone would name no file.
 	publish(t, env.JS, contract.Progress{FileID: "bbbb", Kind: "rejected", Reason: "no valid row"}, "")
-	e = waitState(t, led, "bbbb", contract.FileRejected)
-	if e.Reason != "no valid row" {
-		t.Fatalf("rejected entry: %+v", e)
+	waitConsumed(t, env.JS)
+	if _, _, err := led.Get(ctx, "bbbb"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("a report for an unknown file made an entry (err %v)", err)
+	}
+
+	// A forced run starts the entry over under a new run name; late reports
+	// of the previous run do not count towards it.
+	_, rev, _ = led.Get(ctx, id)
+	if _, err := led.Put(ctx, contract.LedgerEntry{FileID: id, Name: "XBTUSD_60.csv", State: contract.FileQueued,
+		Run: "r2", Created: time.Now()}, rev); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, env.JS, contract.Progress{FileID: id, Kind: "committed", Batch: 0, Rows: 100}, "")
+	publish(t, env.JS, contract.Progress{FileID: id, Run: "r2", Kind: "parsed", Batches: 1, RowsParsed: 5}, "")
+	publish(t, env.JS, contract.Progress{FileID: id, Run: "r2", Kind: "committed", Batch: 0, Rows: 5}, "")
+	e = waitState(t, led, id, contract.FileCommitted)
+	if e.RowsCommitted != 5 || e.BatchesDone != 1 || e.Run != "r2" {
+		t.Fatalf("forced run's entry: %+v", e)
 	}
 
 	// A malformed report goes to the DLQ instead of blocking the keeper.

@@ -318,7 +318,7 @@ func (s *stage) deadLetter(ctx context.Context, msg jetstream.Msg, ev *contract.
 	log := s.log
 	if ev != nil {
 		log = log.With("file", ev.Name, "file_id", ev.FileID)
-		if err := s.publishProgress(ctx, contract.Progress{FileID: ev.FileID, Kind: "rejected", Reason: "parser: " + reason}); err != nil {
+		if err := s.publishProgress(ctx, contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "rejected", Reason: "parser: " + reason}); err != nil {
 			log.Warn("could not report the dead-lettered file as rejected", "err", err)
 		}
 	}
@@ -436,7 +436,7 @@ func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Lo
 		return s.reject(ctx, ev, sum, sum.emptyReason(), log)
 	}
 	p := contract.Progress{
-		FileID: ev.FileID, Kind: "parsed", Batches: sum.batches,
+		FileID: ev.FileID, Run: ev.Run, Kind: "parsed", Batches: sum.batches,
 		RowsParsed: sum.good, RowsRejected: sum.bad, Errors: sum.errs,
 	}
 	if err := s.publishProgress(ctx, p); err != nil {
@@ -452,7 +452,7 @@ func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Lo
 }
 
 func (s *stage) reject(ctx context.Context, ev contract.FileEvent, sum *summary, reason string, log *slog.Logger) (string, error) {
-	p := contract.Progress{FileID: ev.FileID, Kind: "rejected", Reason: reason, RowsRejected: sum.bad, Errors: sum.errs}
+	p := contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "rejected", Reason: reason, RowsRejected: sum.bad, Errors: sum.errs}
 	if err := s.publishProgress(ctx, p); err != nil {
 		return "", err
 	}
@@ -466,7 +466,7 @@ func (s *stage) publishProgress(ctx context.Context, p contract.Progress) error 
 	if err != nil {
 		return fmt.Errorf("encode progress: %w", err)
 	}
-	id := p.Kind + ":" + p.FileID
+	id := contract.RunMsgID(p.Kind+":"+p.FileID, p.Run)
 	if _, err := s.js.Publish(ctx, topology.ProgressSubject(p.FileID), data, jetstream.WithMsgID(id)); err != nil {
 		return fmt.Errorf("publish %s progress: %w", p.Kind, err)
 	}
@@ -519,7 +519,7 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 		subj  string
 	)
 	if tmpl != nil {
-		pub = &publisher{js: s.js, max: s.cfg.MaxInFlight, ackTimeout: s.cfg.AckTimeout, log: s.log}
+		pub = &publisher{js: s.js, max: s.cfg.MaxInFlight, ackTimeout: s.cfg.AckTimeout, log: s.log, run: ev.Run}
 		batch = *tmpl
 		batch.Candles = make([]contract.Candle, 0, s.cfg.BatchSize)
 		subj = topology.CandleSubject(batch.Source, batch.Pair, int(batch.IntervalMinutes))
@@ -583,6 +583,7 @@ type publisher struct {
 	max        int
 	ackTimeout time.Duration
 	log        *slog.Logger
+	run        string // FileEvent.Run: in the message ids and the Fff-Run header
 	pending    []pendingPub
 	free       [][]byte // encode buffers whose message is acknowledged
 }
@@ -609,7 +610,10 @@ func (p *publisher) publish(ctx context.Context, subj string, b *contract.Batch)
 	}
 	m := nats.NewMsg(subj)
 	m.Data = data
-	id := b.MsgID()
+	id := contract.RunMsgID(b.MsgID(), p.run)
+	if p.run != "" {
+		m.Header.Set(contract.HeaderRun, p.run)
+	}
 	fut, err := p.js.PublishMsgAsync(m, jetstream.WithMsgID(id))
 	if err != nil {
 		// The client refused to queue it (e.g. too many pending): go synchronous.
@@ -650,6 +654,9 @@ func (p *publisher) publishSync(ctx context.Context, m *nats.Msg, id string) err
 			return ctx.Err()
 		}
 		retry := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
+		if run := m.Header.Get(contract.HeaderRun); run != "" {
+			retry.Header.Set(contract.HeaderRun, run)
+		}
 		if _, err = p.js.PublishMsg(ctx, retry, jetstream.WithMsgID(id)); err == nil {
 			return nil
 		}

@@ -74,7 +74,7 @@ func TestEndToEndIntoQuestDB(t *testing.T) {
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	eth := fixture(t, "ETHUSD_1440.csv")
 	h.write("XBTUSD_1440.csv", xbt)
-	h.startWatcher(func(c *watcher.Config) { c.Log = log })
+	stop := h.startWatcher(func(c *watcher.Config) { c.Log = log })
 	h.write("ETHUSD_1440.csv", eth)
 
 	want := map[string][]csvRow{"XBTUSD": readCSV(t, xbt), "ETHUSD": readCSV(t, eth)}
@@ -133,5 +133,22 @@ func TestEndToEndIntoQuestDB(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(h.inbox, "XBTUSD_1440.csv")); err == nil {
 		t.Error("the dropped-again file is still in the inbox")
+	}
+
+	stop()
+
+	// --force right away, within the streams' duplicate window: the run goes
+	// through every stage again under its own message ids, the ledger counts
+	// the new run's commits, and the table still holds each candle once.
+	h.startWatcher(func(c *watcher.Config) { c.Log = log; c.Force = true })
+	h.write("XBTUSD_1440.csv", xbt)
+	h.waitFile(h.done("XBTUSD_1440.csv.2"), 60*time.Second)
+	e := h.entryByName("XBTUSD_1440.csv")
+	if e.State != "COMMITTED" || e.Run == "" || e.RowsCommitted != int64(len(want["XBTUSD"])) {
+		t.Errorf("forced run's ledger entry: state %s run %q rows committed %d, want COMMITTED, a run, %d",
+			e.State, e.Run, e.RowsCommitted, len(want["XBTUSD"]))
+	}
+	if n := q.Count(t); n != total {
+		t.Errorf("after --force: %d rows, want %d", n, total)
 	}
 }

@@ -29,30 +29,12 @@ var ErrChanged = errors.New("the file changed while it was read")
 // SubmitOptions tune one submission.
 type SubmitOptions struct {
 	// Force ingests again content the ledger already has (committed,
-	// rejected or failed), with a fresh work message id.
+	// rejected or failed) as a new run: the ledger entry starts over and
+	// every message id of the run carries the run's name (FileEvent.Run), so
+	// nothing of it is dropped as a duplicate of the previous run.
 	Force bool
 	// OnBadRow is passed to the parsers: "skip" (default) or "reject-file".
 	OnBadRow string
-	// DuplicateWindow: a forced run of content whose ledger entry changed
-	// less than this long ago is deferred (a *TooSoonError), because the
-	// parsers and writers derive their message ids from the file id and
-	// JetStream would drop the new run's batches and progress as duplicates,
-	// leaving the file QUEUED for ever. 0 reads the window from the CANDLES
-	// and PROGRESS streams; negative does not wait (for stages that give
-	// forced runs their own message ids).
-	DuplicateWindow time.Duration
-}
-
-// TooSoonError defers a forced submission until the streams forgot the
-// message ids of the previous run.
-type TooSoonError struct {
-	Name  string
-	After time.Time
-}
-
-func (e *TooSoonError) Error() string {
-	return fmt.Sprintf("%s: --force within the streams' duplicate window of the previous run would be dropped as a duplicate; it is possible after %s",
-		e.Name, e.After.Local().Format("15:04:05"))
 }
 
 // Outcome of a submission.
@@ -152,19 +134,6 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 			}
 			return Submission{Outcome: InFlight, Entry: have, Revision: rev}, nil
 		}
-		if exists {
-			window, err := s.duplicateWindow(ctx, opts.DuplicateWindow)
-			if err != nil {
-				return Submission{}, err
-			}
-			last := have.Updated
-			if have.Created.After(last) {
-				last = have.Created
-			}
-			if after := last.Add(window); window > 0 && time.Now().Before(after) {
-				return Submission{}, &TooSoonError{Name: c.Name, After: after}
-			}
-		}
 		if err := s.store(ctx, c, id, size); err != nil {
 			return Submission{}, err
 		}
@@ -172,6 +141,10 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 		e := contract.LedgerEntry{
 			FileID: id, Name: c.Name, Path: c.Path, Size: size, Pair: c.Pair, Interval: c.Interval,
 			State: contract.FileQueued, Created: now, Updated: now,
+		}
+		if exists {
+			// Base 36 of the time: short, and later runs sort after earlier ones.
+			e.Run = strconv.FormatInt(now.UnixNano(), 36)
 		}
 		var nrev uint64
 		if exists {
@@ -200,36 +173,16 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 	return Submission{}, fmt.Errorf("%s: the ledger entry kept changing under us", c.Name)
 }
 
-// duplicateWindow is the longest duplicate window of the streams a file's
-// run publishes to.
-func (s *Submitter) duplicateWindow(ctx context.Context, configured time.Duration) (time.Duration, error) {
-	if configured != 0 {
-		return configured, nil
-	}
-	var w time.Duration
-	for _, name := range []string{topology.StreamCandles, topology.StreamProgress} {
-		st, err := s.js.Stream(ctx, name)
-		if err != nil {
-			return 0, fmt.Errorf("look up stream %s: %w", name, err)
-		}
-		w = max(w, st.CachedInfo().Config.Duplicates)
-	}
-	return w, nil
-}
-
 func (s *Submitter) publish(ctx context.Context, e contract.LedgerEntry, size int64, opts SubmitOptions) error {
 	ev := contract.FileEvent{
 		FileID: e.FileID, Name: e.Name, Object: e.FileID, Pair: e.Pair, Interval: e.Interval,
-		Size: size, Received: e.Created, OnBadRow: opts.OnBadRow, Force: opts.Force,
+		Size: size, Received: e.Created, OnBadRow: opts.OnBadRow, Force: opts.Force, Run: e.Run,
 	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode file event: %w", err)
 	}
-	msgID := "file:" + e.FileID
-	if opts.Force {
-		msgID += ":" + strconv.FormatInt(time.Now().UnixNano(), 10)
-	}
+	msgID := contract.RunMsgID("file:"+e.FileID, e.Run)
 	if _, err := s.js.Publish(ctx, topology.SubjectFiles, b, jetstream.WithMsgID(msgID)); err != nil {
 		return fmt.Errorf("publish %s to %s: %w", e.Name, topology.SubjectFiles, err)
 	}

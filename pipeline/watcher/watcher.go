@@ -49,13 +49,9 @@ type Config struct {
 	// Settle is how long a file's size and modification time must stay the
 	// same before it is taken (default 2s).
 	Settle time.Duration
-	// Force ingests again content the ledger already has. See
-	// SubmitOptions.DuplicateWindow: within the streams' duplicate window of
-	// the previous run the file waits in the inbox until it can go.
+	// Force ingests again content the ledger already has, as a new run
+	// (see SubmitOptions.Force).
 	Force bool
-	// DuplicateWindow is SubmitOptions.DuplicateWindow (0: read it from the
-	// streams).
-	DuplicateWindow time.Duration
 	// OnBadRow is passed to the parsers: "skip" (default) or "reject-file".
 	OnBadRow string
 	// NoLedgerKeeper: do not run the ledger keeper in this process (another
@@ -472,7 +468,7 @@ func (w *run) worker(ctx context.Context) {
 			return
 		case j := <-w.jobs:
 			r := result{job: j}
-			opts := SubmitOptions{Force: w.cfg.Force, OnBadRow: w.cfg.OnBadRow, DuplicateWindow: w.cfg.DuplicateWindow}
+			opts := SubmitOptions{Force: w.cfg.Force, OnBadRow: w.cfg.OnBadRow}
 			if j.zip {
 				r.members, r.skipped, r.err = w.submitZip(ctx, j.path, opts)
 			} else {
@@ -520,13 +516,7 @@ func (w *run) result(ctx context.Context, r result) {
 			return
 		}
 		retry := time.Now().Add(max(5*time.Second, w.cfg.Settle))
-		var soon *TooSoonError
-		if errors.As(r.err, &soon) {
-			retry = soon.After
-			w.log.Info("forced file waits in the inbox", "file", filepath.Base(r.path), "until", soon.After.Format(time.RFC3339), "why", r.err)
-		} else {
-			w.log.Warn("could not queue the file; will try again", "file", filepath.Base(r.path), "at", retry.Format(time.RFC3339), "err", r.err)
-		}
+		w.log.Warn("could not queue the file; will try again", "file", filepath.Base(r.path), "at", retry.Format(time.RFC3339), "err", r.err)
 		delete(w.handled, r.path)
 		w.obs[r.path] = &observation{size: -1, since: time.Now(), notBefore: retry}
 		return

@@ -386,22 +386,10 @@ func TestSameContentAgainAndForce(t *testing.T) {
 	}
 	stop()
 
-	// --force right away would be dropped by the streams' duplicate window
-	// (the stages derive message ids from the file id): the file waits.
-	stop = h.startWatcher(func(c *watcher.Config) { c.Force = true })
-	p := h.write("XBTUSD_1440.csv", xbt)
-	time.Sleep(700 * time.Millisecond)
-	if !exists(p) || filesPublished(t, h.env.JS) != 1 {
-		t.Fatal("--force within the duplicate window was published")
-	}
-	if !strings.Contains(h.logs.String(), "forced file waits in the inbox") {
-		t.Errorf("no log line says why the forced file waits:\n%s", h.logs.String())
-	}
-	stop()
-
-	// --force ingests it again (the simulated stages give forced runs their
-	// own message ids, so there is no window to wait for).
-	h.startWatcher(func(c *watcher.Config) { c.Force = true; c.DuplicateWindow = -1 })
+	// --force right away ingests it again as a new run: its messages carry
+	// the run's name, so the duplicate window does not swallow them.
+	h.startWatcher(func(c *watcher.Config) { c.Force = true })
+	h.write("XBTUSD_1440.csv", xbt)
 	h.waitFile(h.done("XBTUSD_1440.csv.2"), 15*time.Second)
 	if n := filesPublished(t, h.env.JS); n != 2 {
 		t.Fatalf("--force: %d FILES messages, want 2", n)
@@ -410,7 +398,7 @@ func TestSameContentAgainAndForce(t *testing.T) {
 		t.Error("--force wrote an already-ingested report")
 	}
 	evs := h.sim.Events()
-	if len(evs) != 2 || !evs[1].Force {
+	if len(evs) != 2 || !evs[1].Force || evs[1].Run == "" || evs[0].Run != "" {
 		t.Errorf("events %+v", evs)
 	}
 }

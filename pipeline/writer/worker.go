@@ -26,6 +26,7 @@ type item struct {
 	msg    jetstream.Msg
 	rows   int
 	fileID string
+	run    string // the file's forced run (Fff-Run header), for its reports
 	batch  uint32
 	done   bool
 }
@@ -152,6 +153,9 @@ func (w *worker) accept(ctx context.Context, m jetstream.Msg) *item {
 		return nil
 	}
 	it := &item{msg: m, rows: len(w.scratch.Candles), fileID: w.scratch.FileID, batch: w.scratch.BatchIndex}
+	if it.fileID != "" {
+		it.run = m.Headers().Get(contract.HeaderRun)
+	}
 	w.avgRows = 0.8*w.avgRows + 0.2*float64(max(it.rows, 1))
 	w.mu.Lock()
 	w.held = append(w.held, it)
@@ -229,10 +233,10 @@ func (w *worker) acknowledge(ctx context.Context, its []*item) {
 		if it.fileID == "" {
 			continue
 		}
-		p := contract.Progress{FileID: it.fileID, Kind: "committed", Batch: it.batch, Rows: int64(it.rows), Table: w.cfg.QuestDB.Table}
+		p := contract.Progress{FileID: it.fileID, Run: it.run, Kind: "committed", Batch: it.batch, Rows: int64(it.rows), Table: w.cfg.QuestDB.Table}
 		data, _ := json.Marshal(p)
 		f, err := w.js.PublishAsync(topology.ProgressSubject(it.fileID), data,
-			jetstream.WithMsgID(fmt.Sprintf("committed:%s:%d", it.fileID, it.batch)))
+			jetstream.WithMsgID(contract.RunMsgID(fmt.Sprintf("committed:%s:%d", it.fileID, it.batch), it.run)))
 		if err != nil {
 			w.log.Warn("cannot publish commit progress", "file_id", it.fileID, "batch", it.batch, "err", err)
 			continue
@@ -278,10 +282,10 @@ func (w *worker) reject(ctx context.Context, it *item, cause error) {
 		return
 	}
 	if it.fileID != "" {
-		p := contract.Progress{FileID: it.fileID, Kind: "failed", Batch: it.batch, Reason: reason, Table: w.cfg.QuestDB.Table}
+		p := contract.Progress{FileID: it.fileID, Run: it.run, Kind: "failed", Batch: it.batch, Reason: reason, Table: w.cfg.QuestDB.Table}
 		data, _ := json.Marshal(p)
 		if _, err := w.js.Publish(dctx, topology.ProgressSubject(it.fileID), data,
-			jetstream.WithMsgID(fmt.Sprintf("failed:%s:%d", it.fileID, it.batch))); err != nil {
+			jetstream.WithMsgID(contract.RunMsgID(fmt.Sprintf("failed:%s:%d", it.fileID, it.batch), it.run))); err != nil {
 			w.log.Error("cannot report failed batch; it will be redelivered", "file_id", it.fileID, "batch", it.batch, "err", err)
 			_ = it.msg.NakWithDelay(5 * time.Second)
 			w.finish(it)

@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -134,24 +133,21 @@ func (s *Sim) handle(ctx context.Context, m jetstream.Msg) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	// With Force the same ids would be dropped by the duplicate window.
-	suffix := ""
-	if ev.Force {
-		suffix = ":" + strconv.FormatInt(ev.Received.UnixNano(), 10)
-	}
+	// As the real stages do: a forced run's reports carry its name.
+	id := func(s string) string { return contract.RunMsgID(s, ev.Run) }
 	if good == 0 || (ev.OnBadRow == "reject-file" && len(bad) > 0) {
-		p := contract.Progress{FileID: ev.FileID, Kind: "rejected", Reason: "no valid row", RowsRejected: int64(len(bad)), Errors: bad}
+		p := contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "rejected", Reason: "no valid row", RowsRejected: int64(len(bad)), Errors: bad}
 		if good > 0 {
 			p.Reason = fmt.Sprintf("%d bad row(s) and --on-bad-row reject-file", len(bad))
 		}
-		if err := s.progress(ctx, p, "rejected:"+ev.FileID+suffix); err != nil {
+		if err := s.progress(ctx, p, id("rejected:"+ev.FileID)); err != nil {
 			return err
 		}
 		return m.Ack()
 	}
 	batches := int((good + int64(s.opts.BatchRows) - 1) / int64(s.opts.BatchRows))
-	if err := s.progress(ctx, contract.Progress{FileID: ev.FileID, Kind: "parsed", Batches: batches,
-		RowsParsed: good, RowsRejected: int64(len(bad)), Errors: bad}, "parsed:"+ev.FileID+suffix); err != nil {
+	if err := s.progress(ctx, contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "parsed", Batches: batches,
+		RowsParsed: good, RowsRejected: int64(len(bad)), Errors: bad}, id("parsed:"+ev.FileID)); err != nil {
 		return err
 	}
 	if err := m.Ack(); err != nil {
@@ -165,14 +161,14 @@ func (s *Sim) handle(ctx context.Context, m jetstream.Msg) error {
 			s.opts.BeforeCommit(ev, b)
 		}
 		if s.opts.FailBatch != nil && s.opts.FailBatch(ev, b) {
-			if err := s.progress(ctx, contract.Progress{FileID: ev.FileID, Kind: "failed", Batch: uint32(b),
-				Reason: "simulated QuestDB rejection"}, fmt.Sprintf("failed:%s:%d%s", ev.FileID, b, suffix)); err != nil {
+			if err := s.progress(ctx, contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "failed", Batch: uint32(b),
+				Reason: "simulated QuestDB rejection"}, id(fmt.Sprintf("failed:%s:%d", ev.FileID, b))); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := s.progress(ctx, contract.Progress{FileID: ev.FileID, Kind: "committed", Batch: uint32(b), Rows: rows,
-			Table: "sim"}, fmt.Sprintf("committed:%s:%d%s", ev.FileID, b, suffix)); err != nil {
+		if err := s.progress(ctx, contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "committed", Batch: uint32(b), Rows: rows,
+			Table: "sim"}, id(fmt.Sprintf("committed:%s:%d", ev.FileID, b))); err != nil {
 			return err
 		}
 	}
