@@ -529,6 +529,10 @@ func runIngest(ctx context.Context, js jetstream.JetStream, opts ingestOptions, 
 	}
 	tick := time.NewTicker(bar.interval(opts.Every))
 	defer tick.Stop()
+	// A load interrupted between a file's ledger write and its publish left
+	// it QUEUED with no work: publish that work again (see RequeueLost).
+	requeue := time.NewTicker(30 * time.Second)
+	defer requeue.Stop()
 
 	for {
 		if results == nil && waiting == 0 {
@@ -564,6 +568,16 @@ func runIngest(ctx context.Context, js jetstream.JetStream, opts ingestOptions, 
 			onEvent(ev)
 		case <-tick.C:
 			draw(false)
+		case <-requeue.C:
+			var ids []string
+			for id, t := range files {
+				if !t.done {
+					ids = append(ids, id)
+				}
+			}
+			if _, err := sub.RequeueLost(ctx, ids, time.Minute, opts.OnBadRow); err != nil && ctx.Err() == nil {
+				opts.Log.Warn("could not requeue a file whose work was lost", "err", err)
+			}
 		}
 	}
 	sum.NotSubmitted = len(cands) - handled

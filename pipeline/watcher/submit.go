@@ -293,3 +293,51 @@ func (m multiCloser) Close() error {
 	}
 	return first
 }
+
+// RequeueLost publishes again the work of files whose ledger entry is QUEUED
+// while no work is left in the FILES stream: the event was lost between the
+// ledger write and the publish (a crash, or a publish error whose undo also
+// failed), and nothing else would ever parse the file. The event goes out
+// under the run's own message id, so one that was in fact published is
+// dropped as a duplicate within the window, and parsed again harmlessly
+// after it. Entries changed less than minAge ago are left alone: their
+// event may be on its way. It returns the files requeued.
+func (s *Submitter) RequeueLost(ctx context.Context, fileIDs []string, minAge time.Duration, onBadRow string) ([]contract.LedgerEntry, error) {
+	if len(fileIDs) == 0 {
+		return nil, nil
+	}
+	st, err := s.js.Stream(ctx, topology.StreamFiles)
+	if err != nil {
+		return nil, fmt.Errorf("look up stream %s: %w", topology.StreamFiles, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s info: %w", topology.StreamFiles, err)
+	}
+	if info.State.Msgs > 0 {
+		return nil, nil // work is waiting or being parsed: maybe theirs
+	}
+	var out []contract.LedgerEntry
+	for _, id := range fileIDs {
+		e, _, err := s.led.Get(ctx, id)
+		if errors.Is(err, ledger.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if e.State != contract.FileQueued || time.Since(e.Updated) < minAge {
+			continue
+		}
+		if oi, err := s.obj.GetInfo(ctx, id); err != nil || oi.Deleted || int64(oi.Size) != e.Size {
+			return out, fmt.Errorf("%s is QUEUED but its bytes are not in %s (drop the file again with --force): %v",
+				e.Name, topology.BucketFileData, err)
+		}
+		if err := s.publish(ctx, e, e.Size, SubmitOptions{OnBadRow: onBadRow, Force: e.Run != ""}); err != nil {
+			return out, err
+		}
+		s.log.Warn("requeued a file whose work was lost", "file", e.Name, "file_id", short(id), "queued", e.Updated.Format(time.RFC3339))
+		out = append(out, e)
+	}
+	return out, nil
+}

@@ -63,6 +63,11 @@ type Config struct {
 	// Rescan lists the inbox this often as a safety net for missed
 	// notifications (default 30s).
 	Rescan time.Duration
+	// RequeueAfter: a waited-for file whose entry stayed QUEUED this long
+	// while the FILES stream is empty has lost its work message (a crash
+	// between the ledger write and the publish); it is published again
+	// (default 1m). See Submitter.RequeueLost.
+	RequeueAfter time.Duration
 }
 
 func (cfg *Config) defaults() error {
@@ -110,6 +115,9 @@ func (cfg *Config) defaults() error {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
+	}
+	if cfg.RequeueAfter <= 0 {
+		cfg.RequeueAfter = time.Minute
 	}
 	if cfg.Rescan <= 0 {
 		cfg.Rescan = 30 * time.Second
@@ -213,6 +221,8 @@ func Run(ctx context.Context, cfg Config) error {
 	defer tick.Stop()
 	rescan := time.NewTicker(cfg.Rescan)
 	defer rescan.Stop()
+	requeue := time.NewTicker(max(cfg.RequeueAfter/2, 10*time.Millisecond))
+	defer requeue.Stop()
 	for {
 		var jobs chan job
 		var next job
@@ -258,6 +268,8 @@ func Run(ctx context.Context, cfg Config) error {
 			w.checkSettled()
 		case <-rescan.C:
 			w.rescan()
+		case <-requeue.C:
+			w.requeueLost(ctx)
 		}
 	}
 }
@@ -597,6 +609,23 @@ func (w *run) zipResult(r result) {
 	}
 	for _, it := range items {
 		w.wait(it)
+	}
+}
+
+// requeueLost publishes again the work of waited-for files left QUEUED
+// without it.
+func (w *run) requeueLost(ctx context.Context) {
+	if len(w.waiting) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(w.waiting))
+	for id := range w.waiting {
+		ids = append(ids, id)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := w.sub.RequeueLost(rctx, ids, w.cfg.RequeueAfter, w.cfg.OnBadRow); err != nil && ctx.Err() == nil {
+		w.log.Warn("could not requeue a file whose work was lost", "err", err)
 	}
 }
 

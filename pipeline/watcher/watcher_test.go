@@ -2,6 +2,8 @@ package watcher_test
 
 import (
 	"archive/zip"
+	"crypto/sha256"
+	"encoding/hex"
 	"bytes"
 	"context"
 	"fmt"
@@ -503,4 +505,46 @@ func TestRestartWaitsForFilesInFlight(t *testing.T) {
 	}
 	h.startSim(stagesim.Options{BatchRows: 100})
 	h.waitFile(h.done("XBTUSD_1440.csv"), 15*time.Second)
+}
+
+// A watcher that crashed after writing a file's QUEUED entry but before
+// publishing its work: after the restart the file must not wait for ever.
+func TestQueuedWithoutWorkIsRequeued(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	xbt := fixture(t, "XBTUSD_1440.csv")
+	sum := sha256.Sum256(xbt)
+	id := hex.EncodeToString(sum[:])
+	p := h.write("XBTUSD_1440.csv", xbt)
+
+	// What the crashed watcher left: the bytes stored, the entry QUEUED, no event.
+	obj, err := h.env.JS.ObjectStore(ctx, topology.BucketFileData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obj.PutBytes(ctx, id, xbt); err != nil {
+		t.Fatal(err)
+	}
+	led, err := ledger.Open(ctx, h.env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	then := time.Now().Add(-time.Hour)
+	if _, err := led.Create(ctx, contract.LedgerEntry{FileID: id, Name: "XBTUSD_1440.csv", Path: p, Size: int64(len(xbt)),
+		Pair: "XBTUSD", Interval: 1440, State: contract.FileQueued, Created: then, Updated: then}); err != nil {
+		t.Fatal(err)
+	}
+
+	h.startSim(stagesim.Options{BatchRows: 100})
+	h.startWatcher(func(c *watcher.Config) { c.RequeueAfter = 300 * time.Millisecond })
+	h.waitFile(h.done("XBTUSD_1440.csv"), 15*time.Second)
+	if n := filesPublished(t, h.env.JS); n != 1 {
+		t.Errorf("%d FILES messages, want the one requeued", n)
+	}
+	if e := h.entryByName("XBTUSD_1440.csv"); e.State != contract.FileCommitted || e.RowsCommitted != int64(rows(xbt)) {
+		t.Errorf("entry %+v", e)
+	}
+	if !strings.Contains(h.logs.String(), "requeued a file whose work was lost") {
+		t.Errorf("no log line says the file was requeued:\n%s", h.logs.String())
+	}
 }
