@@ -2,10 +2,10 @@ package watcher_test
 
 import (
 	"archive/zip"
-	"crypto/sha256"
-	"encoding/hex"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
