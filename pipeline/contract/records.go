@@ -6,7 +6,7 @@ import (
 )
 
 // FileEvent is the work item on the FILES stream: one accepted CSV whose bytes
-// are in the FILES object store under Object. Parsers need nothing else.
+// are in the FILEDATA object store under Object. Parsers need nothing else.
 type FileEvent struct {
 	FileID   string    `json:"file_id"` // sha256 of the content, hex
 	Name     string    `json:"name"`    // e.g. "XBTUSD_60.csv" (zip members: "archive.zip/XBTUSD_60.csv")

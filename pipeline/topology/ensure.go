@@ -219,9 +219,12 @@ func WriterConsumer(maxAckPending int) jetstream.ConsumerConfig {
 		FilterSubject: SubjectCandles,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       60 * time.Second,
-		// The writer itself never lets a batch reach this while QuestDB is
-		// down (it holds and extends); it only catches poison messages.
-		MaxDeliver:    10,
+		// Unlimited: every delivery that fails is a transient one (QuestDB
+		// down, a report not stored, a writer stopped while holding the
+		// batch), and poison batches are dead-lettered by the writer itself
+		// (undecodable, or refused by QuestDB). A limit would make JetStream
+		// stop delivering a batch silently, losing its rows.
+		MaxDeliver:    -1,
 		MaxAckPending: maxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
@@ -235,7 +238,10 @@ func FetcherConsumer(source string) jetstream.ConsumerConfig {
 		FilterSubject: FillSubject(source),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       60 * time.Second,
-		MaxDeliver:    10,
+		// Unlimited, as for the writer: bad requests are dead-lettered by
+		// the fetcher, Kraken's failures recorded on the gap; what is
+		// retried (NATS trouble, shutdown) must not be dropped silently.
+		MaxDeliver:    -1,
 		MaxAckPending: 16,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
@@ -249,7 +255,10 @@ func ProgressConsumer() jetstream.ConsumerConfig {
 		FilterSubject: SubjectProgress,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
-		MaxDeliver:    20,
+		// Unlimited: a report is only handed back when the ledger write
+		// failed, and malformed ones are dead-lettered; dropping one would
+		// leave its file waiting for ever.
+		MaxDeliver:    -1,
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}

@@ -246,7 +246,10 @@ func TestEnsureConsumer(t *testing.T) {
 		if !a.Created.Equal(b.Created) || !reflect.DeepEqual(a.Config, b.Config) {
 			t.Errorf("%s changed by a second EnsureConsumer", c.cfg.Durable)
 		}
-		if b.Config.AckPolicy != jetstream.AckExplicitPolicy || b.Config.MaxDeliver <= 0 || b.Config.MaxAckPending <= 0 {
+		// Only the parser gives up (it dead-letters before its limit); the
+		// others must never drop a message silently.
+		wantLimited := c.cfg.Durable == topology.ConsumerParser
+		if b.Config.AckPolicy != jetstream.AckExplicitPolicy || (b.Config.MaxDeliver > 0) != wantLimited || b.Config.MaxAckPending <= 0 {
 			t.Errorf("%s: %+v", c.cfg.Durable, b.Config)
 		}
 	}
