@@ -33,9 +33,12 @@ Candle batches are decoded (candles with RFC 3339 times; vwap and trades null
 when absent), JSON messages are embedded as they are, anything else is a string.
 
 When SUBJECT belongs to a stream it is read with an ordered consumer: new
-messages by default, --all from the start, --last N the newest N first. Other
-subjects are followed with a plain NATS subscription (new messages only).`,
+messages by default, --all from the start, --last N the newest N first. On the
+work queues (files.work, fills.*) the stored messages are the work not yet
+done; they are read without taking them from the stages. Other subjects are
+followed with a plain NATS subscription (new messages only).`,
 		Example: `  fff tail 'progress.>'
+  fff tail fills.kraken --all
   fff tail candles.kraken.XBTUSD.60 --last 1
   fff tail dlq.writer --all --count 10 | jq .data`,
 		Args: cobra.ExactArgs(1),
@@ -119,6 +122,9 @@ func (t *tailer) stream(ctx context.Context, js jetstream.JetStream, name, subje
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", name, err)
 	}
+	if s.CachedInfo().Config.Retention == jetstream.WorkQueuePolicy {
+		return t.workQueue(ctx, s, subject, all, last)
+	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverNewPolicy}
 	switch {
 	case all:
@@ -158,6 +164,64 @@ func (t *tailer) stream(ctx context.Context, js jetstream.JetStream, name, subje
 			return err
 		}
 	}
+}
+
+// workQueue reads a work-queue stream (FILES, FILLS) by direct gets: such a
+// stream accepts no consumer that does not ack, and a consumer that acks
+// would take the work away from the stages. Stored messages are the work not
+// yet done; new ones are polled for.
+func (t *tailer) workQueue(ctx context.Context, s jetstream.Stream, subject string, all bool, last int) error {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", s.CachedInfo().Config.Name, err)
+	}
+	next := info.State.LastSeq + 1
+	if all || last > 0 {
+		next = info.State.FirstSeq
+	}
+	var ring []*jetstream.RawStreamMsg // --last: the newest stored, printed once all are seen
+	collecting := last > 0
+	for {
+		m, err := s.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			if collecting {
+				collecting = false
+				for _, m := range ring {
+					if done, err := t.printRaw(m); done || err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(250 * time.Millisecond):
+			}
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read %s: %w", s.CachedInfo().Config.Name, err)
+		}
+		next = m.Sequence + 1
+		if collecting {
+			if ring = append(ring, m); len(ring) > last {
+				ring = ring[1:]
+			}
+			continue
+		}
+		if done, err := t.printRaw(m); done || err != nil {
+			return err
+		}
+	}
+}
+
+func (t *tailer) printRaw(m *jetstream.RawStreamMsg) (bool, error) {
+	seq := m.Sequence
+	return t.print(tailLine{Subject: m.Subject, Seq: &seq, Time: m.Time.UTC(), Headers: headerMap(m.Header)}, m.Data)
 }
 
 // startOfLast finds the stream sequence from which exactly n messages match

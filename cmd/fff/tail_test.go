@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -96,5 +97,46 @@ func TestTail(t *testing.T) {
 	ls = lines(out)
 	if ls[0]["subject"] != "scratch.hello" || ls[0]["seq"] != nil || ls[0]["data"].(map[string]any)["hi"] != float64(1) {
 		t.Fatalf("tail core:\n%s", out)
+	}
+
+	// A work queue (FILLS) is read without taking the work from the fetchers.
+	for i := range 3 {
+		req := fmt.Sprintf(`{"pair":"XBTUSD","interval":60,"start":%d,"end":%d}`, 1736496000+i*3600, 1736496000+i*3600)
+		if _, err := env.JS.Publish(ctx, "fills.kraken", []byte(req)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err = runFFF(t, "tail", nats_, "fills.kraken", "--all", "--last=0", "--count", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls = lines(out)
+	if len(ls) != 3 || ls[0]["seq"] != float64(1) || ls[2]["data"].(map[string]any)["start"] != float64(1736496000+2*3600) {
+		t.Fatalf("tail a work queue --all:\n%s", out)
+	}
+	out, err = runFFF(t, "tail", nats_, "fills.kraken", "--all=false", "--last", "1", "--count", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls = lines(out); len(ls) != 1 || ls[0]["seq"] != float64(3) {
+		t.Fatalf("tail a work queue --last 1:\n%s", out)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = env.JS.Publish(ctx, "fills.kraken", []byte(`{"pair":"ETHUSD","interval":60,"start":1736496000,"end":1736496000}`))
+	}()
+	out, err = runFFF(t, "tail", nats_, "fills.kraken", "--all=false", "--last=0", "--count", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls = lines(out); len(ls) != 1 || ls[0]["seq"] != float64(4) || ls[0]["data"].(map[string]any)["pair"] != "ETHUSD" {
+		t.Fatalf("tail a work queue, new messages:\n%s", out)
+	}
+	fills, err := env.JS.Stream(ctx, topology.StreamFills)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := fills.Info(ctx); info.State.Msgs != 4 {
+		t.Fatalf("FILLS holds %d requests after tail, want all 4 still there", info.State.Msgs)
 	}
 }
