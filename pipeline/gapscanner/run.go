@@ -94,6 +94,7 @@ func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log.With("stage", "gapscanner")
 	js := cfg.JS
 	var serveMetrics bool
+	var health func() error
 	if js == nil {
 		nc, j, err := cfg.NATS.JetStream(ctx, "gapscanner", log)
 		if err != nil {
@@ -102,6 +103,7 @@ func Run(ctx context.Context, cfg Config) error {
 		defer nc.Close()
 		js = j
 		serveMetrics = cfg.MetricsAddr != ""
+		health = metrics.Connected(nc)
 	}
 	db := cfg.DB
 	if db == nil {
@@ -118,7 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var metricsDone chan error
 	if serveMetrics {
 		metricsDone = make(chan error, 1)
-		go func() { metricsDone <- metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, nil, log) }()
+		go func() { metricsDone <- metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, health, log) }()
 	}
 
 	roundsOK := cfg.Metrics.Counter("gapscanner_rounds_total", "Gap scanner rounds, by outcome", "outcome", "ok")

@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg Config) error {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				if err := metrics.Serve(mctx, cfg.MetricsAddr, reg, nil, log); err != nil {
+				if err := metrics.Serve(mctx, cfg.MetricsAddr, reg, metrics.Connected(nc), log); err != nil {
 					log.Error("metrics server stopped", "err", err)
 				}
 			}()

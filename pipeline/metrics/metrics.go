@@ -179,3 +179,14 @@ func Serve(ctx context.Context, addr string, r *Registry, health func() error, l
 		return fmt.Errorf("metrics server: %w", err)
 	}
 }
+
+// Connected is a health check that fails while the NATS connection is down:
+// a stage cut off from NATS does no work, whatever else it reports.
+func Connected(nc interface{ IsConnected() bool }) func() error {
+	return func() error {
+		if !nc.IsConnected() {
+			return errors.New("not connected to NATS")
+		}
+		return nil
+	}
+}

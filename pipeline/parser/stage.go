@@ -131,13 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				health := func() error {
-					if !nc.IsConnected() {
-						return fmt.Errorf("not connected to NATS (%s)", nc.Status())
-					}
-					return nil
-				}
-				if err := metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, health, log); err != nil {
+				if err := metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, metrics.Connected(nc), log); err != nil {
 					metricsErr <- err
 				}
 			}()

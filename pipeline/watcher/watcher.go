@@ -164,7 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := metrics.Serve(ctx, cfg.MetricsAddr, cfg.Metrics, nil, log); err != nil {
+				if err := metrics.Serve(ctx, cfg.MetricsAddr, cfg.Metrics, metrics.Connected(nc), log); err != nil {
 					log.Error("metrics server stopped", "err", err)
 				}
 			}()
