@@ -45,6 +45,10 @@ func newIngestCmd() *cobra.Command {
 		onBadRow    string
 		every       time.Duration
 		inFlight    int
+		embedded    bool
+		store       string
+		q           settings.QuestDB
+		workers     int
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest DIR",
@@ -56,9 +60,15 @@ tier and interval, asks before it starts (--yes skips the question; without a
 terminal, --yes is required), then shows progress until every file is
 committed in QuestDB or refused, and a summary. Files are left where they are.
 
+With --embedded nothing else needs to run but QuestDB: ingest starts its own
+JetStream (store under --store, the same one fff up uses, so what was loaded
+is remembered) with parsers and writers in this process, and stops them when
+the load is done.
+
 Content already committed counts as done and is not loaded twice unless
 --force. The exit status is 1 when any file failed or was rejected.`,
 		Example: `  fff ingest ./Kraken_OHLCVT --tier TIER1 --intervals 60,1440
+  fff ingest ./Kraken_OHLCVT --embedded --yes --table candles
   fff ingest /data/kraken --yes --stop-on-error
   fff ingest ./Kraken_OHLCVT.zip-extracted --yes --nats nats://nats:4222`,
 		Args: cobra.ExactArgs(1),
@@ -103,11 +113,26 @@ Content already committed counts as done and is not loaded twice unless
 			}
 			ctx, stop := signalAware(ctx)
 			defer stop()
-			nc, js, err := n.JetStream(ctx, "fff-ingest", logger)
-			if err != nil {
-				return err
+			var js jetstream.JetStream
+			if embedded {
+				p, err := startPipeline(ctx, pipelineOptions{Store: store, QuestDB: q, Parsers: workers, Writers: workers})
+				if err != nil {
+					return err
+				}
+				defer func() {
+					if perr := p.Stop(); perr != nil {
+						logger.Warn("embedded pipeline stopped with an error", "err", perr)
+					}
+				}()
+				js = p.JS
+			} else {
+				nc, j, err := n.JetStream(ctx, "fff-ingest", logger)
+				if err != nil {
+					return err
+				}
+				defer nc.Close()
+				js = j
 			}
-			defer nc.Close()
 			progress := cmd.ErrOrStderr()
 			sum, err := runIngest(ctx, js, ingestOptions{
 				Candidates: cands, Force: force, OnBadRow: onBadRow, StopOnError: stopOnError,
@@ -125,6 +150,13 @@ Content already committed counts as done and is not loaded twice unless
 	}
 	fs := cmd.Flags()
 	n.AddFlags(fs)
+	q.AddFlags(fs)
+	fs.BoolVar(&embedded, "embedded", false, "run JetStream, parsers and writers in this process (only QuestDB needs to run)")
+	settings.Bind(fs, "embedded", "FFF_EMBEDDED")
+	fs.StringVar(&store, "store", "./var", "with --embedded: folder for the JetStream store")
+	settings.Bind(fs, "store", "FFF_STORE")
+	fs.IntVar(&workers, "workers", 2, "with --embedded: parser workers and writer workers")
+	settings.Bind(fs, "workers", "FFF_WORKERS")
 	fs.StringSliceVar(&tiers, "tier", nil, "only pairs whose base asset is in these tiers, e.g. TIER1,TIER2 (default all)")
 	settings.Bind(fs, "tier", "FFF_TIER")
 	fs.IntSliceVar(&intervals, "intervals", nil, "only these intervals in minutes, e.g. 60,1440 (default all)")

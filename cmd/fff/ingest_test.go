@@ -200,3 +200,39 @@ func TestIngestProgressBarsRedraw(t *testing.T) {
 		t.Errorf("the first draw must not move the cursor up: %q", s)
 	}
 }
+
+// With --embedded nothing runs but QuestDB: the load goes through this
+// process's own JetStream, parsers and writers, and is remembered in --store.
+func TestIngestEmbeddedIntoQuestDB(t *testing.T) {
+	q := testenv.NewQuestDB(t)
+	dir := t.TempDir()
+	store := t.TempDir()
+	xbt := copyFixture(t, dir, "XBTUSD_1440.csv")
+	eth := copyFixture(t, dir, "ETHUSD_1440.csv")
+	args := []string{dir, "--yes", "--embedded", "--store", store,
+		"--questdb", q.ILP, "--questdb-pg", q.PG, "--table", q.Table, "--progress-every", "100ms"}
+
+	out, progress, err := runIngestCmd(t, args...)
+	if err != nil {
+		t.Fatalf("ingest --embedded: %v\n%s\n%s", err, out, progress)
+	}
+	if !strings.Contains(out, "2 committed, 0 already ingested, 0 failed") ||
+		!strings.Contains(out, "Records committed: "+thousands(xbt+eth)) {
+		t.Errorf("summary:\n%s", out)
+	}
+	if n := q.Count(t); n != xbt+eth {
+		t.Fatalf("QuestDB holds %d rows, want %d", n, xbt+eth)
+	}
+
+	// The store remembers: a second run loads nothing again.
+	out, _, err = runIngestCmd(t, args...)
+	if err != nil {
+		t.Fatalf("second ingest --embedded: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "0 committed, 2 already ingested, 0 failed") {
+		t.Errorf("second run summary:\n%s", out)
+	}
+	if n := q.Count(t); n != xbt+eth {
+		t.Errorf("after the second run QuestDB holds %d rows, want %d", n, xbt+eth)
+	}
+}

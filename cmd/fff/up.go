@@ -1,27 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/fetcher"
-	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
-	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/settings"
-	"github.com/feefifofunds/feefifofunds/pipeline/topology"
-	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
-	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
 func init() {
@@ -53,84 +40,36 @@ requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
 			if inbox == "" {
 				return fmt.Errorf("--inbox is required")
 			}
-			host, portS, err := net.SplitHostPort(listen)
-			if err != nil {
-				return fmt.Errorf("--listen %q: want host:port: %w", listen, err)
-			}
-			port, err := strconv.Atoi(portS)
-			if err != nil {
-				return fmt.Errorf("--listen %q: port: %w", listen, err)
-			}
-			srv, err := natsembed.Start(natsembed.Config{Host: host, Port: port, StoreDir: filepath.Join(store, "jetstream")})
-			if err != nil {
-				return err
-			}
-			defer srv.Stop()
-			logger.Info("embedded JetStream up", "url", srv.URL(), "store", store)
-			nc, err := nats.Connect(srv.URL(), nats.Name("fff-up"))
-			if err != nil {
-				return fmt.Errorf("connect embedded nats: %w", err)
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return fmt.Errorf("jetstream: %w", err)
-			}
 			ctx, cancel := settings.SignalContext()
 			defer cancel()
-			if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
+			if noFetcher {
+				krakenURL = ""
+			}
+			p, err := startPipeline(ctx, pipelineOptions{
+				Store: store, Listen: listen, QuestDB: q, Parsers: parsers, Writers: writers,
+				Inbox: inbox, Settle: settle, Keeper: true, KrakenURL: krakenURL, Metrics: metrics.Default,
+			})
+			if err != nil {
 				return err
 			}
-			reg := metrics.Default
-			stages := map[string]func(context.Context) error{
-				"ledger": func(ctx context.Context) error {
-					return ledger.Run(ctx, ledger.Config{JS: js, Log: logger, Metrics: reg})
-				},
-				"watcher": func(ctx context.Context) error {
-					return watcher.Run(ctx, watcher.Config{JS: js, Log: logger, Metrics: reg,
-						Inbox: inbox, Settle: settle, NoLedgerKeeper: true})
-				},
-				"parser": func(ctx context.Context) error {
-					return parser.Run(ctx, parser.Config{JS: js, Log: logger, Metrics: reg, Workers: parsers})
-				},
-				"writer": func(ctx context.Context) error {
-					return writer.Run(ctx, writer.Config{JS: js, Log: logger, Metrics: reg,
-						QuestDB: q, Workers: writers, Migrate: true})
-				},
-			}
-			if !noFetcher {
-				stages["fetcher"] = func(ctx context.Context) error {
-					return fetcher.Run(ctx, fetcher.Config{JS: js, Log: logger, Metrics: reg, KrakenURL: krakenURL})
-				}
-			}
-			// Every stage is owned here: the first to fail stops the rest.
 			var wg sync.WaitGroup
-			errc := make(chan error, len(stages)+1)
-			for name, run := range stages {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if err := run(ctx); err != nil {
-						errc <- fmt.Errorf("%s: %w", name, err)
-						cancel()
-					}
-				}()
-			}
+			var merr error
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := metrics.Serve(ctx, metricsAdr, reg, nil, logger); err != nil {
-					errc <- err
-					cancel()
+				if err := metrics.Serve(p.ctx, metricsAdr, metrics.Default, nil, logger); err != nil {
+					merr = err
+					p.cancel()
 				}
 			}()
-			logger.Info("pipeline running", "inbox", inbox, "table", q.Table)
+			logger.Info("pipeline running", "inbox", inbox, "table", q.Table, "nats", p.URL)
+			<-p.Done()
+			err = p.Stop()
 			wg.Wait()
-			close(errc)
-			for err := range errc {
-				return err
+			if err == nil {
+				err = merr
 			}
-			return nil
+			return err
 		},
 	}
 	f := cmd.Flags()
