@@ -6,6 +6,8 @@ GO        ?= go
 BIN       ?= bin
 INBOX     ?= ./inbox
 BENCH_ROWS ?= 5000000
+# e.g. BENCH_FLAGS="--cpuprofile /tmp/e2e.pprof --compare-partitions" or "--json"
+BENCH_FLAGS ?=
 
 .PHONY: all build test unit questdb questdb-stop run bench vet fmt clean
 
@@ -38,7 +40,7 @@ run: build questdb
 
 bench: build questdb
 	$(GO) test -run '^$$' -bench . -benchmem ./pipeline/contract/ ./pipeline/parser/
-	$(BIN)/fff bench --rows $(BENCH_ROWS)
+	$(BIN)/fff bench --rows $(BENCH_ROWS) $(BENCH_FLAGS)
 
 fmt:
 	gofmt -l -w .

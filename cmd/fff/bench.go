@@ -80,14 +80,15 @@ func newBenchCmd() *cobra.Command {
   1. generating the set
   2. parse: the parser's CSV reader over the files, one core (candles/s)
   3. codec: encode + decode of the binary candle batch (ns/candle)
-  4. end to end into QuestDB: embedded JetStream, the real ledger keeper,
-     parsers and writers, the files submitted the way the watcher does, into a
-     fresh table; timed until every row is committed and visible, then the
-     row count is checked and the table dropped
-  5. QuestDB's own /imp of the same rows into another fresh table, and the
+  4. end to end into a null ILP sink (an HTTP server answering like QuestDB
+     that keeps nothing): embedded JetStream, the real ledger keeper, parsers
+     and writers, the files submitted the way the watcher does; the client
+     side alone
+  5. the same end to end into QuestDB, into a fresh table; timed until every
+     row is committed and visible, then the row count is checked and the
+     table dropped
+  6. QuestDB's own /imp of the same rows into another fresh table, and the
      ratio pipeline / imp
-  6. the same pipeline into a null ILP sink (an HTTP server answering like
-     QuestDB that keeps nothing): the client side alone
   7. peak RSS of each stage (watcher, parser, writer into the null sink), each
      run as its own process on one file of --rss-file-size
 
@@ -204,8 +205,12 @@ type pipeResult struct {
 	VisibleSecs   float64 `json:"visible_seconds"`
 	CandlesPerSec float64 `json:"candles_per_s"`
 	CommittedRate float64 `json:"committed_candles_per_s"`
-	Requests      int64   `json:"requests,omitempty"`
-	ILPBytes      int64   `json:"ilp_bytes,omitempty"`
+	// CPU seconds used meanwhile by this process (parser, writer, watcher,
+	// JetStream) and by QuestDB's process when it runs on this machine.
+	PipelineCPU float64 `json:"pipeline_cpu_seconds"`
+	QuestDBCPU  float64 `json:"questdb_cpu_seconds,omitempty"`
+	Requests    int64   `json:"requests,omitempty"`
+	ILPBytes    int64   `json:"ilp_bytes,omitempty"`
 }
 
 type impResult struct {
@@ -349,10 +354,22 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 		b.say("3. codec: encode %.2f + decode %.2f = %.2f ns/candle (batches of %d)", r.EncodeNs, r.DecodeNs, r.NsPerCandle, r.BatchSize)
 	}
 
+	// 6. null sink (before QuestDB is busy with steps 4 and 5: its background
+	// work after a big load slows the disk writes of JetStream)
+	if r, err := b.nullRun(ctx, setDir); err != nil {
+		fail("end to end into the null sink", err)
+	} else {
+		rep.Null = r
+		b.say("4. end to end into a null ILP sink: %s rows committed in %.2fs: %s candles/s (%d requests, %s of ILP)%s",
+			thousands(r.Rows), r.CommittedSecs, thousands(int64(r.CandlesPerSec)), r.Requests, humanBytes(r.ILPBytes),
+			below(r.CandlesPerSec >= barNullSink, fmt.Sprintf("bar %s", thousands(barNullSink))))
+		b.say("   CPU: pipeline process %.1fs of %.1fs × %d cores", r.PipelineCPU, r.CommittedSecs, runtime.NumCPU())
+	}
+
 	// 4. end to end into QuestDB, 5. /imp
 	if o.skipQuestDB {
-		b.say("4. end to end into QuestDB: skipped (--skip-questdb)")
-		b.say("5. QuestDB /imp: skipped (--skip-questdb)")
+		b.say("5. end to end into QuestDB: skipped (--skip-questdb)")
+		b.say("6. QuestDB /imp: skipped (--skip-questdb)")
 	} else {
 		table := fmt.Sprintf("fff_bench_%d", time.Now().UnixNano()%1_000_000_000)
 		r, err := b.questdbRun(ctx, setDir, table, "MONTH", o.cpuProfile)
@@ -360,9 +377,10 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 			fail("end to end into QuestDB", err)
 		} else {
 			rep.QuestDB = r
-			b.say("4. end to end into QuestDB (%s): %s rows committed in %.2fs, visible in %.2fs: %s candles/s%s",
+			b.say("5. end to end into QuestDB (%s): %s rows committed in %.2fs, visible in %.2fs: %s candles/s%s",
 				r.Table, thousands(r.Rows), r.CommittedSecs, r.VisibleSecs, thousands(int64(r.CandlesPerSec)),
 				below(r.CandlesPerSec >= barEndToEnd, fmt.Sprintf("bar %s", thousands(barEndToEnd))))
+			b.say("   CPU: pipeline process %.1fs, QuestDB %.1fs, of %.1fs × %d cores", r.PipelineCPU, r.QuestDBCPU, r.VisibleSecs, runtime.NumCPU())
 			if o.cpuProfile != "" {
 				rep.CPUProf = o.cpuProfile
 				b.say("   CPU profile: %s (go tool pprof -top %s %s)", o.cpuProfile, b.self, o.cpuProfile)
@@ -377,7 +395,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 				rep.Ratio = rep.QuestDB.CandlesPerSec / ir.RowsPerSec
 				ratio = fmt.Sprintf("; pipeline/imp = %.2f%s", rep.Ratio, below(rep.Ratio >= barImpRatio, "goal 1.0"))
 			}
-			b.say("5. QuestDB /imp (%s, WAL, no DEDUP, same rows with ts in µs and pair as a column): %s rows in %.2fs (posted in %.2fs): %s rows/s%s",
+			b.say("6. QuestDB /imp (%s, WAL, no DEDUP, same rows with ts in µs and pair as a column): %s rows in %.2fs (posted in %.2fs): %s rows/s%s",
 				ir.Table, thousands(ir.Rows), ir.VisibleSecs, ir.PostSecs, thousands(int64(ir.RowsPerSec)), ratio)
 		}
 		if o.comparePartitions {
@@ -391,16 +409,6 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 					thousands(int64(r.CandlesPerSec)), thousands(int64(rateOf(rep.QuestDB))))
 			}
 		}
-	}
-
-	// 6. null sink
-	if r, err := b.nullRun(ctx, setDir); err != nil {
-		fail("end to end into the null sink", err)
-	} else {
-		rep.Null = r
-		b.say("6. end to end into a null ILP sink: %s rows committed in %.2fs: %s candles/s (%d requests, %s of ILP)%s",
-			thousands(r.Rows), r.CommittedSecs, thousands(int64(r.CandlesPerSec)), r.Requests, humanBytes(r.ILPBytes),
-			below(r.CandlesPerSec >= barNullSink, fmt.Sprintf("bar %s", thousands(barNullSink))))
 	}
 
 	// 7. memory
@@ -660,6 +668,7 @@ func (b *bench) codec(path string) (*codecResult, error) {
 
 // pipelineRun is one run of the real stages on an embedded JetStream.
 type pipelineRun struct {
+	cpu     *cpuUse
 	store   string
 	qdb     settings.QuestDB
 	profile string
@@ -670,6 +679,9 @@ type pipelineRun struct {
 // runs the ledger keeper) and returns when the ledger has every file
 // committed. It checks the committed row count against want.
 func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipelineRun) (time.Duration, error) {
+	if p.cpu == nil {
+		p.cpu = &cpuUse{}
+	}
 	srv, err := natsembed.Start(natsembed.Config{StoreDir: p.store})
 	if err != nil {
 		return 0, err
@@ -726,6 +738,13 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cpu0, qcpu0 := selfCPU(), questdbCPU()
+	defer func() {
+		p.cpu.self = selfCPU() - cpu0
+		if qcpu0 >= 0 {
+			p.cpu.questdb = questdbCPU() - qcpu0
+		}
+	}()
 	start := time.Now()
 	sum, err := runIngest(sctx, js, ingestOptions{Dir: dir, Log: b.stageLog}, io.Discard)
 	el := time.Since(start)
@@ -756,7 +775,8 @@ func (b *bench) questdbRun(ctx context.Context, dir, table, partitionBy, profile
 	defer b.dropTable(table)
 	q := settings.QuestDB{ILP: b.o.q.ILP, PG: b.o.q.PG, Table: table}
 	var visible time.Duration
-	committed, err := b.runPipeline(ctx, dir, b.o.rows, pipelineRun{store: filepath.Join(b.work, "js-"+table), qdb: q, profile: profile})
+	var cpu cpuUse
+	committed, err := b.runPipeline(ctx, dir, b.o.rows, pipelineRun{cpu: &cpu, store: filepath.Join(b.work, "js-"+table), qdb: q, profile: profile})
 	if err != nil {
 		return nil, err
 	}
@@ -770,7 +790,8 @@ func (b *bench) questdbRun(ctx context.Context, dir, table, partitionBy, profile
 		return nil, fmt.Errorf("table %s holds %d rows, %d were generated", table, n, b.o.rows)
 	}
 	return &pipeResult{Table: table, Rows: n, CommittedSecs: committed.Seconds(), VisibleSecs: visible.Seconds(),
-		CandlesPerSec: float64(n) / visible.Seconds(), CommittedRate: float64(n) / committed.Seconds()}, nil
+		CandlesPerSec: float64(n) / visible.Seconds(), CommittedRate: float64(n) / committed.Seconds(),
+		PipelineCPU: cpu.self, QuestDBCPU: max(0, cpu.questdb)}, nil
 }
 
 // createTable makes the candle table with the schema migrations, or a copy
@@ -876,13 +897,14 @@ func (b *bench) nullRun(ctx context.Context, dir string) (*pipeResult, error) {
 	if b.o.cpuProfile != "" {
 		profile = b.o.cpuProfile + ".null"
 	}
-	el, err := b.runPipeline(ctx, dir, b.o.rows, pipelineRun{store: filepath.Join(b.work, "js-null"), qdb: q, profile: profile})
+	var cpu cpuUse
+	el, err := b.runPipeline(ctx, dir, b.o.rows, pipelineRun{cpu: &cpu, store: filepath.Join(b.work, "js-null"), qdb: q, profile: profile})
 	if err != nil {
 		return nil, err
 	}
 	return &pipeResult{Rows: b.o.rows, CommittedSecs: el.Seconds(), VisibleSecs: el.Seconds(),
 		CandlesPerSec: float64(b.o.rows) / el.Seconds(), CommittedRate: float64(b.o.rows) / el.Seconds(),
-		Requests: sink.Requests.Load(), ILPBytes: sink.Bytes.Load()}, nil
+		PipelineCPU: cpu.self, Requests: sink.Requests.Load(), ILPBytes: sink.Bytes.Load()}, nil
 }
 
 // rss is step 7: one file of about size bytes through each stage, each in
@@ -966,7 +988,8 @@ func (b *bench) rss(ctx context.Context, size int64) (*rssResult, error) {
 	}
 	st.What = "read the object, parse, publish the batches"
 	res.Stages = append(res.Stages, st)
-	st, _, err = b.stage(ctx, "writer", []string{"--nats", srv.URL(), "--questdb", sink.ILP()}, waitState(contract.FileCommitted))
+	st, _, err = b.stage(ctx, "writer", []string{"--nats", srv.URL(), "--questdb", sink.ILP(),
+		"--writers", strconv.Itoa(b.o.writers), "--flush-rows", strconv.Itoa(b.o.flushRows)}, waitState(contract.FileCommitted))
 	if err != nil {
 		return res, err
 	}
@@ -1063,9 +1086,11 @@ func tail(b []byte, n int) string {
 // each stage's memory is its own process's.
 func newBenchStageCmd() *cobra.Command {
 	var (
-		n    settings.NATS
-		q    settings.QuestDB
-		file string
+		n         settings.NATS
+		q         settings.QuestDB
+		file      string
+		workers   int
+		flushRows int
 	)
 	cmd := &cobra.Command{
 		Use:    "bench-stage watcher|parser|writer",
@@ -1073,7 +1098,7 @@ func newBenchStageCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := runBenchStage(cmd, args[0], n, q, file); err != nil {
+			if err := runBenchStage(cmd, args[0], n, q, file, workers, flushRows); err != nil {
 				return err
 			}
 			kb, err := vmHWM()
@@ -1086,6 +1111,8 @@ func newBenchStageCmd() *cobra.Command {
 	n.AddFlags(cmd.Flags())
 	q.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&file, "file", "", "file the watcher stage submits")
+	cmd.Flags().IntVar(&workers, "writers", writer.DefaultWorkers, "writer workers")
+	cmd.Flags().IntVar(&flushRows, "flush-rows", writer.DefaultFlushRows, "rows per ILP request")
 	return cmd
 }
 
@@ -1103,7 +1130,7 @@ func vmHWM() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc/self/status")
 }
 
-func runBenchStage(cmd *cobra.Command, stage string, n settings.NATS, q settings.QuestDB, file string) error {
+func runBenchStage(cmd *cobra.Command, stage string, n settings.NATS, q settings.QuestDB, file string, workers, flushRows int) error {
 	ctx, stop := settings.SignalContext()
 	defer stop()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -1126,4 +1153,51 @@ func runBenchStage(cmd *cobra.Command, stage string, n settings.NATS, q settings
 		return writer.Run(ctx, writer.Config{NATS: n, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q, SummaryEvery: time.Hour})
 	}
 	return fmt.Errorf("unknown stage %q", stage)
+}
+
+type cpuUse struct{ self, questdb float64 }
+
+// selfCPU is the CPU time (user + system) this process used so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// questdbCPU is the CPU time of a local QuestDB process (a java process
+// whose command line names questdb), or -1 when there is none.
+func questdbCPU() float64 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(cl, []byte("java")) || !bytes.Contains(bytes.ToLower(cl), []byte("questdb")) {
+			continue
+		}
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command (which may hold spaces) start after ')'.
+		i := bytes.LastIndexByte(st, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(st[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		stt, _ := strconv.ParseFloat(f[12], 64)
+		return (ut + stt) / 100 // clock ticks; 100 a second on Linux
+	}
+	return -1
 }

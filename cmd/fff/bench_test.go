@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+)
+
+// TestMain lets the test binary stand in for fff when bench re-executes
+// itself for the per-stage memory figures (fff bench-stage ...).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "bench-stage" {
+		rootCmd.SetArgs(os.Args[1:])
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchSmall runs a tiny bench against the real QuestDB: every step,
+// with a small file for the memory figures.
+func TestBenchSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole pipeline")
+	}
+	pool, ilp, pg := testenv.ConnectQuestDB(t)
+	_ = pool
+	cmd := newBenchCmd()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs([]string{"--rows", "20000", "--files", "2", "--rss-file-size", "2MB", "--json",
+		"--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir()})
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := cmd.ExecuteContext(ctx)
+	t.Logf("took %s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), errb.String())
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out.String())
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	if rep.Set.Rows != 20000 || rep.Set.Files != 2 || rep.Set.Bytes == 0 {
+		t.Errorf("set: %+v", rep.Set)
+	}
+	if rep.Parse == nil || rep.Parse.Rows != 20000 || rep.Parse.CandlesPerSec <= 0 {
+		t.Errorf("parse: %+v", rep.Parse)
+	}
+	if rep.Codec == nil || rep.Codec.NsPerCandle <= 0 {
+		t.Errorf("codec: %+v", rep.Codec)
+	}
+	for name, r := range map[string]*pipeResult{"questdb": rep.QuestDB, "null": rep.Null} {
+		if r == nil || r.Rows != 20000 || r.CandlesPerSec <= 0 || r.VisibleSecs < r.CommittedSecs {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+	if rep.Imp == nil || rep.Imp.Rows != 20000 || rep.Imp.RowsPerSec <= 0 || rep.Ratio <= 0 {
+		t.Errorf("imp: %+v, ratio %v", rep.Imp, rep.Ratio)
+	}
+	if rep.RSS == nil || len(rep.RSS.Stages) != 3 {
+		t.Fatalf("rss: %+v", rep.RSS)
+	}
+	for _, s := range rep.RSS.Stages {
+		if s.PeakMB <= 1 || s.PeakMB > 2000 {
+			t.Errorf("stage %s: peak RSS %.1f MB", s.Stage, s.PeakMB)
+		}
+	}
+	if len(rep.Bars) != 6 {
+		t.Errorf("bars: %+v", rep.Bars)
+	}
+	// The step lines go to stderr with --json.
+	for _, want := range []string{"1. generated 2 files, 20,000 rows", "2. parse: 20,000 candles", "3. codec:",
+		"4. end to end into a null ILP sink: 20,000 rows", "5. end to end into QuestDB", "20,000 rows committed",
+		"6. QuestDB /imp", "pipeline/imp =", "7. peak RSS per stage", "watcher", "parser", "writer", "peak RSS writer"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	// The tables are gone.
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count() FROM tables() WHERE table_name IN ($1, $2)", rep.QuestDB.Table, rep.Imp.Table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d bench tables left behind", n)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1GB": 1 << 30, "200MB": 200 << 20, "0": 0, "1.5k": 1536, "512": 512} {
+		got, err := parseSize(in)
+		if err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := parseSize("lots"); err == nil {
+		t.Error("parseSize(lots): no error")
+	}
+}
