@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
@@ -150,5 +151,73 @@ func TestEndToEndIntoQuestDB(t *testing.T) {
 	}
 	if n := q.Count(t); n != total {
 		t.Errorf("after --force: %d rows, want %d", n, total)
+	}
+}
+
+// QuestDB goes away in the middle of an ingest and comes back: the file is
+// parsed, waits in the inbox while nothing can be committed, and moves once
+// QuestDB holds exactly its rows.
+func TestEndToEndQuestDBDownMidIngest(t *testing.T) {
+	q := testenv.NewQuestDB(t)
+	addr := strings.TrimSuffix(strings.TrimPrefix(q.ILP, "http::addr="), ";")
+	px := testenv.NewProxy(t, addr)
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(h.logs, nil))
+	qs := q.Settings()
+	qs.ILP = px.Conf()
+	errs := make(chan error, 2)
+	go func() { errs <- parser.Run(ctx, parser.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), BatchSize: 50}) }()
+	go func() {
+		errs <- writer.Run(ctx, writer.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), QuestDB: qs,
+			FlushInterval: 100 * time.Millisecond, FlushRows: 100, MaxBackoff: time.Second})
+	}()
+	defer func() {
+		cancel()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("stage: %v", err)
+			}
+		}
+	}()
+	h.startWatcher(func(c *watcher.Config) { c.Log = log })
+
+	// The first file lands with QuestDB up: the writer is connected.
+	eth := fixture(t, "ETHUSD_1440.csv")
+	h.write("ETHUSD_1440.csv", eth)
+	h.waitFile(h.done("ETHUSD_1440.csv"), 60*time.Second)
+
+	// Down, then the second file: parsed, but it stays in the inbox.
+	px.Down()
+	xbt := fixture(t, "XBTUSD_1440.csv")
+	p := h.write("XBTUSD_1440.csv", xbt)
+	led, err := ledger.Open(ctx, h.env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for h.entryByNameMaybe("XBTUSD_1440.csv", led).State != "PARSED" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the file was not parsed while QuestDB was down: %+v", h.entryByNameMaybe("XBTUSD_1440.csv", led))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	if !exists(p) || exists(h.done("XBTUSD_1440.csv")) {
+		t.Fatal("the file moved while QuestDB was down")
+	}
+	ethRows := int64(len(readCSV(t, eth)))
+	if n := q.Count(t); n != ethRows {
+		t.Fatalf("QuestDB holds %d rows while down, want the first file's %d", n, ethRows)
+	}
+
+	px.Up()
+	h.waitFile(h.done("XBTUSD_1440.csv"), 60*time.Second)
+	if n, want := q.Count(t), ethRows+int64(len(readCSV(t, xbt))); n != want {
+		t.Fatalf("QuestDB holds %d rows once the file moved, want exactly %d", n, want)
+	}
+	if e := h.entryByName("XBTUSD_1440.csv"); e.State != "COMMITTED" || e.BatchesDone != e.Batches || e.Batches < 2 {
+		t.Errorf("entry %+v", e)
 	}
 }

@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -263,116 +260,3 @@ func streamMsgs(t testing.TB, js jetstream.JetStream, stream, subject string) []
 	return out
 }
 
-// proxy is a TCP forwarder the test can take down and bring back, standing
-// in for a QuestDB that goes away without stopping the shared one.
-type proxy struct {
-	t      testing.TB
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	// mute drops QuestDB's answers (the request still reaches it), as a
-	// network that fails after the commit.
-	mute bool
-}
-
-func newProxy(t testing.TB, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *proxy) conf() string { return "http::addr=" + p.addr + ";" }
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.handle(c)
-		}
-	}()
-}
-
-func (p *proxy) handle(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil {
-		p.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	mute := p.mute
-	p.mu.Unlock()
-	go func() { _, _ = io.Copy(up, c); up.Close() }()
-	if mute {
-		// Let the request reach QuestDB and commit, then hang up without
-		// passing its answer on.
-		go func() { _, _ = io.Copy(io.Discard, up) }()
-		time.Sleep(700 * time.Millisecond)
-		c.Close()
-		return
-	}
-	_, _ = io.Copy(c, up)
-	c.Close()
-}
-
-// down closes the listener and every open connection.
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = map[net.Conn]struct{}{}
-}
-
-// up listens again on the same address.
-func (p *proxy) up() {
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("proxy relisten: %v", err)
-	}
-	p.serve(ln)
-}
-
-// setMute switches mute mode and drops open connections, so the next
-// request sees the new mode.
-func (p *proxy) setMute(m bool) {
-	p.mu.Lock()
-	p.mute = m
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = map[net.Conn]struct{}{}
-	p.mu.Unlock()
-}

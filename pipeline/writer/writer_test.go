@@ -214,11 +214,11 @@ func questDBAddr(t testing.TB, q *testenv.QuestDB) string {
 func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
-	px := newProxy(t, questDBAddr(t, q))
-	px.down()
+	px := testenv.NewProxy(t, questDBAddr(t, q))
+	px.Down()
 
 	qs := q.Settings()
-	qs.ILP = px.conf()
+	qs.ILP = px.Conf()
 	startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
 	batches := xbtBatches(t, "downfile", 50)
 	publish(t, env.JS, batches, "")
@@ -235,13 +235,13 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 		t.Fatalf("%d dead letters while QuestDB was down", len(l))
 	}
 
-	px.up()
+	px.Up()
 	waitDrained(t, env.JS, 60*time.Second)
 	assertRows(t, queryRows(t, q, q.Table), batches)
 
 	// A second outage, now that the writer's senders are connected: the
 	// requests themselves fail.
-	px.down()
+	px.Down()
 	more := fileBatches("ETHUSD", "ETH", "USD", 1440, "downfile2", readFixture(t, "ETHUSD_1440.csv"), 50)
 	publish(t, env.JS, more, "")
 	time.Sleep(2 * time.Second)
@@ -251,7 +251,7 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 	if info := consumerInfo(t, env.JS); info.NumAckPending == 0 {
 		t.Fatalf("batches not held during the second outage: %+v", info)
 	}
-	px.up()
+	px.Up()
 	waitDrained(t, env.JS, 60*time.Second)
 	assertRows(t, queryRows(t, q, q.Table), batches, more)
 
@@ -269,9 +269,9 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
-	px := newProxy(t, questDBAddr(t, q))
+	px := testenv.NewProxy(t, questDBAddr(t, q))
 	qs := q.Settings()
-	qs.ILP = px.conf()
+	qs.ILP = px.Conf()
 
 	all := xbtBatches(t, "takeover", 30)
 	first, second := all[:4], all[4:]
@@ -279,7 +279,7 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 	publish(t, env.JS, first, "")
 	waitDrained(t, env.JS, 30*time.Second)
 
-	px.setMute(true)
+	px.SetMute(true)
 	publish(t, env.JS, second, "")
 	var want int64
 	for _, b := range all {
