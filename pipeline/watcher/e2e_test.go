@@ -168,7 +168,9 @@ func TestEndToEndQuestDBDownMidIngest(t *testing.T) {
 	qs := q.Settings()
 	qs.ILP = px.Conf()
 	errs := make(chan error, 2)
-	go func() { errs <- parser.Run(ctx, parser.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), BatchSize: 50}) }()
+	go func() {
+		errs <- parser.Run(ctx, parser.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), BatchSize: 50})
+	}()
 	go func() {
 		errs <- writer.Run(ctx, writer.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), QuestDB: qs,
 			FlushInterval: 100 * time.Millisecond, FlushRows: 100, MaxBackoff: time.Second})

@@ -259,4 +259,3 @@ func streamMsgs(t testing.TB, js jetstream.JetStream, stream, subject string) []
 	}
 	return out
 }
-
