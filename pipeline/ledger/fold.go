@@ -10,6 +10,12 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
 
+// GaveUpPrefix starts the reason of a "rejected" report the parser sends
+// when it dead-letters a file it could not process (as opposed to one whose
+// content it refused): a later "parsed" report, after the letter was
+// replayed, reopens such an entry.
+const GaveUpPrefix = "parser: "
+
 // Progress kinds (contract.Progress.Kind).
 const (
 	KindParsed    = "parsed"
@@ -36,8 +42,14 @@ func Apply(e *contract.LedgerEntry, p contract.Progress, now time.Time) bool {
 		e.RowsParsed = p.RowsParsed
 		e.RowsRejected = p.RowsRejected
 		e.Errors = capErrors(p.Errors)
-		if e.State == "" || e.State == contract.FileQueued {
+		switch {
+		case e.State == "" || e.State == contract.FileQueued:
 			e.State = contract.FileParsed
+		case e.State == contract.FileRejected && strings.HasPrefix(e.Reason, GaveUpPrefix):
+			// The parser had given up (not judged the content); its event,
+			// replayed from the DLQ, has now been parsed after all.
+			e.State = contract.FileParsed
+			e.Reason = ""
 		}
 		settle(e, true)
 	case KindCommitted:

@@ -97,6 +97,25 @@ func TestApplyRejectedAndFailed(t *testing.T) {
 	}
 }
 
+// A file the parser gave up on, whose event was replayed from the DLQ and
+// then parsed, ends COMMITTED; a file refused for its content stays REJECTED.
+func TestApplyReopensGivenUpFile(t *testing.T) {
+	now := time.Now()
+	e := contract.LedgerEntry{FileID: "f", State: contract.FileQueued}
+	ledger.Apply(&e, contract.Progress{Kind: "rejected", Reason: ledger.GaveUpPrefix + "gave up after 4 attempts: read error"}, now)
+	ledger.Apply(&e, contract.Progress{Kind: "parsed", Batches: 1, RowsParsed: 3}, now)
+	ledger.Apply(&e, contract.Progress{Kind: "committed", Rows: 3}, now)
+	if e.State != contract.FileCommitted || e.Reason != "" || e.RowsCommitted != 3 {
+		t.Errorf("replayed file: %+v", e)
+	}
+	e = contract.LedgerEntry{FileID: "g", State: contract.FileQueued}
+	ledger.Apply(&e, contract.Progress{Kind: "rejected", Reason: "no valid row"}, now)
+	ledger.Apply(&e, contract.Progress{Kind: "parsed", Batches: 1, RowsParsed: 3}, now)
+	if e.State != contract.FileRejected {
+		t.Errorf("refused file reopened: %+v", e)
+	}
+}
+
 func TestApplyIgnoresOtherRuns(t *testing.T) {
 	now := time.Now()
 	e := contract.LedgerEntry{FileID: "f", State: contract.FileQueued, Run: "b"}

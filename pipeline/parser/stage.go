@@ -18,6 +18,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -312,7 +313,7 @@ func (s *stage) deadLetter(ctx context.Context, msg jetstream.Msg, ev *contract.
 	log := s.log
 	if ev != nil {
 		log = log.With("file", ev.Name, "file_id", ev.FileID)
-		if err := s.publishProgress(ctx, contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "rejected", Reason: "parser: " + reason}); err != nil {
+		if err := s.publishProgress(ctx, contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "rejected", Reason: ledger.GaveUpPrefix + reason}); err != nil {
 			log.Warn("could not report the dead-lettered file as rejected", "err", err)
 		}
 	}
