@@ -60,6 +60,11 @@ func Apply(e *contract.LedgerEntry, p contract.Progress, now time.Time) bool {
 		}
 		settle(e, parsedSeen(e))
 	case KindRejected:
+		if e.State == contract.FileCommitted {
+			// Every candle of this run is in QuestDB; a late rejection
+			// (a stale redelivery of the file's event) cannot undo that.
+			return false
+		}
 		e.State = contract.FileRejected
 		e.Reason = p.Reason
 		if p.RowsRejected > 0 {

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -27,6 +28,11 @@ type Config struct {
 	// Batch is how many reports are folded in one round at most; reports of
 	// the same file in a round make one ledger write.
 	Batch int
+	// KeepFileData keeps a file's bytes in FILEDATA after it is committed.
+	// By default they are deleted then: the file itself is in done/, its
+	// candles in QuestDB and CANDLES, and FILEDATA would otherwise grow by
+	// every file ever ingested.
+	KeepFileData bool
 }
 
 // Run consumes PROGRESS with the shared durable consumer and folds each
@@ -76,6 +82,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	k := &keeper{js: js, led: led, log: log, reg: reg}
+	if !cfg.KeepFileData {
+		if k.obj, err = js.ObjectStore(ctx, topology.BucketFileData); err != nil {
+			return fmt.Errorf("open object store %s: %w", topology.BucketFileData, err)
+		}
+	}
 
 	msgs := make(chan jetstream.Msg, cfg.Batch)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -115,6 +126,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 type keeper struct {
 	js  jetstream.JetStream
+	obj jetstream.ObjectStore // nil: keep file bytes
 	led *Ledger
 	log *slog.Logger
 	reg *metrics.Registry
@@ -150,6 +162,7 @@ func (k *keeper) fold(ctx context.Context, msgs []jetstream.Msg) {
 	}
 	for _, id := range order {
 		reps := byFile[id]
+		committedNow := false
 		e, _, err := k.led.Update(ctx, id, func(e *contract.LedgerEntry, exists bool) bool {
 			if !exists {
 				// Every entry is written QUEUED before its work is published,
@@ -160,12 +173,14 @@ func (k *keeper) fold(ctx context.Context, msgs []jetstream.Msg) {
 				return false
 			}
 			changed := false
+			was := e.State
 			now := time.Now().UTC()
 			for _, r := range reps {
 				if Apply(e, r.p, now) {
 					changed = true
 				}
 			}
+			committedNow = changed && was != contract.FileCommitted && e.State == contract.FileCommitted
 			return changed
 		})
 		if err != nil {
@@ -182,6 +197,13 @@ func (k *keeper) fold(ctx context.Context, msgs []jetstream.Msg) {
 			k.reg.Counter("fff_ledger_progress_total", "Progress reports folded into the ledger", "kind", r.p.Kind).Inc()
 			if err := r.msg.Ack(); err != nil {
 				k.log.Warn("ack progress report", "err", err) // redelivered; folding it again changes nothing
+			}
+		}
+		if committedNow && k.obj != nil {
+			// Bytes of a committed file are no longer needed; a forced run
+			// stores them again. A failure only leaves them behind.
+			if err := k.obj.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				k.log.Warn("could not delete a committed file's bytes", "file_id", short(id), "err", err)
 			}
 		}
 		if e.Name != "" && Terminal(e.State) {

@@ -116,6 +116,14 @@ func TestApplyReopensGivenUpFile(t *testing.T) {
 	}
 }
 
+func TestApplyCommittedStaysCommitted(t *testing.T) {
+	e := contract.LedgerEntry{FileID: "f", State: contract.FileCommitted, Batches: 1, BatchesDone: 1}
+	if ledger.Apply(&e, contract.Progress{Kind: "rejected", Reason: ledger.GaveUpPrefix + "bytes gone"}, time.Now()) ||
+		e.State != contract.FileCommitted {
+		t.Errorf("a late rejection undid a commit: %+v", e)
+	}
+}
+
 func TestApplyIgnoresOtherRuns(t *testing.T) {
 	now := time.Now()
 	e := contract.LedgerEntry{FileID: "f", State: contract.FileQueued, Run: "b"}
@@ -181,6 +189,13 @@ func TestKeeperFoldsProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	obj, err := env.JS.ObjectStore(ctx, topology.BucketFileData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obj.PutBytes(ctx, id, []byte("1,2,3\n")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := led.Create(ctx, contract.LedgerEntry{FileID: id, Name: "XBTUSD_60.csv", State: contract.FileQueued, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +228,15 @@ func TestKeeperFoldsProgress(t *testing.T) {
 	e := waitState(t, led, id, contract.FileCommitted)
 	if e.RowsCommitted != 207 || e.BatchesDone != 3 || e.RowsRejected != 1 || e.Name != "XBTUSD_60.csv" {
 		t.Fatalf("committed entry: %+v", e)
+	}
+	// Its bytes are no longer kept once it is committed.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := obj.GetInfo(ctx, id); errors.Is(err, jetstream.ErrObjectNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a committed file's bytes are still in FILEDATA")
+		}
 	}
 
 	// The watch saw the file go through its states, ending COMMITTED.

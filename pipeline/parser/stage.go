@@ -174,6 +174,7 @@ type stage struct {
 	cons       jetstream.Consumer
 	store      jetstream.ObjectStore
 	registry   *assets.Registry
+	ledger     *ledger.Ledger
 	maxDeliver int
 
 	files         func(result string) *metrics.Value
@@ -197,12 +198,16 @@ func newStage(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog
 	if err != nil {
 		return nil, err
 	}
+	led, err := ledger.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
 	m := cfg.Metrics
 	s := &stage{
-		cfg: cfg, js: js, log: log, cons: cons, store: store, registry: reg,
+		cfg: cfg, js: js, log: log, cons: cons, store: store, registry: reg, ledger: led,
 		maxDeliver: cons.CachedInfo().Config.MaxDeliver,
 		files: func(result string) *metrics.Value {
-			return m.Counter("fff_parser_files_total", "Files the parser finished, by result (parsed, rejected, deadlettered)", "result", result)
+			return m.Counter("fff_parser_files_total", "Files the parser finished, by result (parsed, rejected, deadlettered, already_committed)", "result", result)
 		},
 		rowsParsed:    m.Counter("fff_parser_rows_parsed_total", "Good CSV rows published as candles"),
 		rowsRejected:  m.Counter("fff_parser_rows_rejected_total", "Bad CSV rows skipped or causing a file's rejection"),
@@ -248,6 +253,12 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// committed says whether the ledger has this run of the file COMMITTED.
+func (s *stage) committed(ctx context.Context, ev contract.FileEvent) bool {
+	e, _, err := s.ledger.Get(ctx, ev.FileID)
+	return err == nil && e.State == contract.FileCommitted && e.Run == ev.Run
+}
+
 // errObjectMissing marks a file whose bytes are not (yet) in the object store.
 var errObjectMissing = errors.New("file bytes are not in the object store")
 
@@ -279,6 +290,12 @@ func (s *stage) handle(ctx context.Context, msg jetstream.Msg) {
 	stopBeat := s.keepAlive(ctx, msg)
 	outcome, err := s.process(ctx, ev, log)
 	stopBeat()
+	if errors.Is(err, errObjectMissing) && s.committed(ctx, ev) {
+		// A late redelivery of a file already committed, whose bytes the
+		// ledger keeper has since deleted: there is nothing left to do.
+		log.Info("file already committed; stale work dropped")
+		outcome, err = "already_committed", nil
+	}
 	switch {
 	case err == nil:
 		// Ack even if shutdown began meanwhile: the work is done and published.

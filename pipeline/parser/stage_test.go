@@ -18,6 +18,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -405,6 +406,36 @@ func TestStagePoisonEvents(t *testing.T) {
 	if !strings.Contains(all, "not a FileEvent (JSON)") || !strings.Contains(all, "gave up after 4 attempts") ||
 		!strings.Contains(all, "FILEDATA/deadbeef: file bytes are not in the object store") {
 		t.Errorf("dead letter reasons: %s", all)
+	}
+}
+
+// A late redelivery of a file the ledger has COMMITTED, whose bytes are
+// gone from FILEDATA, is dropped without a dead letter or a rejection.
+func TestStageStaleEventOfCommittedFile(t *testing.T) {
+	h := newHarness(t)
+	led, err := ledger.Open(h.ctx, h.env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := led.Create(h.ctx, contract.LedgerEntry{FileID: "c0ffee", Name: "XBTUSD_60.csv", State: contract.FileCommitted}); err != nil {
+		t.Fatal(err)
+	}
+	h.startParser(Config{RetryDelay: 50 * time.Millisecond})
+	h.queue(contract.FileEvent{FileID: "c0ffee", Name: "XBTUSD_60.csv", Object: "c0ffee", Pair: "XBTUSD", Interval: 60}, "file:c0ffee")
+	h.filesDone()
+	dlq, err := h.env.JS.Stream(h.ctx, topology.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := dlq.Info(h.ctx); info.State.Msgs != 0 {
+		t.Errorf("%d dead letters for a stale event of a committed file", info.State.Msgs)
+	}
+	prog, err := h.env.JS.Stream(h.ctx, topology.StreamProgress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := prog.Info(h.ctx); info.State.Msgs != 0 {
+		t.Errorf("%d progress reports for a stale event of a committed file", info.State.Msgs)
 	}
 }
 
