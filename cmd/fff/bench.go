@@ -209,8 +209,12 @@ type pipeResult struct {
 	// JetStream) and by QuestDB's process when it runs on this machine.
 	PipelineCPU float64 `json:"pipeline_cpu_seconds"`
 	QuestDBCPU  float64 `json:"questdb_cpu_seconds,omitempty"`
-	Requests    int64   `json:"requests,omitempty"`
-	ILPBytes    int64   `json:"ilp_bytes,omitempty"`
+	// Redelivered messages of the writer's and parser's consumers: each
+	// one held the run up for the consumer's AckWait (60s, 30s).
+	WriterRedelivered int   `json:"writer_redelivered"`
+	ParserRedelivered int   `json:"parser_redelivered"`
+	Requests          int64 `json:"requests,omitempty"`
+	ILPBytes          int64 `json:"ilp_bytes,omitempty"`
 }
 
 type impResult struct {
@@ -363,7 +367,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 		b.say("4. end to end into a null ILP sink: %s rows committed in %.2fs: %s candles/s (%d requests, %s of ILP)%s",
 			thousands(r.Rows), r.CommittedSecs, thousands(int64(r.CandlesPerSec)), r.Requests, humanBytes(r.ILPBytes),
 			below(r.CandlesPerSec >= barNullSink, fmt.Sprintf("bar %s", thousands(barNullSink))))
-		b.say("   CPU: pipeline process %.1fs of %.1fs × %d cores", r.PipelineCPU, r.CommittedSecs, runtime.NumCPU())
+		b.say("   CPU: pipeline process %.1fs of %.1fs × %d cores%s", r.PipelineCPU, r.CommittedSecs, runtime.NumCPU(), redeliveries(r))
 	}
 
 	// 4. end to end into QuestDB, 5. /imp
@@ -380,7 +384,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 			b.say("5. end to end into QuestDB (%s): %s rows committed in %.2fs, visible in %.2fs: %s candles/s%s",
 				r.Table, thousands(r.Rows), r.CommittedSecs, r.VisibleSecs, thousands(int64(r.CandlesPerSec)),
 				below(r.CandlesPerSec >= barEndToEnd, fmt.Sprintf("bar %s", thousands(barEndToEnd))))
-			b.say("   CPU: pipeline process %.1fs, QuestDB %.1fs, of %.1fs × %d cores", r.PipelineCPU, r.QuestDBCPU, r.VisibleSecs, runtime.NumCPU())
+			b.say("   CPU: pipeline process %.1fs, QuestDB %.1fs, of %.1fs × %d cores%s", r.PipelineCPU, r.QuestDBCPU, r.VisibleSecs, runtime.NumCPU(), redeliveries(r))
 			if o.cpuProfile != "" {
 				rep.CPUProf = o.cpuProfile
 				b.say("   CPU profile: %s (go tool pprof -top %s %s)", o.cpuProfile, b.self, o.cpuProfile)
@@ -405,8 +409,8 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 				fail("end to end into a DAY table", err)
 			} else {
 				rep.DayTable = r
-				b.say("   same into PARTITION BY DAY (%s): visible in %.2fs: %s candles/s (MONTH: %s)", r.Table, r.VisibleSecs,
-					thousands(int64(r.CandlesPerSec)), thousands(int64(rateOf(rep.QuestDB))))
+				b.say("   same into PARTITION BY DAY (%s): visible in %.2fs: %s candles/s (MONTH: %s)%s", r.Table, r.VisibleSecs,
+					thousands(int64(r.CandlesPerSec)), thousands(int64(rateOf(rep.QuestDB))), redeliveries(r))
 			}
 		}
 	}
@@ -756,6 +760,18 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 	if err != nil {
 		return el, err
 	}
+	for _, c := range []struct {
+		stream, name string
+		n            *int
+	}{{topology.StreamCandles, topology.ConsumerWriter, &p.cpu.writerRedelivered}, {topology.StreamFiles, topology.ConsumerParser, &p.cpu.parserRedelivered}} {
+		if cons, cerr := js.Consumer(ctx, c.stream, c.name); cerr == nil {
+			if info, ierr := cons.Info(ctx); ierr == nil {
+				// Every delivery takes a consumer sequence; redeliveries
+				// take one without a new stream message.
+				*c.n = int(info.Delivered.Consumer) - int(info.Delivered.Stream)
+			}
+		}
+	}
 	if sum.Failed > 0 {
 		f := sum.Failures[0]
 		return el, fmt.Errorf("%d file(s) failed (first: %s: %s: %s)", sum.Failed, f.Name, f.State, f.Reason)
@@ -791,7 +807,8 @@ func (b *bench) questdbRun(ctx context.Context, dir, table, partitionBy, profile
 	}
 	return &pipeResult{Table: table, Rows: n, CommittedSecs: committed.Seconds(), VisibleSecs: visible.Seconds(),
 		CandlesPerSec: float64(n) / visible.Seconds(), CommittedRate: float64(n) / committed.Seconds(),
-		PipelineCPU: cpu.self, QuestDBCPU: max(0, cpu.questdb)}, nil
+		PipelineCPU: cpu.self, QuestDBCPU: max(0, cpu.questdb),
+		WriterRedelivered: cpu.writerRedelivered, ParserRedelivered: cpu.parserRedelivered}, nil
 }
 
 // createTable makes the candle table with the schema migrations, or a copy
@@ -904,7 +921,8 @@ func (b *bench) nullRun(ctx context.Context, dir string) (*pipeResult, error) {
 	}
 	return &pipeResult{Rows: b.o.rows, CommittedSecs: el.Seconds(), VisibleSecs: el.Seconds(),
 		CandlesPerSec: float64(b.o.rows) / el.Seconds(), CommittedRate: float64(b.o.rows) / el.Seconds(),
-		PipelineCPU: cpu.self, Requests: sink.Requests.Load(), ILPBytes: sink.Bytes.Load()}, nil
+		PipelineCPU: cpu.self, Requests: sink.Requests.Load(), ILPBytes: sink.Bytes.Load(),
+		WriterRedelivered: cpu.writerRedelivered, ParserRedelivered: cpu.parserRedelivered}, nil
 }
 
 // rss is step 7: one file of about size bytes through each stage, each in
@@ -1155,7 +1173,12 @@ func runBenchStage(cmd *cobra.Command, stage string, n settings.NATS, q settings
 	return fmt.Errorf("unknown stage %q", stage)
 }
 
-type cpuUse struct{ self, questdb float64 }
+type cpuUse struct {
+	self, questdb float64
+	// redelivered: messages the writer and parser consumers delivered
+	// again (after their AckWait) during the run.
+	writerRedelivered, parserRedelivered int
+}
 
 // selfCPU is the CPU time (user + system) this process used so far.
 func selfCPU() float64 {
@@ -1200,4 +1223,11 @@ func questdbCPU() float64 {
 		return (ut + stt) / 100 // clock ticks; 100 a second on Linux
 	}
 	return -1
+}
+
+func redeliveries(r *pipeResult) string {
+	if r.WriterRedelivered == 0 && r.ParserRedelivered == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; STALLED: %d writer and %d parser message(s) redelivered after their AckWait", r.WriterRedelivered, r.ParserRedelivered)
 }
