@@ -318,7 +318,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 		defer b.pool.Close()
 	}
 	m := rep.Machine
-	b.say("fff bench: %d CPUs (%s), %d MB RAM, %s%s", m.CPUs, m.CPUModel, m.MemoryMB, m.Go, ifSet(", QuestDB ", m.QuestDB))
+	b.say("fff bench: %d CPUs (%s), %d MB RAM, %s%s", m.CPUs, m.CPUModel, m.MemoryMB, m.Go, ifSet(", ", m.QuestDB))
 	b.say("settings: parsers %d × batches of %d candles; writers %d, flush %s rows or %s, max ack pending %d; table PARTITION BY MONTH",
 		o.parsers, parser.DefaultBatchSize, o.writers, thousands(int64(o.flushRows)), writer.DefaultFlushInterval, writer.DefaultMaxAckPending)
 
