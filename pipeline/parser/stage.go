@@ -55,7 +55,7 @@ type Config struct {
 	Now         func() time.Time    // upper bound of open times (default time.Now)
 	MaxInFlight int                 // batches awaiting their PubAck, per worker (default 8)
 	Heartbeat   time.Duration       // how often a file being parsed is marked in progress (default 5s)
-	FetchWait   time.Duration       // how long one pull waits for work (default 5s)
+	FetchWait   time.Duration       // how long one pull waits for work (default 1s; a stopping parser waits that long)
 	AckTimeout  time.Duration       // how long to wait for one PubAck before re-publishing (default 30s)
 	RetryDelay  time.Duration       // a failed file is retried after RetryDelay × attempts (default 2s)
 }
@@ -92,7 +92,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Heartbeat = 5 * time.Second
 	}
 	if c.FetchWait <= 0 {
-		c.FetchWait = 5 * time.Second
+		c.FetchWait = time.Second
 	}
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 30 * time.Second
@@ -222,10 +222,11 @@ func newStage(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog
 // from the other parsers.
 func (s *stage) worker(ctx context.Context) {
 	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchWait)
-		batch, err := s.cons.Fetch(1, jetstream.FetchContext(fctx))
+		// A server-side expiry, not a client context: nats.go drops a
+		// message already sent when a fetch's context ends, and the file
+		// would wait out AckWait. See the writer's gather.
+		batch, err := s.cons.Fetch(1, jetstream.FetchMaxWait(s.cfg.FetchWait))
 		if err != nil {
-			cancel()
 			if ctx.Err() == nil {
 				s.log.Warn("fetching work failed; retrying", "err", err)
 				sleep(ctx, time.Second)
@@ -235,7 +236,6 @@ func (s *stage) worker(ctx context.Context) {
 		for msg := range batch.Messages() {
 			s.handle(ctx, msg)
 		}
-		cancel()
 		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) &&
 			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.Canceled) {
 			s.log.Warn("fetching work failed; retrying", "err", err)

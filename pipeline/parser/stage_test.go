@@ -55,7 +55,9 @@ func (h *harness) runParser(cfg Config) (stop func()) {
 	if cfg.Now == nil {
 		cfg.Now = testNow
 	}
-	cfg.FetchWait = time.Second
+	if cfg.FetchWait == 0 {
+		cfg.FetchWait = 200 * time.Millisecond // a stopping parser waits out its pull
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()

@@ -106,19 +106,24 @@ func (w *worker) gather(ctx context.Context) []*item {
 		// An idle worker waits for one message (a pull request cannot be
 		// shortened once sent, and the interval starts with the first
 		// message); then it asks for as many as should fill the request.
-		wait, n := 5*time.Second, 1
+		//
+		// The wait is the pull's server-side expiry (FetchMaxWait), never a
+		// client context: nats.go ends a fetch whose context is done by
+		// dropping what the server already sent, and each dropped batch
+		// then sat unseen until AckWait (60 s) redelivered it. With the
+		// expiry the client listens until the server says the pull is over.
+		// The idle wait is short so that a stopping writer returns soon.
+		wait, n := time.Second, 1
 		if len(items) > 0 {
 			wait = time.Until(deadline)
-			if wait < 2*time.Millisecond {
+			if wait < 5*time.Millisecond {
 				break
 			}
 			n = int(float64(w.cfg.FlushRows-rows)/w.avgRows + 0.999)
 			n = max(1, min(n, w.maxMsgs-len(items)))
 		}
-		fctx, cancel := context.WithTimeout(ctx, wait)
-		batch, err := w.cons.Fetch(n, jetstream.FetchContext(fctx))
+		batch, err := w.cons.Fetch(n, jetstream.FetchMaxWait(wait))
 		if err != nil {
-			cancel()
 			if ctx.Err() != nil {
 				break
 			}
@@ -137,8 +142,7 @@ func (w *worker) gather(ctx context.Context) []*item {
 				deadline = time.Now().Add(w.cfg.FlushInterval)
 			}
 		}
-		cancel()
-		if err := batch.Error(); err != nil && ctx.Err() == nil && fctx.Err() == nil {
+		if err := batch.Error(); err != nil && ctx.Err() == nil {
 			w.log.Warn("fetch from CANDLES ended with an error", "err", err)
 		}
 	}
