@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -1167,8 +1168,13 @@ func runBenchStage(cmd *cobra.Command, stage string, n settings.NATS, q settings
 	case "parser":
 		return parser.Run(ctx, parser.Config{NATS: n, Log: log, Metrics: metrics.NewRegistry()})
 	case "writer":
+		// As cmd/writer runs it.
+		if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+			debug.SetMemoryLimit(writer.SoftMemoryLimit(workers, flushRows))
+		}
 		q.Table = "fff_bench_null"
-		return writer.Run(ctx, writer.Config{NATS: n, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q, SummaryEvery: time.Hour})
+		return writer.Run(ctx, writer.Config{NATS: n, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q, SummaryEvery: time.Hour,
+			Workers: workers, FlushRows: flushRows})
 	}
 	return fmt.Errorf("unknown stage %q", stage)
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +15,9 @@ import (
 
 func main() {
 	var (
-		common settings.Common
-		cfg    writer.Config
+		common   settings.Common
+		cfg      writer.Config
+		memLimit bool
 	)
 	cmd := &cobra.Command{
 		Use:   "writer",
@@ -46,6 +48,11 @@ Any number of writers may run against the same NATS: they share the work.`,
 			cfg.NATS = common.NATS
 			cfg.Log = log
 			cfg.MetricsAddr = common.Metrics.Addr
+			if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memLimit {
+				limit := writer.SoftMemoryLimit(cfg.Workers, cfg.FlushRows)
+				debug.SetMemoryLimit(limit)
+				log.Debug("memory limit", "bytes", limit)
+			}
 			return writer.Run(ctx, cfg)
 		},
 	}
@@ -62,6 +69,8 @@ Any number of writers may run against the same NATS: they share the work.`,
 	settings.Bind(fs, "max-ack-pending", "FFF_WRITER_MAX_ACK_PENDING")
 	fs.BoolVar(&cfg.Migrate, "migrate", true, "apply pending schema migrations to the table at start")
 	settings.Bind(fs, "migrate", "FFF_WRITER_MIGRATE")
+	fs.BoolVar(&memLimit, "memory-limit", true, "collect garbage near the working set the settings imply (workers × flush rows), unless GOMEMLIMIT is set")
+	settings.Bind(fs, "memory-limit", "FFF_WRITER_MEMORY_LIMIT")
 
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "writer:", err)

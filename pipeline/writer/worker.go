@@ -53,7 +53,7 @@ type worker struct {
 }
 
 func (w *worker) run(ctx context.Context) {
-	sink, err := newSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table)
+	sink, err := newSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table, w.cfg.FlushRows)
 	if err != nil {
 		// Run checked the settings already.
 		w.log.Error("writer worker cannot start", "err", err)
