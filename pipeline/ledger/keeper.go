@@ -202,7 +202,11 @@ func (k *keeper) fold(ctx context.Context, msgs []jetstream.Msg) {
 		if committedNow && k.obj != nil {
 			// Bytes of a committed file are no longer needed; a forced run
 			// stores them again. A failure only leaves them behind.
-			if err := k.obj.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			// Finished even when stopping: the fold is already written.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err := k.obj.Delete(dctx, id)
+			cancel()
+			if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 				k.log.Warn("could not delete a committed file's bytes", "file_id", short(id), "err", err)
 			}
 		}
