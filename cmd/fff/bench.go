@@ -958,8 +958,12 @@ func (b *bench) rss(ctx context.Context, size int64) (*rssResult, error) {
 		return res, err
 	}
 	kctx, stopKeeper := context.WithCancel(ctx)
-	defer stopKeeper()
-	go func() { _ = ledger.Run(kctx, ledger.Config{JS: js, Log: b.stageLog, Metrics: metrics.NewRegistry()}) }()
+	keeperDone := make(chan struct{})
+	go func() {
+		defer close(keeperDone)
+		_ = ledger.Run(kctx, ledger.Config{JS: js, Log: b.stageLog, Metrics: metrics.NewRegistry()})
+	}()
+	defer func() { stopKeeper(); <-keeperDone }()
 	sink, err := benchmark.StartNullSink()
 	if err != nil {
 		return res, err
