@@ -3,39 +3,24 @@ package writer
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
 )
 
 // nullQuestDB answers like QuestDB's HTTP endpoint without storing
-// anything: /settings announces ILP v2, /write drains the body and says 204.
-// It measures the client side alone.
-func nullQuestDB(tb testing.TB) (conf string, bytes *atomic.Int64) {
-	bytes = &atomic.Int64{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/settings":
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"config":{"line.proto.support.versions":[1,2],"cairo.max.file.name.length":127}}`)
-		case "/write":
-			n, _ := io.Copy(io.Discard, r.Body)
-			bytes.Add(n)
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	tb.Cleanup(srv.Close)
-	return "http::addr=" + strings.TrimPrefix(srv.URL, "http://") + ";", bytes
+// anything (the null sink of fff bench): it measures the client side alone.
+func nullQuestDB(tb testing.TB) string {
+	n, err := benchmark.StartNullSink()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = n.Close() })
+	return n.ILP()
 }
 
 // synthBatches makes one-minute candles in batches of 8192, as the parser
@@ -120,7 +105,7 @@ func benchSink(b *testing.B, conf, table string, workers, flushRows, rows int) {
 
 // go test -run '^$' -bench NullSink ./pipeline/writer/
 func BenchmarkSinkNullQuestDB(b *testing.B) {
-	conf, _ := nullQuestDB(b)
+	conf := nullQuestDB(b)
 	for _, w := range []int{1, 2} {
 		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
 			benchSink(b, conf, "bench", w, DefaultFlushRows, 1_000_000)
