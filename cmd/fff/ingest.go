@@ -603,7 +603,7 @@ func runIngest(ctx context.Context, js jetstream.JetStream, opts ingestOptions, 
 		case <-requeue.C:
 			var ids []string
 			for id, t := range files {
-				if !t.done {
+				if !t.done && t.entry.State == contract.FileQueued {
 					ids = append(ids, id)
 				}
 			}

@@ -202,6 +202,7 @@ func Run(ctx context.Context, cfg Config) error {
 		obs:     map[string]*observation{},
 		handled: map[string]handledKind{},
 		waiting: map[string][]*item{},
+		queued:  map[string]bool{},
 		jobs:    make(chan job),
 		results: make(chan result),
 		m:       newCounters(cfg.Metrics),
@@ -344,6 +345,9 @@ type run struct {
 	obs     map[string]*observation
 	handled map[string]handledKind
 	waiting map[string][]*item
+	// queued: waited-for files whose entry was last seen QUEUED, the only
+	// ones whose work can have been lost.
+	queued map[string]bool
 	queue   []job
 	jobs    chan job
 	results chan result
@@ -615,11 +619,11 @@ func (w *run) zipResult(r result) {
 // requeueLost publishes again the work of waited-for files left QUEUED
 // without it.
 func (w *run) requeueLost(ctx context.Context) {
-	if len(w.waiting) == 0 {
+	if len(w.queued) == 0 {
 		return
 	}
-	ids := make([]string, 0, len(w.waiting))
-	for id := range w.waiting {
+	ids := make([]string, 0, len(w.queued))
+	for id := range w.queued {
 		ids = append(ids, id)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -644,7 +648,15 @@ func (w *run) wait(it *item) {
 
 func (w *run) ledgerEvent(ev ledger.Event) {
 	items := w.waiting[ev.Entry.FileID]
-	if len(items) == 0 || !ledger.Terminal(ev.Entry.State) {
+	if len(items) == 0 {
+		return
+	}
+	if ev.Entry.State == contract.FileQueued {
+		w.queued[ev.Entry.FileID] = true
+	} else {
+		delete(w.queued, ev.Entry.FileID)
+	}
+	if !ledger.Terminal(ev.Entry.State) {
 		return
 	}
 	var keep []*item
@@ -657,6 +669,7 @@ func (w *run) ledgerEvent(ev ledger.Event) {
 	}
 	if len(keep) == 0 {
 		delete(w.waiting, ev.Entry.FileID)
+		delete(w.queued, ev.Entry.FileID)
 	} else {
 		w.waiting[ev.Entry.FileID] = keep
 	}
