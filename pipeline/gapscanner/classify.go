@@ -32,10 +32,14 @@ func classify(g *Gap, now time.Time, c *ScanConfig, rec contract.GapRecord) {
 		g.Hold = "record says NO_TRADES: never requested again"
 		return
 	case contract.GapUnfillable:
-		g.Class = contract.ClassUnfillable
-		g.Reason = orDefault(rec.Reason, "the fetcher recorded it as unfillable")
-		g.Hold = "record says UNFILLABLE: not requested again"
-		return
+		if !c.Trades {
+			g.Class = contract.ClassUnfillable
+			g.Reason = orDefault(rec.Reason, "the fetcher recorded it as unfillable")
+			g.Hold = "record says UNFILLABLE: not requested again (--trades would rebuild it from trades)"
+			return
+		}
+		// Unfillable by OHLC, which is what the fetcher found without
+		// trades; with trade rebuilding on it is worth one more request.
 	}
 	switch {
 	case g.CandlesFromToday <= int64(c.Window):
@@ -51,7 +55,7 @@ func classify(g *Gap, now time.Time, c *ScanConfig, rec contract.GapRecord) {
 		return
 	}
 	switch rec.State {
-	case "", contract.GapOpen:
+	case "", contract.GapOpen, contract.GapUnfillable:
 		g.Requestable = true
 	default: // REQUESTED, or FILLED/FAILED while still missing
 		last := lastActivity(rec)

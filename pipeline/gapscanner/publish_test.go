@@ -259,6 +259,67 @@ func TestTradesClassAndSplitRequests(t *testing.T) {
 	}
 }
 
+// A gap the fetcher recorded UNFILLABLE (it had no trade rebuilding) stays
+// held without --trades and is requested from trades with it.
+func TestUnfillableRecordRequestedWithTrades(t *testing.T) {
+	q := testenv.NewQuestDB(t)
+	nats := testenv.StartJetStream(t)
+	loadHourly(t, q, "ETHUSD")
+	ctx := context.Background()
+	kv := gapsKV(t, nats.JS)
+	cfg := gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), Records: kv}
+	rep, err := gapscanner.Scan(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old gapscanner.Gap
+	for _, g := range rep.Gaps {
+		if g.Class == contract.ClassUnfillable {
+			old = g
+			break
+		}
+	}
+	if old.Key == "" {
+		t.Fatal("no unfillable gap in the fixture")
+	}
+	putRecord(t, kv, contract.GapRecord{Key: old.Key, Source: "kraken", Pair: "ETHUSD", Interval: 60,
+		Start: old.Start, End: old.End, Missing: old.Missing, State: contract.GapUnfillable,
+		Reason: "beyond the 720-candle OHLC window and trade rebuilding is off", Updated: hourlyNow.Add(-time.Minute)})
+
+	find := func(rep gapscanner.Report) gapscanner.Gap {
+		for _, g := range rep.Gaps {
+			if g.Key == old.Key {
+				return g
+			}
+		}
+		t.Fatalf("gap %s not in the report", old.Key)
+		return gapscanner.Gap{}
+	}
+	rep, err = gapscanner.Scan(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := find(rep); g.Requestable || g.Class != contract.ClassUnfillable || !strings.Contains(g.Hold, "UNFILLABLE") {
+		t.Errorf("without --trades: %+v", g)
+	}
+	cfg.Trades = true
+	rep, err = gapscanner.Scan(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := find(rep)
+	if !g.Requestable || g.Class != contract.ClassFillableFromTrades {
+		t.Fatalf("with --trades: %+v", g)
+	}
+	sent, err := gapscanner.PublishWith(ctx, nats.JS, gapscanner.PublishOptions{Now: fixed(hourlyNow)}, g)
+	if err != nil || len(sent) != 1 || !sent[0].Trades {
+		t.Fatalf("published %+v, %v", sent, err)
+	}
+	if rec := record(t, kv, old.Key); rec.State != contract.GapRequested {
+		t.Errorf("record after the request: %s", rec.State)
+	}
+}
+
 func TestExportUnfillableCSV(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 	loadHourly(t, q, "ETHUSD")
