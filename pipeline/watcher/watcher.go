@@ -347,7 +347,7 @@ type run struct {
 	waiting map[string][]*item
 	// queued: waited-for files whose entry was last seen QUEUED, the only
 	// ones whose work can have been lost.
-	queued map[string]bool
+	queued  map[string]bool
 	queue   []job
 	jobs    chan job
 	results chan result
