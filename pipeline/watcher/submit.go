@@ -190,8 +190,9 @@ func (s *Submitter) publish(ctx context.Context, e contract.LedgerEntry, size in
 }
 
 // store puts the bytes in FILEDATA under the file id, unless an earlier
-// submission did. The content is hashed again on the way in, so a file that
-// changed after it was hashed is never stored under the wrong id.
+// submission did. The store's own digest of what it took is checked against
+// the id, so a file that changed after it was hashed is never stored under
+// the wrong id.
 func (s *Submitter) store(ctx context.Context, c Candidate, id string, size int64) error {
 	if info, err := s.obj.GetInfo(ctx, id); err == nil && !info.Deleted && int64(info.Size) == size {
 		return nil
@@ -201,16 +202,18 @@ func (s *Submitter) store(ctx context.Context, c Candidate, id string, size int6
 		return err
 	}
 	defer rc.Close()
-	h := sha256.New()
 	meta := jetstream.ObjectMeta{Name: id, Description: c.Name}
-	if _, err := s.obj.Put(ctx, meta, io.TeeReader(rc, h)); err != nil {
+	info, err := s.obj.Put(ctx, meta, rc)
+	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) {
 			return err
 		}
 		return fmt.Errorf("store %s in %s: %w", c.Name, topology.BucketFileData, err)
 	}
-	if hex.EncodeToString(h.Sum(nil)) != id {
+	// The object store hashes what it stored (SHA-256, like the file id):
+	// its digest tells a file that changed since it was hashed.
+	if sum, err := jetstream.DecodeObjectDigest(info.Digest); err != nil || hex.EncodeToString(sum) != id {
 		_ = s.obj.Delete(ctx, id)
 		return fmt.Errorf("%s: %w", c.Name, ErrChanged)
 	}
