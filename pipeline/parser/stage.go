@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"regexp"
 	"sync"
 	"time"
@@ -512,8 +513,12 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 		return nil, fmt.Errorf("look up %s/%s: %w", topology.BucketFileData, ev.Object, err)
 	}
 	// The object store client gives the whole read one deadline (5 s when the
-	// context has none), so a big file needs one sized to it.
-	rctx, cancel := context.WithTimeout(ctx, readTimeout(info.Size))
+	// context has none), so a big file needs one sized to it. It must not be
+	// cancelled with ctx: nats.go (v1.55) then stops the chunk subscription
+	// without ending the reader, whose Read, and Close behind it, wait out
+	// the deadline; a parser stopped mid-file hung for minutes. The loop
+	// below watches ctx instead, and Close ends the read.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout(info.Size))
 	defer cancel()
 	obj, err := s.store.Get(rctx, ev.Object)
 	if err != nil {
@@ -551,6 +556,9 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 			return nil, fmt.Errorf("read %s/%s: %w", topology.BucketFileData, ev.Object, err)
 		}
 		sum.good++
+		if sum.good&0xffff == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if pub == nil {
 			continue
 		}
@@ -665,10 +673,8 @@ func (p *publisher) publishSync(ctx context.Context, m *nats.Msg, id string) err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		retry := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
-		if run := m.Header.Get(contract.HeaderRun); run != "" {
-			retry.Header.Set(contract.HeaderRun, run)
-		}
+		// A copy: the abandoned future may still hold m.
+		retry := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: maps.Clone(m.Header)}
 		if _, err = p.js.PublishMsg(ctx, retry, jetstream.WithMsgID(id)); err == nil {
 			return nil
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +72,8 @@ func (h *harness) runParser(cfg Config) (stop func()) {
 					h.t.Errorf("Run: %v", err)
 				}
 			case <-time.After(20 * time.Second):
-				h.t.Error("Run did not return after cancel")
+				buf := make([]byte, 1<<20)
+				h.t.Errorf("Run did not return after cancel; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 			}
 		})
 	}
