@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -1172,10 +1171,7 @@ func runBenchStage(cmd *cobra.Command, stage string, n settings.NATS, q settings
 	case "parser":
 		return parser.Run(ctx, parser.Config{NATS: n, Log: log, Metrics: metrics.NewRegistry()})
 	case "writer":
-		// As cmd/writer runs it.
-		if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-			debug.SetMemoryLimit(writer.SoftMemoryLimit(workers, flushRows))
-		}
+		writer.LimitMemory(workers, flushRows) // as cmd/writer runs it
 		q.Table = "fff_bench_null"
 		return writer.Run(ctx, writer.Config{NATS: n, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q, SummaryEvery: time.Hour,
 			Workers: workers, FlushRows: flushRows})

@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -48,10 +47,10 @@ Any number of writers may run against the same NATS: they share the work.`,
 			cfg.NATS = common.NATS
 			cfg.Log = log
 			cfg.MetricsAddr = common.Metrics.Addr
-			if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memLimit {
-				limit := writer.SoftMemoryLimit(cfg.Workers, cfg.FlushRows)
-				debug.SetMemoryLimit(limit)
-				log.Debug("memory limit", "bytes", limit)
+			if memLimit {
+				if limit, set := writer.LimitMemory(cfg.Workers, cfg.FlushRows); set {
+					log.Debug("memory limit", "bytes", limit)
+				}
 			}
 			return writer.Run(ctx, cfg)
 		},

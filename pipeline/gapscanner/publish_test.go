@@ -165,13 +165,19 @@ func TestScanPublishRecords(t *testing.T) {
 	}
 }
 
-func TestRecordsFilledAndPurged(t *testing.T) {
+// hourlyWithRecords loads the hourly ETHUSD series and returns a scan
+// configuration that keeps gap records in a fresh GAPS bucket.
+func hourlyWithRecords(t *testing.T) (*testenv.QuestDB, *testenv.JetStream, jetstream.KeyValue, gapscanner.ScanConfig) {
 	q := testenv.NewQuestDB(t)
 	nats := testenv.StartJetStream(t)
 	loadHourly(t, q, "ETHUSD")
-	ctx := context.Background()
 	kv := gapsKV(t, nats.JS)
-	cfg := gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), Records: kv}
+	return q, nats, kv, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), Records: kv}
+}
+
+func TestRecordsFilledAndPurged(t *testing.T) {
+	q, nats, kv, cfg := hourlyWithRecords(t)
+	ctx := context.Background()
 	rep, err := gapscanner.Scan(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -262,12 +268,8 @@ func TestTradesClassAndSplitRequests(t *testing.T) {
 // A gap the fetcher recorded UNFILLABLE (it had no trade rebuilding) stays
 // held without --trades and is requested from trades with it.
 func TestUnfillableRecordRequestedWithTrades(t *testing.T) {
-	q := testenv.NewQuestDB(t)
-	nats := testenv.StartJetStream(t)
-	loadHourly(t, q, "ETHUSD")
+	_, nats, kv, cfg := hourlyWithRecords(t)
 	ctx := context.Background()
-	kv := gapsKV(t, nats.JS)
-	cfg := gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), Records: kv}
 	rep, err := gapscanner.Scan(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

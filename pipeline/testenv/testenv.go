@@ -72,6 +72,12 @@ type QuestDB struct {
 	Pool  *pgxpool.Pool
 }
 
+// HTTPAddr is the host:port of QuestDB's HTTP (ILP) endpoint.
+func (q *QuestDB) HTTPAddr() string {
+	_, addr, _ := questdb.ILPAddr(q.ILP) // q.ILP is built by this package
+	return addr
+}
+
 // Settings are QuestDB settings for this test's table.
 func (q *QuestDB) Settings() settings.QuestDB {
 	return settings.QuestDB{ILP: q.ILP, PG: q.PG, Table: q.Table}

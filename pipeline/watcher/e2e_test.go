@@ -159,8 +159,7 @@ func TestEndToEndIntoQuestDB(t *testing.T) {
 // QuestDB holds exactly its rows.
 func TestEndToEndQuestDBDownMidIngest(t *testing.T) {
 	q := testenv.NewQuestDB(t)
-	addr := strings.TrimSuffix(strings.TrimPrefix(q.ILP, "http::addr="), ";")
-	px := testenv.NewProxy(t, addr)
+	px := testenv.NewProxy(t, q.HTTPAddr())
 	h := newHarness(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -385,6 +387,18 @@ func redactedAddr(conf string) string {
 		return "QuestDB"
 	}
 	return addr
+}
+
+// LimitMemory sets the process's Go memory limit to SoftMemoryLimit, unless
+// GOMEMLIMIT already set one. For the owner of a process that runs a writer
+// and little else (the writer binary): the limit applies to the whole process.
+func LimitMemory(workers, flushRows int) (limit int64, set bool) {
+	if _, env := os.LookupEnv("GOMEMLIMIT"); env {
+		return 0, false
+	}
+	limit = SoftMemoryLimit(workers, flushRows)
+	debug.SetMemoryLimit(limit)
+	return limit, true
 }
 
 // SoftMemoryLimit is the Go memory limit a writer process should run with:

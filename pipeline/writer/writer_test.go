@@ -13,7 +13,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
@@ -203,18 +202,10 @@ func TestWriterDeadLettersWhatQuestDBRefuses(t *testing.T) {
 	}
 }
 
-func questDBAddr(t testing.TB, q *testenv.QuestDB) string {
-	_, addr, err := questdb.ILPAddr(q.ILP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
-	px := testenv.NewProxy(t, questDBAddr(t, q))
+	px := testenv.NewProxy(t, q.HTTPAddr())
 	px.Down()
 
 	qs := q.Settings()
@@ -269,7 +260,7 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
-	px := testenv.NewProxy(t, questDBAddr(t, q))
+	px := testenv.NewProxy(t, q.HTTPAddr())
 	qs := q.Settings()
 	qs.ILP = px.Conf()
 
