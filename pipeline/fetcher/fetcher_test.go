@@ -14,6 +14,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken/krakentest"
+	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -68,12 +69,8 @@ func TestRawJSONRequestIsServed(t *testing.T) {
 	if !asked {
 		t.Error("no OHLC call")
 	}
-	if got := e.reg.Counter("fff_fetcher_requests_total", "", "outcome", "filled").Get(); got != 1 {
-		t.Errorf("filled counter %v", got)
-	}
-	if got := e.reg.Counter("fff_fetcher_candles_published_total", "", "origin", "api").Get(); got != 5 {
-		t.Errorf("candles counter %v", got)
-	}
+	testenv.WaitValue(t, "filled counter", e.reg.Counter("fff_fetcher_requests_total", "", "outcome", "filled").Get, 1, 5*time.Second)
+	testenv.WaitValue(t, "candles counter", e.reg.Counter("fff_fetcher_candles_published_total", "", "origin", "api").Get, 5, 5*time.Second)
 }
 
 func TestFlatRowsDroppedAndNoTrades(t *testing.T) {
@@ -260,9 +257,7 @@ func TestThrottlingSlowsDownButServes(t *testing.T) {
 	if took < 140*time.Millisecond {
 		t.Errorf("served in %s: throttling did not slow it down", took)
 	}
-	if got := e.reg.Counter("fff_fetcher_kraken_throttled_total", "").Get(); got != 3 {
-		t.Errorf("throttled counter %v", got)
-	}
+	testenv.WaitValue(t, "throttled counter", e.reg.Counter("fff_fetcher_kraken_throttled_total", "").Get, 3, 5*time.Second)
 	if e.fake.Calls("AssetPairs") != 4 {
 		t.Errorf("AssetPairs calls %d, want 3 throttled + 1", e.fake.Calls("AssetPairs"))
 	}
@@ -354,9 +349,7 @@ func TestBadRequestsAreDeadLettered(t *testing.T) {
 			t.Errorf("dead letter %d headers %v", i, m.Header)
 		}
 	}
-	if got := e.reg.Counter("fff_fetcher_requests_total", "", "outcome", "dead_lettered").Get(); got != float64(len(cases)) {
-		t.Errorf("dead-letter counter %v", got)
-	}
+	testenv.WaitValue(t, "dead-letter counter", e.reg.Counter("fff_fetcher_requests_total", "", "outcome", "dead_lettered").Get, float64(len(cases)), 5*time.Second)
 }
 
 func TestRateLimitSpacesCalls(t *testing.T) {

@@ -104,7 +104,7 @@ type MigrationState struct {
 func ensureMigrationsTable(ctx context.Context, db Querier) error {
 	// PARTITION BY NONE keeps it a plain (non-WAL) table, so a row is
 	// visible as soon as it is inserted.
-	_, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+MigrationsTable+` (
+	err := execBusy(ctx, db, `CREATE TABLE IF NOT EXISTS `+MigrationsTable+` (
 		ts TIMESTAMP, target SYMBOL, version INT, name STRING, direction SYMBOL
 	) TIMESTAMP(ts) PARTITION BY NONE`)
 	if err != nil {
@@ -172,7 +172,7 @@ func Status(ctx context.Context, db Querier, table string) ([]MigrationState, er
 }
 
 func record(ctx context.Context, db Querier, table string, m Migration, dir string) error {
-	_, err := db.Exec(ctx, "INSERT INTO "+MigrationsTable+" (ts, target, version, name, direction) VALUES (systimestamp(), $1, $2, $3, $4)",
+	err := execBusy(ctx, db, "INSERT INTO "+MigrationsTable+" (ts, target, version, name, direction) VALUES (systimestamp(), $1, $2, $3, $4)",
 		table, m.Version, m.Name, dir)
 	if err != nil {
 		return fmt.Errorf("record migration %04d %s: %w", m.Version, dir, err)
@@ -193,7 +193,7 @@ func Up(ctx context.Context, db Querier, table string) ([]Migration, error) {
 			continue
 		}
 		for _, stmt := range s.Statements(true, table) {
-			if _, err := db.Exec(ctx, stmt); err != nil {
+			if err := execBusy(ctx, db, stmt); err != nil {
 				return done, fmt.Errorf("migration %04d_%s up on %s: %w", s.Version, s.Name, table, err)
 			}
 		}
@@ -218,7 +218,7 @@ func Down(ctx context.Context, db Querier, table string, steps int) ([]Migration
 			continue
 		}
 		for _, stmt := range s.Statements(false, table) {
-			if _, err := db.Exec(ctx, stmt); err != nil {
+			if err := execBusy(ctx, db, stmt); err != nil {
 				return done, fmt.Errorf("migration %04d_%s down on %s: %w", s.Version, s.Name, table, err)
 			}
 		}
@@ -253,4 +253,29 @@ func WaitApplied(ctx context.Context, db Querier, table string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// execBusy runs one statement, retrying while QuestDB answers "table busy".
+// A non-WAL table (the migrations log) and DDL take the table's writer lock,
+// so two processes migrating at once (two writers starting together, test
+// packages in parallel) collide; the lock is held for milliseconds, so
+// waiting is the right answer, not failing.
+func execBusy(ctx context.Context, db Querier, sql string, args ...any) error {
+	wait := 10 * time.Millisecond
+	for {
+		_, err := db.Exec(ctx, sql, args...)
+		if err == nil || !isTableBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up waiting: %w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+func isTableBusy(err error) bool {
+	return strings.Contains(strings.ToLower(err.Error()), "table busy")
 }

@@ -97,3 +97,41 @@ func TestParseBuild(t *testing.T) {
 		t.Fatal("want error for a non-QuestDB version string")
 	}
 }
+
+// Two writers starting together (or test packages in parallel) migrate at
+// once; QuestDB answers "table busy" to the loser of the writer lock, which
+// must wait rather than fail.
+func TestConcurrentMigrateUp(t *testing.T) {
+	pool, _, _ := testenv.ConnectQuestDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for round := 0; round < 3; round++ {
+		table := testenv.NewTableName(t)
+		t.Cleanup(func() { testenv.DropTable(t, pool, table) })
+		const migrators = 6
+		errs := make(chan error, migrators)
+		start := make(chan struct{})
+		for i := 0; i < migrators; i++ {
+			go func() {
+				<-start
+				_, err := questdb.Up(ctx, pool, table)
+				errs <- err
+			}()
+		}
+		close(start)
+		for i := 0; i < migrators; i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: concurrent up: %v", round, err)
+			}
+		}
+		st, err := questdb.Status(ctx, pool, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range st {
+			if !s.Applied {
+				t.Fatalf("round %d: migration %04d not applied", round, s.Version)
+			}
+		}
+	}
+}

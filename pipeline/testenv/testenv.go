@@ -182,6 +182,24 @@ func (q *QuestDB) WaitCount(t testing.TB, want int64, timeout time.Duration) int
 	}
 }
 
+// WaitValue waits until get returns want (a metric another goroutine
+// updates after the event a test saw) and fails the test with the last value
+// when timeout passes first.
+func WaitValue(t testing.TB, what string, get func() float64, want float64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := get()
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %v after %s, want %v", what, got, timeout, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
