@@ -14,10 +14,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -157,8 +157,8 @@ func TestNATSConfUsers(t *testing.T) {
 
 	// The pipeline user, through the settings every service uses.
 	var pv violations
-	ns := settings.NATS{URL: s.ClientURL(), User: "pipeline", Password: pipelinePassword}
-	nc, js, err := ns.JetStream(ctx, "deploy-test", nil)
+	ns := cli.NATS{URL: s.ClientURL(), User: "pipeline", Password: pipelinePassword}
+	nc, js, err := cli.JetStream(ctx, ns, "deploy-test", nil)
 	if err != nil {
 		t.Fatalf("pipeline user: connect and topology.Ensure: %v", err)
 	}
@@ -364,11 +364,11 @@ func TestNATSClusterConf(t *testing.T) {
 		}
 		urls = append(urls, s.ClientURL())
 	}
-	ns := settings.NATS{URL: strings.Join(urls, ","), User: "pipeline", Password: pipelinePassword, Replicas: 3}
+	ns := cli.NATS{URL: strings.Join(urls, ","), User: "pipeline", Password: pipelinePassword, Replicas: 3}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		nc, js, err := ns.JetStream(ctx, "deploy-cluster-test", nil)
+		nc, js, err := cli.JetStream(ctx, ns, "deploy-cluster-test", nil)
 		if err == nil {
 			s, serr := js.Stream(ctx, topology.StreamCandles)
 			if serr == nil && s.CachedInfo().Config.Replicas != 3 {

@@ -3,23 +3,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os"
 
-	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/fetcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 )
 
 func main() {
-	var (
-		common settings.Common
-		cfg    fetcher.Config
-	)
-	cmd := &cobra.Command{
-		Use:   "fetcher",
+	var cfg fetcher.Config
+	cli.Main(cli.StageCommand(cli.StageSpec{
+		Name:  "fetcher",
 		Short: "Fill candle gaps from Kraken's REST API on request",
 		Long: `fetcher consumes fill requests from fills.kraken (FILLS stream, durable
 consumer "fetcher-kraken"), published by the gap scanner or by hand, fetches
@@ -43,50 +40,35 @@ end, more than --max-request-candles) goes to dlq.fetcher with the reason.`,
   # ask for a range by hand:
   nats pub fills.kraken '{"pair":"XBTUSD","interval":60,"start":"2025-01-10T08:00:00Z","end":"2025-01-10T14:00:00Z"}'
   nats kv get GAPS kraken.XBTUSD.60.1736496000`,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return settings.ApplyEnv(cmd)
+		MetricsAddr: "127.0.0.1:9105",
+		Flags: func(fs *pflag.FlagSet) {
+			fs.StringVar(&cfg.KrakenURL, "kraken-url", kraken.DefaultBaseURL, "base URL of Kraken's REST API (point it at a fake Kraken for tests)")
+			cli.Bind(fs, "kraken-url", "FFF_KRAKEN_URL")
+			fs.Float64Var(&cfg.Rate, "rate", fetcher.DefaultRate, "Kraken calls per second, across all requests (about 1 is safe)")
+			cli.Bind(fs, "rate", "FFF_FETCHER_RATE")
+			fs.BoolVar(&cfg.Trades, "trades", false, "rebuild candles older than Kraken's 720-candle OHLC window from the Trades endpoint (1000 trades a call: slow for busy pairs)")
+			cli.Bind(fs, "trades", "FFF_FETCHER_TRADES")
+			fs.Int64Var(&cfg.MaxRequestCandles, "max-request-candles", fetcher.DefaultMaxRequestCandles, "dead-letter requests covering more candles than this")
+			cli.Bind(fs, "max-request-candles", "FFF_FETCHER_MAX_REQUEST_CANDLES")
+			fs.IntVar(&cfg.BatchSize, "batch-size", fetcher.DefaultBatchSize, "candles per published batch")
+			cli.Bind(fs, "batch-size", "FFF_FETCHER_BATCH_SIZE")
+			fs.DurationVar(&cfg.Backoff.Initial, "backoff", fetcher.DefaultBackoffInitial, "first wait after a throttled or failed Kraken call (doubles each time)")
+			cli.Bind(fs, "backoff", "FFF_FETCHER_BACKOFF")
+			fs.DurationVar(&cfg.Backoff.Max, "max-backoff", fetcher.DefaultBackoffMax, "longest wait between retries of a Kraken call")
+			cli.Bind(fs, "max-backoff", "FFF_FETCHER_MAX_BACKOFF")
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := common.Log.Logger(os.Stderr)
-			if err != nil {
-				return err
-			}
+		Check: func() error {
 			if cfg.Rate <= 0 {
 				return fmt.Errorf("--rate %v: want a positive number of calls per second", cfg.Rate)
 			}
 			if cfg.MaxRequestCandles <= 0 {
 				return fmt.Errorf("--max-request-candles %d: want a positive number", cfg.MaxRequestCandles)
 			}
-			ctx, stop := settings.SignalContext()
-			defer stop()
-			cfg.NATS = common.NATS
-			cfg.Log = log
-			cfg.MetricsAddr = common.Metrics.Addr
+			return nil
+		},
+		Run: func(ctx context.Context, s *cli.Stage) error {
+			cfg.JS, cfg.Log, cfg.Metrics = s.JS, s.Log, s.Metrics
 			return fetcher.Run(ctx, cfg)
 		},
-	}
-	fs := cmd.Flags()
-	common.AddFlags(fs, "127.0.0.1:9105")
-	fs.StringVar(&cfg.KrakenURL, "kraken-url", kraken.DefaultBaseURL, "base URL of Kraken's REST API (point it at a fake Kraken for tests)")
-	settings.Bind(fs, "kraken-url", "FFF_KRAKEN_URL")
-	fs.Float64Var(&cfg.Rate, "rate", fetcher.DefaultRate, "Kraken calls per second, across all requests (about 1 is safe)")
-	settings.Bind(fs, "rate", "FFF_FETCHER_RATE")
-	fs.BoolVar(&cfg.Trades, "trades", false, "rebuild candles older than Kraken's 720-candle OHLC window from the Trades endpoint (1000 trades a call: slow for busy pairs)")
-	settings.Bind(fs, "trades", "FFF_FETCHER_TRADES")
-	fs.Int64Var(&cfg.MaxRequestCandles, "max-request-candles", fetcher.DefaultMaxRequestCandles, "dead-letter requests covering more candles than this")
-	settings.Bind(fs, "max-request-candles", "FFF_FETCHER_MAX_REQUEST_CANDLES")
-	fs.IntVar(&cfg.BatchSize, "batch-size", fetcher.DefaultBatchSize, "candles per published batch")
-	settings.Bind(fs, "batch-size", "FFF_FETCHER_BATCH_SIZE")
-	fs.DurationVar(&cfg.Backoff.Initial, "backoff", fetcher.DefaultBackoffInitial, "first wait after a throttled or failed Kraken call (doubles each time)")
-	settings.Bind(fs, "backoff", "FFF_FETCHER_BACKOFF")
-	fs.DurationVar(&cfg.Backoff.Max, "max-backoff", fetcher.DefaultBackoffMax, "longest wait between retries of a Kraken call")
-	settings.Bind(fs, "max-backoff", "FFF_FETCHER_MAX_BACKOFF")
-
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "fetcher:", err)
-		os.Exit(1)
-	}
+	}))
 }

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 )
 
 func init() {
@@ -29,8 +29,8 @@ Kraken pair; tiers come from the editable list pipeline/assets/tiers.txt
 	rootCmd.AddCommand(cmd)
 }
 
-func openRegistry(ctx context.Context, n settings.NATS) (*assets.Registry, func(), error) {
-	nc, js, err := n.JetStream(ctx, "fff-assets", logger)
+func openRegistry(ctx context.Context, n cli.NATS) (*assets.Registry, func(), error) {
+	nc, js, err := cli.JetStream(ctx, n, "fff-assets", logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -44,7 +44,7 @@ func openRegistry(ctx context.Context, n settings.NATS) (*assets.Registry, func(
 
 func assetsCreateCmd() *cobra.Command {
 	var (
-		n    settings.NATS
+		n    cli.NATS
 		a    contract.Asset
 		tier string
 	)
@@ -114,7 +114,7 @@ func withTier(a contract.Asset) contract.Asset {
 
 func assetsListCmd() *cobra.Command {
 	var (
-		n      settings.NATS
+		n      cli.NATS
 		tier   string
 		asJSON bool
 	)
@@ -163,7 +163,7 @@ func assetsListCmd() *cobra.Command {
 
 func assetsShowCmd() *cobra.Command {
 	var (
-		n      settings.NATS
+		n      cli.NATS
 		asJSON bool
 	)
 	c := &cobra.Command{

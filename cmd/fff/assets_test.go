@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
 )
 
 // runFFF runs the fff root command with args and returns its output.

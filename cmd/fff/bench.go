@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
@@ -34,7 +35,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/redact"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
@@ -53,7 +54,7 @@ func init() {
 }
 
 type benchOptions struct {
-	q                 settings.QuestDB
+	q                 questdb.Config
 	rows              int64
 	files             int
 	dir               string
@@ -114,7 +115,7 @@ fails (e.g. a row count does not match).`,
 		},
 	}
 	f := cmd.Flags()
-	o.q.AddFlags(f)
+	cli.AddQuestDBFlags(f, &o.q)
 	f.Int64Var(&o.rows, "rows", 5_000_000, "rows in the generated set")
 	f.IntVar(&o.files, "files", 8, "files the rows are split over (one pair each)")
 	f.StringVar(&o.dir, "dir", "", "work folder (default: a temp folder, removed afterwards)")
@@ -311,7 +312,7 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (*b
 	defer func() { rep.TotalSecs = time.Since(start).Seconds() }()
 
 	if !o.skipQuestDB {
-		rep.Settings.QuestDBILP = settings.Redact(o.q.ILP)
+		rep.Settings.QuestDBILP = redact.Text(o.q.ILP)
 		if err := b.connectQuestDB(ctx); err != nil {
 			return rep, err
 		}
@@ -674,7 +675,7 @@ func (b *bench) codec(path string) (*codecResult, error) {
 type pipelineRun struct {
 	cpu     *cpuUse
 	store   string
-	qdb     settings.QuestDB
+	qdb     questdb.Config
 	profile string
 }
 
@@ -789,7 +790,7 @@ func (b *bench) questdbRun(ctx context.Context, dir, table, partitionBy, profile
 		return nil, err
 	}
 	defer b.dropTable(table)
-	q := settings.QuestDB{ILP: b.o.q.ILP, PG: b.o.q.PG, Table: table}
+	q := questdb.Config{ILP: b.o.q.ILP, PG: b.o.q.PG, Table: table}
 	var visible time.Duration
 	var cpu cpuUse
 	committed, err := b.runPipeline(ctx, dir, b.o.rows, pipelineRun{cpu: &cpu, store: filepath.Join(b.work, "js-"+table), qdb: q, profile: profile})
@@ -909,7 +910,7 @@ func (b *bench) nullRun(ctx context.Context, dir string) (*pipeResult, error) {
 		return nil, err
 	}
 	defer sink.Close()
-	q := settings.QuestDB{ILP: sink.ILP(), PG: b.o.q.PG, Table: "fff_bench_null"}
+	q := questdb.Config{ILP: sink.ILP(), PG: b.o.q.PG, Table: "fff_bench_null"}
 	profile := ""
 	if b.o.cpuProfile != "" {
 		profile = b.o.cpuProfile + ".null"
@@ -1108,8 +1109,8 @@ func tail(b []byte, n int) string {
 // each stage's memory is its own process's.
 func newBenchStageCmd() *cobra.Command {
 	var (
-		n         settings.NATS
-		q         settings.QuestDB
+		n         cli.NATS
+		q         questdb.Config
 		file      string
 		workers   int
 		flushRows int
@@ -1131,7 +1132,7 @@ func newBenchStageCmd() *cobra.Command {
 		},
 	}
 	n.AddFlags(cmd.Flags())
-	q.AddFlags(cmd.Flags())
+	cli.AddQuestDBFlags(cmd.Flags(), &q)
 	cmd.Flags().StringVar(&file, "file", "", "file the watcher stage submits")
 	cmd.Flags().IntVar(&workers, "writers", writer.DefaultWorkers, "writer workers")
 	cmd.Flags().IntVar(&flushRows, "flush-rows", writer.DefaultFlushRows, "rows per ILP request")
@@ -1152,13 +1153,13 @@ func vmHWM() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc/self/status")
 }
 
-func runBenchStage(cmd *cobra.Command, stage string, n settings.NATS, q settings.QuestDB, file string, workers, flushRows int) error {
-	ctx, stop := settings.SignalContext()
+func runBenchStage(cmd *cobra.Command, stage string, n cli.NATS, q questdb.Config, file string, workers, flushRows int) error {
+	ctx, stop := cli.SignalContext()
 	defer stop()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	switch stage {
 	case "watcher":
-		nc, js, err := n.JetStream(ctx, "fff-bench-watcher", log)
+		nc, js, err := cli.JetStream(ctx, n, "fff-bench-watcher", log)
 		if err != nil {
 			return err
 		}
@@ -1169,12 +1170,16 @@ func runBenchStage(cmd *cobra.Command, stage string, n settings.NATS, q settings
 		}
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"file_id": s.Entry.FileID, "outcome": s.Outcome})
 	case "parser":
-		return parser.Run(ctx, parser.Config{NATS: n, Log: log, Metrics: metrics.NewRegistry()})
+		return cli.RunStage(ctx, cli.Common{NATS: n, Log: cli.Log{Level: "warn"}}, "parser", func(ctx context.Context, s *cli.Stage) error {
+			return parser.Run(ctx, parser.Config{JS: s.JS, Log: s.Log, Metrics: metrics.NewRegistry()})
+		})
 	case "writer":
 		writer.LimitMemory(workers, flushRows) // as cmd/writer runs it
 		q.Table = "fff_bench_null"
-		return writer.Run(ctx, writer.Config{NATS: n, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q, SummaryEvery: time.Hour,
-			Workers: workers, FlushRows: flushRows})
+		return cli.RunStage(ctx, cli.Common{NATS: n, Log: cli.Log{Level: "warn"}}, "writer", func(ctx context.Context, s *cli.Stage) error {
+			return writer.Run(ctx, writer.Config{JS: s.JS, Log: s.Log, Metrics: metrics.NewRegistry(), QuestDB: q, SummaryEvery: time.Hour,
+				Workers: workers, FlushRows: flushRows})
+		})
 	}
 	return fmt.Errorf("unknown stage %q", stage)
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 // TestMain lets the test binary stand in for fff when bench re-executes

@@ -17,14 +17,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 func init() {
-	var nc settings.NATS
+	var nc cli.NATS
 	dlq := &cobra.Command{
 		Use:   "dlq",
 		Short: "List, show, re-send and purge dead letters (stream DLQ, subjects dlq.<stage>)",
@@ -38,8 +38,8 @@ dlq.<stage>, with Fff-* headers saying why, when and where it came from.`,
 }
 
 // dlqStream connects and returns the DLQ stream.
-func dlqStream(ctx context.Context, n settings.NATS) (jetstream.JetStream, jetstream.Stream, func(), error) {
-	conn, js, err := n.JetStream(ctx, "fff-dlq", logger)
+func dlqStream(ctx context.Context, n cli.NATS) (jetstream.JetStream, jetstream.Stream, func(), error) {
+	conn, js, err := cli.JetStream(ctx, n, "fff-dlq", logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -122,7 +122,7 @@ func listDLQ(ctx context.Context, s jetstream.Stream, stage string) ([]dlqEntry,
 	}
 }
 
-func dlqListCmd(nc *settings.NATS) *cobra.Command {
+func dlqListCmd(nc *cli.NATS) *cobra.Command {
 	var stage string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -206,7 +206,7 @@ func getDeadLetter(ctx context.Context, s jetstream.Stream, seq uint64) (*jetstr
 	return m, nil
 }
 
-func dlqShowCmd(nc *settings.NATS) *cobra.Command {
+func dlqShowCmd(nc *cli.NATS) *cobra.Command {
 	return &cobra.Command{
 		Use:     "show SEQ",
 		Short:   "Show a dead letter: its Fff-* headers and its body as readable JSON",
@@ -272,7 +272,7 @@ func showDeadLetter(w io.Writer, m *jetstream.RawStreamMsg) error {
 	return err
 }
 
-func dlqReplayCmd(nc *settings.NATS) *cobra.Command {
+func dlqReplayCmd(nc *cli.NATS) *cobra.Command {
 	var all bool
 	var stage string
 	cmd := &cobra.Command{
@@ -367,7 +367,7 @@ func replayDeadLetter(ctx context.Context, js jetstream.JetStream, s jetstream.S
 	return subj, nil
 }
 
-func dlqPurgeCmd(nc *settings.NATS) *cobra.Command {
+func dlqPurgeCmd(nc *cli.NATS) *cobra.Command {
 	var stage string
 	var yes bool
 	cmd := &cobra.Command{

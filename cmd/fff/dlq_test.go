@@ -11,9 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 

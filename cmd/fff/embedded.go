@@ -18,7 +18,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
@@ -29,7 +29,7 @@ import (
 type pipelineOptions struct {
 	Store   string // JetStream store folder (its jetstream/ subfolder)
 	Listen  string // host:port of the embedded server; "" picks a free port on 127.0.0.1
-	QuestDB settings.QuestDB
+	QuestDB questdb.Config
 	Parsers int
 	Writers int
 	// Inbox runs a watcher on it when set.

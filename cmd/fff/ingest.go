@@ -17,9 +17,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 )
 
@@ -36,7 +37,7 @@ var errNoTerminal = errors.New("stdin is not a terminal: pass --yes to ingest wi
 
 func newIngestCmd() *cobra.Command {
 	var (
-		n           settings.NATS
+		n           cli.NATS
 		tiers       []string
 		intervals   []int
 		yes         bool
@@ -47,7 +48,7 @@ func newIngestCmd() *cobra.Command {
 		inFlight    int
 		embedded    bool
 		store       string
-		q           settings.QuestDB
+		q           questdb.Config
 		workers     int
 	)
 	cmd := &cobra.Command{
@@ -126,7 +127,7 @@ Content already committed counts as done and is not loaded twice unless
 				}()
 				js = p.JS
 			} else {
-				nc, j, err := n.JetStream(ctx, "fff-ingest", logger)
+				nc, j, err := cli.JetStream(ctx, n, "fff-ingest", logger)
 				if err != nil {
 					return err
 				}
@@ -150,34 +151,34 @@ Content already committed counts as done and is not loaded twice unless
 	}
 	fs := cmd.Flags()
 	n.AddFlags(fs)
-	q.AddFlags(fs)
+	cli.AddQuestDBFlags(fs, &q)
 	fs.BoolVar(&embedded, "embedded", false, "run JetStream, parsers and writers in this process (only QuestDB needs to run)")
-	settings.Bind(fs, "embedded", "FFF_EMBEDDED")
+	cli.Bind(fs, "embedded", "FFF_EMBEDDED")
 	fs.StringVar(&store, "store", "./var", "with --embedded: folder for the JetStream store")
-	settings.Bind(fs, "store", "FFF_STORE")
+	cli.Bind(fs, "store", "FFF_STORE")
 	fs.IntVar(&workers, "workers", 2, "with --embedded: parser workers and writer workers")
-	settings.Bind(fs, "workers", "FFF_WORKERS")
+	cli.Bind(fs, "workers", "FFF_WORKERS")
 	fs.StringSliceVar(&tiers, "tier", nil, "only pairs whose base asset is in these tiers, e.g. TIER1,TIER2 (default all)")
-	settings.Bind(fs, "tier", "FFF_TIER")
+	cli.Bind(fs, "tier", "FFF_TIER")
 	fs.IntSliceVar(&intervals, "intervals", nil, "only these intervals in minutes, e.g. 60,1440 (default all)")
-	settings.Bind(fs, "intervals", "FFF_INTERVALS")
+	cli.Bind(fs, "intervals", "FFF_INTERVALS")
 	fs.BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required when stdin is not a terminal)")
 	fs.BoolVar(&stopOnError, "stop-on-error", false, "submit no more files after the first one fails (those submitted are still waited for)")
-	settings.Bind(fs, "stop-on-error", "FFF_STOP_ON_ERROR")
+	cli.Bind(fs, "stop-on-error", "FFF_STOP_ON_ERROR")
 	fs.BoolVar(&force, "force", false, "load again files whose content was already committed")
-	settings.Bind(fs, "force", "FFF_FORCE")
+	cli.Bind(fs, "force", "FFF_FORCE")
 	fs.StringVar(&onBadRow, "on-bad-row", "skip", "what the parsers do with a bad row: skip (report it, land the rest) or reject-file")
-	settings.Bind(fs, "on-bad-row", "FFF_ON_BAD_ROW")
+	cli.Bind(fs, "on-bad-row", "FFF_ON_BAD_ROW")
 	fs.DurationVar(&every, "progress-every", 5*time.Second, "how often a progress line is printed when stderr is not a terminal")
-	settings.Bind(fs, "progress-every", "FFF_PROGRESS_EVERY")
+	cli.Bind(fs, "progress-every", "FFF_PROGRESS_EVERY")
 	fs.IntVar(&inFlight, "in-flight", defaultInFlight, "files submitted ahead of their commits at most")
-	settings.Bind(fs, "in-flight", "FFF_INGEST_IN_FLIGHT")
+	cli.Bind(fs, "in-flight", "FFF_INGEST_IN_FLIGHT")
 	return cmd
 }
 
 // signalAware stops on Ctrl-C as well as with the parent context.
 func signalAware(parent context.Context) (context.Context, context.CancelFunc) {
-	sctx, sstop := settings.SignalContext()
+	sctx, sstop := cli.SignalContext()
 	ctx, cancel := context.WithCancel(parent)
 	go func() {
 		select {

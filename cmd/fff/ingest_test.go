@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger/ledgertest"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
-	"github.com/feefifofunds/feefifofunds/pipeline/watcher/stagesim"
 )
 
 const krakenFixtures = "../../testdata/kraken"
@@ -61,7 +61,7 @@ func filesMsgs(t *testing.T, env *testenv.JetStream) uint64 {
 
 func TestIngestYesCommitsAndSummarises(t *testing.T) {
 	env := testenv.StartJetStream(t)
-	sim, err := stagesim.Start(context.Background(), env.JS, stagesim.Options{BatchRows: 50})
+	sim, err := ledgertest.Start(context.Background(), env.JS, ledgertest.Options{BatchRows: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestIngestYesCommitsAndSummarises(t *testing.T) {
 
 func TestIngestFailureExitsNonZero(t *testing.T) {
 	env := testenv.StartJetStream(t)
-	sim, err := stagesim.Start(context.Background(), env.JS, stagesim.Options{BatchRows: 50})
+	sim, err := ledgertest.Start(context.Background(), env.JS, ledgertest.Options{BatchRows: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestIngestFailureExitsNonZero(t *testing.T) {
 
 func TestIngestStopOnError(t *testing.T) {
 	env := testenv.StartJetStream(t)
-	sim, err := stagesim.Start(context.Background(), env.JS, stagesim.Options{BatchRows: 50})
+	sim, err := ledgertest.Start(context.Background(), env.JS, ledgertest.Options{BatchRows: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

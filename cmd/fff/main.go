@@ -12,11 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 )
 
 var (
-	logSettings settings.Log
+	logSettings cli.Log
 	logger      = slog.Default()
 )
 
@@ -30,7 +30,7 @@ a flag on the command line beats its variable.`,
 	SilenceUsage:  true,
 	SilenceErrors: true,
 	PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-		if err := settings.ApplyEnv(cmd); err != nil {
+		if err := cli.ApplyEnv(cmd); err != nil {
 			return err
 		}
 		l, err := logSettings.Logger(os.Stderr)

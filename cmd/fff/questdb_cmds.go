@@ -7,12 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 )
 
 func init() {
-	var q settings.QuestDB
+	var q questdb.Config
 	check := &cobra.Command{
 		Use:   "check-questdb",
 		Short: "Check QuestDB's version, DEDUP support, ILP over HTTP and the PG wire",
@@ -30,10 +30,10 @@ func init() {
 			return nil
 		},
 	}
-	q.AddFlags(check.Flags())
+	cli.AddQuestDBFlags(check.Flags(), &q)
 	rootCmd.AddCommand(check)
 
-	var mq settings.QuestDB
+	var mq questdb.Config
 	var yes bool
 	var steps int
 	migrate := &cobra.Command{
@@ -105,7 +105,7 @@ the newest --steps migrations and refuses without --yes, because it drops data.`
 			return nil
 		},
 	}
-	mq.AddFlags(migrate.Flags())
+	cli.AddQuestDBFlags(migrate.Flags(), &mq)
 	migrate.Flags().BoolVar(&yes, "yes", false, "confirm migrate down")
 	migrate.Flags().IntVar(&steps, "steps", 1, "how many migrations migrate down reverts")
 	rootCmd.AddCommand(migrate)

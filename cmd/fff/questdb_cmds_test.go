@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 func TestCheckQuestDB(t *testing.T) {

@@ -8,15 +8,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/replay"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 func init() {
 	var (
-		nc           settings.NATS
-		q            settings.QuestDB
+		nc           cli.NATS
+		q            questdb.Config
 		since, until string
 		cfg          replay.Config
 	)
@@ -46,7 +47,7 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 			if isDate {
 				cfg.Until = cfg.Until.Add(24*time.Hour - time.Second)
 			}
-			cfg.NATS, cfg.QuestDB, cfg.Log, cfg.Migrate = nc, q, logger, true
+			cfg.QuestDB, cfg.Log, cfg.Migrate = q, logger, true
 			errw := cmd.ErrOrStderr()
 			tty := stderrIsTTY(errw)
 			cfg.OnProgress = func(s replay.Stats) {
@@ -57,8 +58,14 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 					fmt.Fprintln(errw, line)
 				}
 			}
-			ctx, stop := settings.SignalContext()
+			ctx, stop := cli.SignalContext()
 			defer stop()
+			conn, js, err := cli.JetStream(ctx, nc, "fff-replay", logger)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			cfg.JS = js
 			st, err := replay.Run(ctx, cfg)
 			if tty {
 				fmt.Fprintln(errw)
@@ -84,7 +91,7 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 	}
 	fs := cmd.Flags()
 	nc.AddFlags(fs)
-	q.AddFlags(fs)
+	cli.AddQuestDBFlags(fs, &q)
 	fs.StringVar(&since, "since", "", "first candle open time to replay (RFC 3339, date or unix seconds)")
 	fs.StringVar(&until, "until", "", "last candle open time to replay (RFC 3339, date or unix seconds)")
 	fs.StringVar(&cfg.Pair, "pair", "", "only this pair (Kraken altname, e.g. XBTUSD)")

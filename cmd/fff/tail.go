@@ -13,13 +13,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 )
 
 func init() {
 	var (
-		nc    settings.NATS
+		nc    cli.NATS
 		all   bool
 		last  int
 		count int
@@ -46,7 +46,7 @@ followed with a plain NATS subscription (new messages only).`,
 			if all && last > 0 {
 				return errors.New("--all and --last do not go together")
 			}
-			ctx, stop := settings.SignalContext()
+			ctx, stop := cli.SignalContext()
 			defer stop()
 			if c := cmd.Context(); c != nil {
 				var cancel context.CancelFunc

@@ -11,8 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 

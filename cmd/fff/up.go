@@ -7,13 +7,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
 
 func init() {
 	var (
-		q          settings.QuestDB
+		q          questdb.Config
 		listen     string
 		store      string
 		inbox      string
@@ -40,7 +41,7 @@ requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
 			if inbox == "" {
 				return fmt.Errorf("--inbox is required")
 			}
-			ctx, cancel := settings.SignalContext()
+			ctx, cancel := cli.SignalContext()
 			defer cancel()
 			if noFetcher {
 				krakenURL = ""
@@ -73,24 +74,24 @@ requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
 		},
 	}
 	f := cmd.Flags()
-	q.AddFlags(f)
+	cli.AddQuestDBFlags(f, &q)
 	f.StringVar(&inbox, "inbox", "", "folder to watch for Kraken CSV files")
-	settings.Bind(f, "inbox", "FFF_INBOX")
+	cli.Bind(f, "inbox", "FFF_INBOX")
 	f.StringVar(&listen, "listen", "127.0.0.1:4222", "address of the embedded NATS server")
-	settings.Bind(f, "listen", "FFF_LISTEN")
+	cli.Bind(f, "listen", "FFF_LISTEN")
 	f.StringVar(&store, "store", "./var", "folder for the embedded JetStream store")
-	settings.Bind(f, "store", "FFF_STORE")
+	cli.Bind(f, "store", "FFF_STORE")
 	f.StringVar(&krakenURL, "kraken-url", "https://api.kraken.com", "Kraken REST API base URL")
-	settings.Bind(f, "kraken-url", "FFF_KRAKEN_URL")
+	cli.Bind(f, "kraken-url", "FFF_KRAKEN_URL")
 	f.StringVar(&metricsAdr, "metrics-addr", "127.0.0.1:9100", "serve /metrics and /healthz here (empty: off)")
-	settings.Bind(f, "metrics-addr", "FFF_METRICS_ADDR")
+	cli.Bind(f, "metrics-addr", "FFF_METRICS_ADDR")
 	f.IntVar(&parsers, "parsers", 2, "parser workers")
-	settings.Bind(f, "parsers", "FFF_PARSERS")
+	cli.Bind(f, "parsers", "FFF_PARSERS")
 	f.IntVar(&writers, "writers", 2, "writer workers (parallel ILP senders)")
-	settings.Bind(f, "writers", "FFF_WRITERS")
+	cli.Bind(f, "writers", "FFF_WRITERS")
 	f.BoolVar(&noFetcher, "no-fetcher", false, "do not run the Kraken fetcher")
-	settings.Bind(f, "no-fetcher", "FFF_NO_FETCHER")
+	cli.Bind(f, "no-fetcher", "FFF_NO_FETCHER")
 	f.DurationVar(&settle, "settle", 2*time.Second, "how long a file must stop changing before it is taken")
-	settings.Bind(f, "settle", "FFF_SETTLE")
+	cli.Bind(f, "settle", "FFF_SETTLE")
 	rootCmd.AddCommand(cmd)
 }

@@ -22,11 +22,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -46,9 +46,9 @@ var isTerminal = func(in io.Reader) bool {
 
 // app holds what every subcommand shares.
 type app struct {
-	nats   settings.NATS
-	qdb    settings.QuestDB
-	logs   settings.Log
+	nats   cli.NATS
+	qdb    questdb.Config
+	logs   cli.Log
 	log    *slog.Logger
 	now    string // --now, for what-if runs and tests
 	in     io.Reader
@@ -97,7 +97,7 @@ Every flag can also be set with the environment variable named in its help.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := settings.ApplyEnv(cmd); err != nil {
+			if err := cli.ApplyEnv(cmd); err != nil {
 				return err
 			}
 			l, err := a.logs.Logger(errOut)
@@ -113,10 +113,10 @@ Every flag can also be set with the environment variable named in its help.`,
 	root.SetErr(errOut)
 	pf := root.PersistentFlags()
 	a.nats.AddFlags(pf)
-	a.qdb.AddFlags(pf)
+	cli.AddQuestDBFlags(pf, &a.qdb)
 	a.logs.AddFlags(pf)
 	pf.StringVar(&a.now, "now", "", "pretend it is this time (RFC 3339), for what-if runs: decides what is within Kraken's 720-candle window")
-	settings.Bind(pf, "now", "FFF_GAPSCANNER_NOW")
+	cli.Bind(pf, "now", "FFF_GAPSCANNER_NOW")
 
 	root.AddCommand(a.scanCmd(), a.runCmd(), a.reportCmd(), a.staleCmd())
 	return root
@@ -146,7 +146,7 @@ func (a *app) connectDB(ctx context.Context) (*pgxpool.Pool, error) {
 func (a *app) jetStream(ctx context.Context, optional bool) (*nats.Conn, jetstream.JetStream, error) {
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	nc, js, err := a.nats.JetStream(cctx, "gapscanner", a.log)
+	nc, js, err := cli.JetStream(cctx, a.nats, "gapscanner", a.log)
 	if err != nil {
 		if optional {
 			a.log.Warn("NATS not reachable: gap records (NO_TRADES, UNFILLABLE, REQUESTED) are not taken into account", "err", err)
@@ -166,11 +166,11 @@ type filters struct {
 
 func (f *filters) add(fs *pflag.FlagSet, intervalFlag string) {
 	fs.StringSliceVar(&f.tiers, "tier", nil, "only assets of these tiers (TIER1..TIER4 or 1..4, comma separated); the tier of a pair is its base asset's")
-	settings.Bind(fs, "tier", "FFF_GAPSCANNER_TIER")
+	cli.Bind(fs, "tier", "FFF_GAPSCANNER_TIER")
 	fs.StringSliceVar(&f.pairs, "pair", nil, "only these Kraken pairs, e.g. XBTUSD,ETHUSD")
-	settings.Bind(fs, "pair", "FFF_GAPSCANNER_PAIR")
+	cli.Bind(fs, "pair", "FFF_GAPSCANNER_PAIR")
 	fs.IntSliceVar(&f.intervals, intervalFlag, nil, "only these intervals in minutes, e.g. 60,1440")
-	settings.Bind(fs, intervalFlag, "FFF_GAPSCANNER_"+strings.ToUpper(intervalFlag))
+	cli.Bind(fs, intervalFlag, "FFF_GAPSCANNER_"+strings.ToUpper(intervalFlag))
 }
 
 func (a *app) scanConfig(db *pgxpool.Pool, f filters, now func() time.Time) gapscanner.ScanConfig {
@@ -288,25 +288,25 @@ record is touched.`,
 	fs := cmd.Flags()
 	f.add(fs, "interval")
 	fs.BoolVar(&dryRun, "dry-run", false, "only report: publish nothing, touch no gap record")
-	settings.Bind(fs, "dry-run", "FFF_GAPSCANNER_DRY_RUN")
+	cli.Bind(fs, "dry-run", "FFF_GAPSCANNER_DRY_RUN")
 	fs.BoolVar(&yes, "yes", false, "publish the fill requests without asking")
-	settings.Bind(fs, "yes", "FFF_GAPSCANNER_YES")
+	cli.Bind(fs, "yes", "FFF_GAPSCANNER_YES")
 	fs.BoolVar(&unfillableOnly, "show-unfillable-only", false, "print only the unfillable report (publishes nothing, touches no record)")
-	settings.Bind(fs, "show-unfillable-only", "FFF_GAPSCANNER_SHOW_UNFILLABLE_ONLY")
+	cli.Bind(fs, "show-unfillable-only", "FFF_GAPSCANNER_SHOW_UNFILLABLE_ONLY")
 	fs.StringVar(&export, "export-unfillable", "", "write the unfillable gaps to this CSV file ("+strings.Join(gapscanner.UnfillableCSVHeader, ",")+")")
-	settings.Bind(fs, "export-unfillable", "FFF_GAPSCANNER_EXPORT_UNFILLABLE")
+	cli.Bind(fs, "export-unfillable", "FFF_GAPSCANNER_EXPORT_UNFILLABLE")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON (messages go to stderr)")
-	settings.Bind(fs, "json", "FFF_GAPSCANNER_JSON")
+	cli.Bind(fs, "json", "FFF_GAPSCANNER_JSON")
 	fs.BoolVar(&trades, "trades", false, "class gaps older than the 720-candle window as fillable from trades and request them with trades:true (the fetcher must run with --trades)")
-	settings.Bind(fs, "trades", "FFF_GAPSCANNER_TRADES")
+	cli.Bind(fs, "trades", "FFF_GAPSCANNER_TRADES")
 	fs.BoolVar(&toNow, "to-now", false, "also report the run from each series' last candle to the newest closed candle")
-	settings.Bind(fs, "to-now", "FFF_GAPSCANNER_TO_NOW")
+	cli.Bind(fs, "to-now", "FFF_GAPSCANNER_TO_NOW")
 	fs.Var(&requeueAfter, "requeue-after", "request a REQUESTED (or FILLED/FAILED yet still missing) gap again after this long, e.g. 6h, 1d")
-	settings.Bind(fs, "requeue-after", "FFF_GAPSCANNER_REQUEUE_AFTER")
+	cli.Bind(fs, "requeue-after", "FFF_GAPSCANNER_REQUEUE_AFTER")
 	fs.Var(&retention, "retention", "purge FILLED and FAILED gap records older than this, e.g. 90d")
-	settings.Bind(fs, "retention", "FFF_GAPSCANNER_RETENTION")
+	cli.Bind(fs, "retention", "FFF_GAPSCANNER_RETENTION")
 	fs.IntVar(&maxRequest, "max-request-candles", gapscanner.DefaultMaxRequestCandles, "split gaps into fill requests of at most this many candles (keep it at or under the fetcher's)")
-	settings.Bind(fs, "max-request-candles", "FFF_GAPSCANNER_MAX_REQUEST_CANDLES")
+	cli.Bind(fs, "max-request-candles", "FFF_GAPSCANNER_MAX_REQUEST_CANDLES")
 	return cmd
 }
 
@@ -434,7 +434,7 @@ func formatDays(d time.Duration) string {
 func (a *app) runCmd() *cobra.Command {
 	var (
 		cfg                     gapscanner.Config
-		metricsAddr             settings.Metrics
+		metricsAddr             cli.Metrics
 		every                   = dayDuration(time.Hour)
 		lookback                = dayDuration(7 * 24 * time.Hour)
 		requeueAfter, retention = dayDuration(6 * time.Hour), dayDuration(gapscanner.DefaultRetention)
@@ -463,39 +463,38 @@ per round (the run to now first, then the oldest, which leave Kraken's
 			if every <= 0 || lookback <= 0 {
 				return errors.New("--every and --lookback must be positive")
 			}
-			ctx, stop := settings.SignalContext()
-			defer stop()
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			context.AfterFunc(cmd.Context(), cancel)
-			cfg.NATS, cfg.QuestDB, cfg.Log, cfg.MetricsAddr = a.nats, a.qdb, a.log, metricsAddr.Addr
+			cfg.QuestDB = a.qdb
 			cfg.Every, cfg.Lookback = time.Duration(every), time.Duration(lookback)
 			cfg.RequeueAfter, cfg.Retention = time.Duration(requeueAfter), time.Duration(retention)
 			cfg.Now = now
-			return gapscanner.Run(ctx, cfg)
+			common := cli.Common{NATS: a.nats, Log: a.logs, Metrics: metricsAddr}
+			return cli.RunStage(cmd.Context(), common, "gapscanner", func(ctx context.Context, s *cli.Stage) error {
+				cfg.JS, cfg.Log, cfg.Metrics = s.JS, s.Log, s.Metrics
+				return gapscanner.Run(ctx, cfg)
+			})
 		},
 	}
 	fs := cmd.Flags()
 	fs.Var(&every, "every", "time between rounds, e.g. 1h, 15m, 1d")
-	settings.Bind(fs, "every", "FFF_GAPSCANNER_EVERY")
+	cli.Bind(fs, "every", "FFF_GAPSCANNER_EVERY")
 	fs.StringSliceVar(&cfg.Tiers, "tier", nil, "only assets of these tiers (TIER1..TIER4 or 1..4, comma separated)")
-	settings.Bind(fs, "tier", "FFF_GAPSCANNER_TIER")
+	cli.Bind(fs, "tier", "FFF_GAPSCANNER_TIER")
 	fs.StringSliceVar(&cfg.Pairs, "pair", nil, "only these Kraken pairs, e.g. XBTUSD,ETHUSD")
-	settings.Bind(fs, "pair", "FFF_GAPSCANNER_PAIR")
+	cli.Bind(fs, "pair", "FFF_GAPSCANNER_PAIR")
 	fs.IntSliceVar(&cfg.Intervals, "intervals", nil, "only these intervals in minutes, e.g. 60,1440")
-	settings.Bind(fs, "intervals", "FFF_GAPSCANNER_INTERVALS")
+	cli.Bind(fs, "intervals", "FFF_GAPSCANNER_INTERVALS")
 	fs.Var(&lookback, "lookback", "how far back each round looks for gaps inside series, e.g. 7d")
-	settings.Bind(fs, "lookback", "FFF_GAPSCANNER_LOOKBACK")
+	cli.Bind(fs, "lookback", "FFF_GAPSCANNER_LOOKBACK")
 	fs.IntVar(&cfg.MaxGapsPerAsset, "max-gaps-per-asset", 10, "at most this many fill requests per series per round")
-	settings.Bind(fs, "max-gaps-per-asset", "FFF_GAPSCANNER_MAX_GAPS_PER_ASSET")
+	cli.Bind(fs, "max-gaps-per-asset", "FFF_GAPSCANNER_MAX_GAPS_PER_ASSET")
 	fs.BoolVar(&cfg.Trades, "trades", false, "also request gaps older than the 720-candle window, rebuilt from trades (the fetcher must run with --trades)")
-	settings.Bind(fs, "trades", "FFF_GAPSCANNER_TRADES")
+	cli.Bind(fs, "trades", "FFF_GAPSCANNER_TRADES")
 	fs.Var(&requeueAfter, "requeue-after", "request a REQUESTED (or FILLED/FAILED yet still missing) gap again after this long")
-	settings.Bind(fs, "requeue-after", "FFF_GAPSCANNER_REQUEUE_AFTER")
+	cli.Bind(fs, "requeue-after", "FFF_GAPSCANNER_REQUEUE_AFTER")
 	fs.Var(&retention, "retention", "purge FILLED and FAILED gap records older than this, e.g. 90d")
-	settings.Bind(fs, "retention", "FFF_GAPSCANNER_RETENTION")
+	cli.Bind(fs, "retention", "FFF_GAPSCANNER_RETENTION")
 	fs.IntVar(&cfg.MaxRequestCandles, "max-request-candles", gapscanner.DefaultMaxRequestCandles, "split gaps into fill requests of at most this many candles")
-	settings.Bind(fs, "max-request-candles", "FFF_GAPSCANNER_MAX_REQUEST_CANDLES")
+	cli.Bind(fs, "max-request-candles", "FFF_GAPSCANNER_MAX_REQUEST_CANDLES")
 	metricsAddr.AddFlags(fs, "127.0.0.1:9106")
 	return cmd
 }
@@ -559,11 +558,11 @@ expected candles from each series' first to last candle, or to now with
 	fs := cmd.Flags()
 	f.add(fs, "interval")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	settings.Bind(fs, "json", "FFF_GAPSCANNER_JSON")
+	cli.Bind(fs, "json", "FFF_GAPSCANNER_JSON")
 	fs.BoolVar(&toNow, "to-now", false, "count the candles missing after each series' last candle too")
-	settings.Bind(fs, "to-now", "FFF_GAPSCANNER_TO_NOW")
+	cli.Bind(fs, "to-now", "FFF_GAPSCANNER_TO_NOW")
 	fs.BoolVar(&trades, "trades", false, "count gaps older than the 720-candle window as fillable from trades")
-	settings.Bind(fs, "trades", "FFF_GAPSCANNER_TRADES")
+	cli.Bind(fs, "trades", "FFF_GAPSCANNER_TRADES")
 	return cmd
 }
 
@@ -621,8 +620,8 @@ missing since).`,
 	fs := cmd.Flags()
 	f.add(fs, "interval")
 	fs.Float64Var(&hours, "hours", 24, "list series whose newest candle closed more than this many hours ago")
-	settings.Bind(fs, "hours", "FFF_GAPSCANNER_HOURS")
+	cli.Bind(fs, "hours", "FFF_GAPSCANNER_HOURS")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	settings.Bind(fs, "json", "FFF_GAPSCANNER_JSON")
+	cli.Bind(fs, "json", "FFF_GAPSCANNER_JSON")
 	return cmd
 }

@@ -4,22 +4,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os"
 
-	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 )
 
 func main() {
-	var (
-		common settings.Common
-		cfg    parser.Config
-	)
-	cmd := &cobra.Command{
-		Use:   "parser",
+	var cfg parser.Config
+	cli.Main(cli.StageCommand(cli.StageSpec{
+		Name:  "parser",
 		Short: "Parse Kraken OHLCVT CSV files from NATS JetStream into candle batches",
 		Long: `parser takes accepted files off the FILES work queue (durable consumer "parser"),
 streams each file's bytes from the FILEDATA object store with bounded memory,
@@ -35,40 +32,22 @@ Any number of parsers may run against the same NATS: they share the files.`,
   parser --workers 4 --batch-size 16384
   parser --on-bad-row reject-file
   FFF_NATS_URL=nats://nats:4222 parser`,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return settings.ApplyEnv(cmd)
+		MetricsAddr: "127.0.0.1:9102",
+		Flags: func(fs *pflag.FlagSet) {
+			fs.IntVar(&cfg.Workers, "workers", parser.DefaultWorkers, "files parsed at once by this process")
+			cli.Bind(fs, "workers", "FFF_PARSER_WORKERS")
+			fs.IntVar(&cfg.BatchSize, "batch-size", parser.DefaultBatchSize,
+				fmt.Sprintf("candles per published batch (at most %d)", parser.MaxBatchSize))
+			cli.Bind(fs, "batch-size", "FFF_PARSER_BATCH_SIZE")
+			fs.StringVar(&cfg.OnBadRow, "on-bad-row", parser.OnBadRowSkip,
+				"what a bad row does: skip (report it, land the good rows) or reject-file (land nothing of the file); a file event's own setting wins")
+			cli.Bind(fs, "on-bad-row", "FFF_PARSER_ON_BAD_ROW")
+			fs.IntVar(&cfg.MaxInFlight, "max-in-flight", parser.DefaultMaxInFlight, "batches per worker published but not yet acknowledged")
+			cli.Bind(fs, "max-in-flight", "FFF_PARSER_MAX_IN_FLIGHT")
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := common.Log.Logger(os.Stderr)
-			if err != nil {
-				return err
-			}
-			ctx, stop := settings.SignalContext()
-			defer stop()
-			cfg.NATS = common.NATS
-			cfg.Log = log
-			cfg.MetricsAddr = common.Metrics.Addr
+		Run: func(ctx context.Context, s *cli.Stage) error {
+			cfg.JS, cfg.Log, cfg.Metrics = s.JS, s.Log, s.Metrics
 			return parser.Run(ctx, cfg)
 		},
-	}
-	fs := cmd.Flags()
-	common.AddFlags(fs, "127.0.0.1:9102")
-	fs.IntVar(&cfg.Workers, "workers", parser.DefaultWorkers, "files parsed at once by this process")
-	settings.Bind(fs, "workers", "FFF_PARSER_WORKERS")
-	fs.IntVar(&cfg.BatchSize, "batch-size", parser.DefaultBatchSize,
-		fmt.Sprintf("candles per published batch (at most %d)", parser.MaxBatchSize))
-	settings.Bind(fs, "batch-size", "FFF_PARSER_BATCH_SIZE")
-	fs.StringVar(&cfg.OnBadRow, "on-bad-row", parser.OnBadRowSkip,
-		"what a bad row does: skip (report it, land the good rows) or reject-file (land nothing of the file); a file event's own setting wins")
-	settings.Bind(fs, "on-bad-row", "FFF_PARSER_ON_BAD_ROW")
-	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", parser.DefaultMaxInFlight, "batches per worker published but not yet acknowledged")
-	settings.Bind(fs, "max-in-flight", "FFF_PARSER_MAX_IN_FLIGHT")
-
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "parser:", err)
-		os.Exit(1)
-	}
+	}))
 }

@@ -4,22 +4,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os"
 
-	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 )
 
 func main() {
-	var (
-		common settings.Common
-		cfg    watcher.Config
-	)
-	cmd := &cobra.Command{
-		Use:   "watcher --inbox DIR",
+	var cfg watcher.Config
+	cli.Main(cli.StageCommand(cli.StageSpec{
+		Name:  "watcher",
 		Short: "Watch a folder for Kraken OHLCVT CSVs and queue them for the pipeline",
 		Long: `watcher picks up the files already in --inbox when it starts and every new
 one, once it has stopped changing for --settle. Files are named like Kraken's
@@ -40,51 +37,36 @@ The parsers and writers run separately (parser, writer, or fff up).`,
 		Example: `  watcher --inbox ./inbox
   watcher --inbox /data/kraken --tier TIER1,TIER2 --intervals 60,1440
   FFF_INBOX=/data/kraken FFF_NATS_URL=nats://nats:4222 watcher`,
-		Args:          cobra.NoArgs,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return settings.ApplyEnv(cmd)
+		MetricsAddr: "127.0.0.1:9101",
+		Flags: func(fs *pflag.FlagSet) {
+			fs.StringVar(&cfg.Inbox, "inbox", "", "folder to watch for {PAIR}_{INTERVAL}.csv files and zips of them (required)")
+			cli.Bind(fs, "inbox", "FFF_INBOX")
+			fs.StringVar(&cfg.Done, "done", "", "folder committed files move to (default INBOX/ingested)")
+			cli.Bind(fs, "done", "FFF_DONE")
+			fs.StringVar(&cfg.Rejected, "rejected", "", "folder refused files move to, with a .reason.txt (default INBOX/rejected)")
+			cli.Bind(fs, "rejected", "FFF_REJECTED")
+			fs.StringSliceVar(&cfg.Tiers, "tier", nil, "only pairs whose base asset is in these tiers, e.g. TIER1,TIER2 (default all)")
+			cli.Bind(fs, "tier", "FFF_TIER")
+			fs.IntSliceVar(&cfg.Intervals, "intervals", nil, "only these intervals in minutes, e.g. 60,1440 (default all)")
+			cli.Bind(fs, "intervals", "FFF_INTERVALS")
+			fs.DurationVar(&cfg.Settle, "settle", watcher.DefaultSettle, "how long a file must stay unchanged before it is taken")
+			cli.Bind(fs, "settle", "FFF_SETTLE")
+			fs.BoolVar(&cfg.Force, "force", false, "ingest again files whose content was already committed, as a new run")
+			cli.Bind(fs, "force", "FFF_FORCE")
+			fs.StringVar(&cfg.OnBadRow, "on-bad-row", "skip", "what the parsers do with a bad row: skip (report it, land the rest) or reject-file")
+			cli.Bind(fs, "on-bad-row", "FFF_ON_BAD_ROW")
+			fs.BoolVar(&cfg.NoLedgerKeeper, "no-ledger-keeper", false, "do not fold progress into the ledger in this process (another process does)")
+			cli.Bind(fs, "no-ledger-keeper", "FFF_NO_LEDGER_KEEPER")
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := common.Log.Logger(os.Stderr)
-			if err != nil {
-				return err
-			}
+		Check: func() error {
 			if cfg.Inbox == "" {
 				return fmt.Errorf("--inbox is required (or FFF_INBOX)")
 			}
-			ctx, stop := settings.SignalContext()
-			defer stop()
-			cfg.NATS = common.NATS
-			cfg.Log = log
-			cfg.MetricsAddr = common.Metrics.Addr
+			return nil
+		},
+		Run: func(ctx context.Context, s *cli.Stage) error {
+			cfg.JS, cfg.Log, cfg.Metrics = s.JS, s.Log, s.Metrics
 			return watcher.Run(ctx, cfg)
 		},
-	}
-	fs := cmd.Flags()
-	common.AddFlags(fs, "127.0.0.1:9101")
-	fs.StringVar(&cfg.Inbox, "inbox", "", "folder to watch for {PAIR}_{INTERVAL}.csv files and zips of them (required)")
-	settings.Bind(fs, "inbox", "FFF_INBOX")
-	fs.StringVar(&cfg.Done, "done", "", "folder committed files move to (default INBOX/ingested)")
-	settings.Bind(fs, "done", "FFF_DONE")
-	fs.StringVar(&cfg.Rejected, "rejected", "", "folder refused files move to, with a .reason.txt (default INBOX/rejected)")
-	settings.Bind(fs, "rejected", "FFF_REJECTED")
-	fs.StringSliceVar(&cfg.Tiers, "tier", nil, "only pairs whose base asset is in these tiers, e.g. TIER1,TIER2 (default all)")
-	settings.Bind(fs, "tier", "FFF_TIER")
-	fs.IntSliceVar(&cfg.Intervals, "intervals", nil, "only these intervals in minutes, e.g. 60,1440 (default all)")
-	settings.Bind(fs, "intervals", "FFF_INTERVALS")
-	fs.DurationVar(&cfg.Settle, "settle", watcher.DefaultSettle, "how long a file must stay unchanged before it is taken")
-	settings.Bind(fs, "settle", "FFF_SETTLE")
-	fs.BoolVar(&cfg.Force, "force", false, "ingest again files whose content was already committed, as a new run")
-	settings.Bind(fs, "force", "FFF_FORCE")
-	fs.StringVar(&cfg.OnBadRow, "on-bad-row", "skip", "what the parsers do with a bad row: skip (report it, land the rest) or reject-file")
-	settings.Bind(fs, "on-bad-row", "FFF_ON_BAD_ROW")
-	fs.BoolVar(&cfg.NoLedgerKeeper, "no-ledger-keeper", false, "do not fold progress into the ledger in this process (another process does)")
-	settings.Bind(fs, "no-ledger-keeper", "FFF_NO_LEDGER_KEEPER")
-
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "watcher:", err)
-		os.Exit(1)
-	}
+	}))
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 func openRegistry(t *testing.T) (*Registry, context.Context) {

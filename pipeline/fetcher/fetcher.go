@@ -32,7 +32,6 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -59,11 +58,9 @@ type Backoff struct {
 
 // Config configures the fetcher stage.
 type Config struct {
-	NATS        settings.NATS
-	JS          jetstream.JetStream // when set, used as is (the caller ensured the topology)
-	Log         *slog.Logger
-	Metrics     *metrics.Registry
-	MetricsAddr string
+	JS      jetstream.JetStream // required; the caller ensured the topology
+	Log     *slog.Logger
+	Metrics *metrics.Registry
 	// KrakenURL is the base of Kraken's REST API (default https://api.kraken.com;
 	// tests point it at krakentest).
 	KrakenURL  string
@@ -151,26 +148,8 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
 	log := cfg.Log.With("stage", Stage)
 	js := cfg.JS
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	if js == nil {
-		nc, j, err := cfg.NATS.JetStream(ctx, "fff-fetcher", log)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		js = j
-		if cfg.MetricsAddr != "" {
-			mctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, metrics.Connected(nc), log); err != nil {
-					log.Error("metrics endpoint stopped", "err", err)
-				}
-			}()
-		}
+		return errors.New("fetcher: Config.JS is required")
 	}
 	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamFills, topology.FetcherConsumer(topology.SourceKraken))
 	if err != nil {

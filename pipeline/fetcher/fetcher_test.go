@@ -14,7 +14,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken/krakentest"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 

@@ -18,7 +18,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/fetcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken/krakentest"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 

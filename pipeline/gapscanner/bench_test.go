@@ -10,7 +10,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 // BenchmarkScan fills a fresh table server-side with FFF_BENCH_SCAN_ROWS

@@ -10,7 +10,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken/krakentest"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
@@ -49,7 +49,7 @@ func TestLoopScanFetchWriteRescan(t *testing.T) {
 	})
 	start(func(ctx context.Context) error {
 		return writer.Run(ctx, writer.Config{JS: nats.JS, Log: testLog(t), Metrics: metrics.NewRegistry(),
-			QuestDB: q.Settings(), FlushInterval: 50 * time.Millisecond})
+			QuestDB: q.Config(), FlushInterval: 50 * time.Millisecond})
 	})
 
 	cfg := gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), ToNow: true, Records: kv}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -412,7 +412,7 @@ func TestRunPublishesUntilCancelled(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- gapscanner.Run(ctx, gapscanner.Config{
-			JS: nats.JS, DB: q.Pool, QuestDB: q.Settings(), Log: testLog(t), Now: fixed(hourlyNow),
+			JS: nats.JS, DB: q.Pool, QuestDB: q.Config(), Log: testLog(t), Now: fixed(hourlyNow),
 			Every: time.Hour, Lookback: 12 * 24 * time.Hour, MaxGapsPerAsset: 1,
 		})
 	}()

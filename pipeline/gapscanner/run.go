@@ -2,6 +2,7 @@ package gapscanner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -13,23 +14,19 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 // Config is the continuous gap scanner (`gapscanner run`).
 type Config struct {
-	NATS settings.NATS
-	// JS, when set, is used as is (not closed); otherwise Run connects with NATS.
+	// JS is required; the caller ensured the topology.
 	JS jetstream.JetStream
 	// QuestDB says where the candles are; DB, when set, is used instead of
 	// connecting to QuestDB.PG.
-	QuestDB settings.QuestDB
+	QuestDB questdb.Config
 	DB      *pgxpool.Pool
 	Log     *slog.Logger
 	Metrics *metrics.Registry
-	// MetricsAddr is served only when Run connected to NATS itself.
-	MetricsAddr string
 
 	Source    string // "kraken" when empty
 	Tiers     []string
@@ -74,9 +71,7 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.QuestDB.Table == "" {
-		c.QuestDB.Table = settings.DefaultTable
-	}
+	c.QuestDB = c.QuestDB.WithDefaults()
 }
 
 // RoundResult is what one round did.
@@ -93,17 +88,8 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
 	log := cfg.Log.With("stage", "gapscanner")
 	js := cfg.JS
-	var serveMetrics bool
-	var health func() error
 	if js == nil {
-		nc, j, err := cfg.NATS.JetStream(ctx, "gapscanner", log)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		js = j
-		serveMetrics = cfg.MetricsAddr != ""
-		health = metrics.Connected(nc)
+		return errors.New("gapscanner: Config.JS is required")
 	}
 	db := cfg.DB
 	if db == nil {
@@ -114,15 +100,6 @@ func Run(ctx context.Context, cfg Config) error {
 		defer pool.Close()
 		db = pool
 	}
-	mctx, stopMetrics := context.WithCancel(ctx)
-	defer stopMetrics()
-	// metricsDone stays nil (never ready) unless Run serves metrics itself.
-	var metricsDone chan error
-	if serveMetrics {
-		metricsDone = make(chan error, 1)
-		go func() { metricsDone <- metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, health, log) }()
-	}
-
 	roundsOK := cfg.Metrics.Counter("gapscanner_rounds_total", "Gap scanner rounds, by outcome", "outcome", "ok")
 	roundsFailed := cfg.Metrics.Counter("gapscanner_rounds_total", "Gap scanner rounds, by outcome", "outcome", "failed")
 	requested := cfg.Metrics.Counter("gapscanner_fill_requests_total", "Fill requests published by the gap scanner")
@@ -136,17 +113,7 @@ func Run(ctx context.Context, cfg Config) error {
 	for {
 		select {
 		case <-ctx.Done():
-			stopMetrics()
-			if metricsDone != nil {
-				return <-metricsDone
-			}
 			return nil
-		case err := <-metricsDone:
-			// The metrics server only ends early on a listener error.
-			if err != nil {
-				return err
-			}
-			metricsDone = nil
 		case <-timer.C:
 			res, err := RunOnce(ctx, cfg, js, db)
 			if err != nil {

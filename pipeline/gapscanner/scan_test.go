@@ -9,7 +9,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 // The hourly test series: the still-open candle is 10:00, the oldest

@@ -8,23 +8,19 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 // Config configures the ledger keeper.
 type Config struct {
-	NATS        settings.NATS       // used to connect when JS is nil
-	JS          jetstream.JetStream // when set, used as is (not closed)
-	Log         *slog.Logger
-	Metrics     *metrics.Registry
-	MetricsAddr string // served only when Run connected itself
+	JS      jetstream.JetStream // required; the caller ensured the topology
+	Log     *slog.Logger
+	Metrics *metrics.Registry
 	// Batch is how many reports are folded in one round at most; reports of
 	// the same file in a round make one ledger write.
 	Batch int
@@ -54,24 +50,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	js := cfg.JS
 	if js == nil {
-		var nc *nats.Conn
-		var err error
-		nc, js, err = cfg.NATS.JetStream(ctx, "fff-ledger", log)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		if cfg.MetricsAddr != "" {
-			mctx, cancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				if err := metrics.Serve(mctx, cfg.MetricsAddr, reg, metrics.Connected(nc), log); err != nil {
-					log.Error("metrics server stopped", "err", err)
-				}
-			}()
-			defer func() { cancel(); <-done }()
-		}
+		return errors.New("ledger keeper: Config.JS is required")
 	}
 	led, err := Open(ctx, js)
 	if err != nil {

@@ -159,6 +159,12 @@ func Serve(ctx context.Context, addr string, r *Registry, health func() error, l
 	if err != nil {
 		return fmt.Errorf("metrics listener on %s: %w", addr, err)
 	}
+	return ServeListener(ctx, l, r, health, log)
+}
+
+// ServeListener serves the registry on l until ctx ends, then closes l. A
+// caller that listens first learns of a taken port before it starts work.
+func ServeListener(ctx context.Context, l net.Listener, r *Registry, health func() error, log *slog.Logger) error {
 	srv := &http.Server{Handler: r.Handler(health), ReadHeaderTimeout: 5 * time.Second}
 	if log != nil {
 		log.Info("serving metrics", "addr", l.Addr().String())

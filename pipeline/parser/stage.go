@@ -21,7 +21,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -45,11 +44,9 @@ const (
 
 // Config configures the parser stage.
 type Config struct {
-	NATS        settings.NATS       // used to connect when JS is nil
-	JS          jetstream.JetStream // optional: an existing connection (topology already ensured)
+	JS          jetstream.JetStream // required; the caller ensured the topology
 	Log         *slog.Logger        // nil: slog.Default()
 	Metrics     *metrics.Registry   // nil: metrics.Default
-	MetricsAddr string              // served only when Run connected itself
 	Workers     int                 // files parsed at once by this process (default 2)
 	BatchSize   int                 // candles per batch (default 8192)
 	OnBadRow    string              // "skip" (default) or "reject-file"; a FileEvent's own setting wins
@@ -120,25 +117,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Log.With("stage", stageName)
 	js := cfg.JS
-	metricsErr := make(chan error, 1)
 	if js == nil {
-		nc, j, err := cfg.NATS.JetStream(ctx, "fff-parser", log)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		js = j
-		if cfg.MetricsAddr != "" {
-			mctx, mcancel := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				if err := metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, metrics.Connected(nc), log); err != nil {
-					metricsErr <- err
-				}
-			}()
-			defer func() { mcancel(); <-done }()
-		}
+		return errors.New("parser: Config.JS is required")
 	}
 
 	s, err := newStage(ctx, cfg, js, log)
@@ -157,15 +137,11 @@ func Run(ctx context.Context, cfg Config) error {
 			s.worker(wctx)
 		}()
 	}
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-metricsErr:
-	}
+	<-ctx.Done()
 	stop()
 	wg.Wait()
 	log.Info("parser stopped")
-	return runErr
+	return nil
 }
 
 type stage struct {

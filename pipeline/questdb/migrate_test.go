@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 func TestMigrateUpTwiceDownStatus(t *testing.T) {

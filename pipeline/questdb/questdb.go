@@ -18,14 +18,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/redact"
 )
 
 // Connect opens a pool on QuestDB's PG wire port and checks it answers.
 func Connect(ctx context.Context, pgURL string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(pgURL)
 	if err != nil {
-		return nil, fmt.Errorf("questdb pg url %s: %w", settings.Redact(pgURL), settings.Scrub(err, passwordOf(pgURL)))
+		return nil, fmt.Errorf("questdb pg url %s: %w", redact.Text(pgURL), redact.Error(err, passwordOf(pgURL)))
 	}
 	cfg.MaxConns = 4
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
@@ -34,14 +34,14 @@ func Connect(ctx context.Context, pgURL string) (*pgxpool.Pool, error) {
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("questdb pg %s: %w", settings.Redact(pgURL), settings.Scrub(err, passwordOf(pgURL)))
+		return nil, fmt.Errorf("questdb pg %s: %w", redact.Text(pgURL), redact.Error(err, passwordOf(pgURL)))
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("questdb pg wire at %s does not answer: %w (is QuestDB running? `scripts/questdb.sh start`; set --questdb-pg or FFF_QUESTDB_PG)",
-			settings.Redact(pgURL), settings.Scrub(err, passwordOf(pgURL)))
+			redact.Text(pgURL), redact.Error(err, passwordOf(pgURL)))
 	}
 	return pool, nil
 }
@@ -116,7 +116,7 @@ type Querier interface {
 func ILPAddr(conf string) (scheme, addr string, err error) {
 	scheme, rest, ok := strings.Cut(conf, "::")
 	if !ok {
-		return "", "", fmt.Errorf("ILP conf %q: want e.g. http::addr=127.0.0.1:9000;", settings.Redact(conf))
+		return "", "", fmt.Errorf("ILP conf %q: want e.g. http::addr=127.0.0.1:9000;", redact.Text(conf))
 	}
 	for _, kv := range strings.Split(rest, ";") {
 		k, v, _ := strings.Cut(kv, "=")
@@ -124,7 +124,7 @@ func ILPAddr(conf string) (scheme, addr string, err error) {
 			return scheme, strings.TrimSpace(v), nil
 		}
 	}
-	return scheme, "", fmt.Errorf("ILP conf %q has no addr=", settings.Redact(conf))
+	return scheme, "", fmt.Errorf("ILP conf %q has no addr=", redact.Text(conf))
 }
 
 // PingILP checks that QuestDB's HTTP endpoint answers ILP (/ping gives 204).

@@ -20,17 +20,15 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
 // Config says what to replay where.
 type Config struct {
-	NATS    settings.NATS
-	JS      jetstream.JetStream // when set, used as is
+	JS      jetstream.JetStream // required; the caller ensured the topology
 	Log     *slog.Logger
-	QuestDB settings.QuestDB
+	QuestDB questdb.Config
 
 	// Which series: empty Source means kraken, empty Pair and zero
 	// Interval mean any.
@@ -113,18 +111,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = time.Second
 	}
-	if cfg.QuestDB.Table == "" {
-		cfg.QuestDB.Table = settings.DefaultTable
-	}
-	if cfg.QuestDB.ILP == "" {
-		cfg.QuestDB.ILP = settings.DefaultQuestDBILP
-	}
-	if cfg.QuestDB.PG == "" {
-		cfg.QuestDB.PG = settings.DefaultQuestDBPG
-	}
+	cfg.QuestDB = cfg.QuestDB.WithDefaults()
 	st := Stats{Table: cfg.QuestDB.Table}
 	if !cfg.Since.IsZero() && !cfg.Until.IsZero() && cfg.Until.Before(cfg.Since) {
-		return st, fmt.Errorf("--until %s is before --since %s", cfg.Until.Format(time.RFC3339), cfg.Since.Format(time.RFC3339))
+		return st, fmt.Errorf("until %s is before since %s", cfg.Until.Format(time.RFC3339), cfg.Since.Format(time.RFC3339))
 	}
 	if err := questdb.ValidTable(cfg.QuestDB.Table); err != nil {
 		return st, err
@@ -134,12 +124,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	js := cfg.JS
 	if js == nil {
-		nc, j, err := cfg.NATS.JetStream(ctx, "fff-replay", cfg.Log)
-		if err != nil {
-			return st, err
-		}
-		defer nc.Close()
-		js = j
+		return st, errors.New("replay: Config.JS is required")
 	}
 	if cfg.Migrate {
 		if err := migrate(ctx, cfg); err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -163,7 +163,7 @@ func TestReplayReproducesAndIsIdempotent(t *testing.T) {
 	// A table that does not exist yet: replay creates it.
 	table := testenv.NewTableName(t)
 	t.Cleanup(func() { testenv.DropTable(t, q.Pool, table) })
-	qs := q.Settings()
+	qs := q.Config()
 	qs.Table = table
 	var progress []Stats
 	cfg := Config{JS: env.JS, Log: quiet(), QuestDB: qs, Migrate: true, FlushRows: 100,
@@ -204,7 +204,7 @@ func TestReplayFiltersSeriesAndWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := Run(context.Background(), Config{JS: env.JS, Log: quiet(), QuestDB: q.Settings(),
+	st, err := Run(context.Background(), Config{JS: env.JS, Log: quiet(), QuestDB: q.Config(),
 		Pair: "XBTUSD", Interval: 1440, Since: since, Until: until})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestReplayFiltersSeriesAndWindow(t *testing.T) {
 	sameRows(t, tableRows(t, q, q.Table), w)
 
 	// Nothing matches: a clean no-op.
-	st, err = Run(context.Background(), Config{JS: env.JS, Log: quiet(), QuestDB: q.Settings(), Pair: "NOPE"})
+	st, err = Run(context.Background(), Config{JS: env.JS, Log: quiet(), QuestDB: q.Config(), Pair: "NOPE"})
 	if err != nil || st.Total != 0 || st.Written != 0 {
 		t.Fatalf("empty replay: %+v %v", st, err)
 	}

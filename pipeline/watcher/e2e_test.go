@@ -16,7 +16,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
@@ -60,7 +60,7 @@ func TestEndToEndIntoQuestDB(t *testing.T) {
 			Now: func() time.Time { return time.Now() }})
 	}()
 	go func() {
-		errs <- writer.Run(ctx, writer.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q.Settings(),
+		errs <- writer.Run(ctx, writer.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q.Config(),
 			FlushInterval: 100 * time.Millisecond})
 	}()
 	defer func() {
@@ -164,7 +164,7 @@ func TestEndToEndQuestDBDownMidIngest(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
-	qs := q.Settings()
+	qs := q.Config()
 	qs.ILP = px.Conf()
 	errs := make(chan error, 2)
 	go func() {

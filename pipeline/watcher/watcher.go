@@ -19,13 +19,11 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 )
 
 // DefaultSettle is how long a file must stay unchanged before it is taken.
@@ -33,11 +31,9 @@ const DefaultSettle = 2 * time.Second
 
 // Config configures the watcher.
 type Config struct {
-	NATS        settings.NATS       // used to connect when JS is nil
-	JS          jetstream.JetStream // when set, used as is (not closed)
-	Log         *slog.Logger
-	Metrics     *metrics.Registry
-	MetricsAddr string // served only when Run connected itself
+	JS      jetstream.JetStream // required; the caller ensured the topology
+	Log     *slog.Logger
+	Metrics *metrics.Registry
 
 	Inbox    string // folder watched (not recursively)
 	Done     string // default Inbox/ingested
@@ -142,34 +138,17 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Log.With("stage", "watcher")
 
+	js := cfg.JS
+	if js == nil {
+		return errors.New("watcher: Config.JS is required")
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	var nc *nats.Conn
 	var wg sync.WaitGroup
-	// Stop every goroutine, then close the connection they use.
 	defer func() {
 		cancel()
 		wg.Wait()
-		if nc != nil {
-			nc.Close()
-		}
 	}()
 
-	js := cfg.JS
-	if js == nil {
-		nc, js, err = cfg.NATS.JetStream(ctx, "fff-watcher", log)
-		if err != nil {
-			return err
-		}
-		if cfg.MetricsAddr != "" {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := metrics.Serve(ctx, cfg.MetricsAddr, cfg.Metrics, metrics.Connected(nc), log); err != nil {
-					log.Error("metrics server stopped", "err", err)
-				}
-			}()
-		}
-	}
 	sub, err := NewSubmitter(ctx, js, log)
 	if err != nil {
 		return err

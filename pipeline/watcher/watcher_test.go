@@ -20,10 +20,10 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
-	"github.com/feefifofunds/feefifofunds/pipeline/watcher/stagesim"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger/ledgertest"
 )
 
 const fixtures = "../../testdata/kraken"
@@ -70,7 +70,7 @@ type harness struct {
 	env   *testenv.JetStream
 	inbox string
 	logs  *syncBuf
-	sim   *stagesim.Sim
+	sim   *ledgertest.Sim
 }
 
 func newHarness(t *testing.T) *harness {
@@ -78,8 +78,8 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, env: env, inbox: t.TempDir(), logs: &syncBuf{}}
 }
 
-func (h *harness) startSim(opts stagesim.Options) {
-	sim, err := stagesim.Start(context.Background(), h.env.JS, opts)
+func (h *harness) startSim(opts ledgertest.Options) {
+	sim, err := ledgertest.Start(context.Background(), h.env.JS, opts)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func filesPublished(t *testing.T, js jetstream.JetStream) uint64 {
 
 func TestExistingAndNewFilesAndRefusals(t *testing.T) {
 	h := newHarness(t)
-	h.startSim(stagesim.Options{BatchRows: 100})
+	h.startSim(ledgertest.Options{BatchRows: 100})
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	eth := fixture(t, "ETHUSD_1440.csv")
 	h.write("XBTUSD_1440.csv", xbt) // there before the watcher starts
@@ -249,7 +249,7 @@ func TestExistingAndNewFilesAndRefusals(t *testing.T) {
 
 func TestFilteredFilesStayWithOneLogLine(t *testing.T) {
 	h := newHarness(t)
-	h.startSim(stagesim.Options{BatchRows: 100})
+	h.startSim(ledgertest.Options{BatchRows: 100})
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	h.write("BATUSD_1440.csv", xbt) // TIER3
 	h.write("XBTUSD_5.csv", xbt)    // interval not wanted
@@ -278,7 +278,7 @@ func TestFilteredFilesStayWithOneLogLine(t *testing.T) {
 
 func TestFileStillBeingWrittenWaits(t *testing.T) {
 	h := newHarness(t)
-	h.startSim(stagesim.Options{BatchRows: 100})
+	h.startSim(ledgertest.Options{BatchRows: 100})
 	h.startWatcher(func(c *watcher.Config) { c.Settle = 400 * time.Millisecond })
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	p := filepath.Join(h.inbox, "XBTUSD_1440.csv")
@@ -314,7 +314,7 @@ func TestFileStillBeingWrittenWaits(t *testing.T) {
 func TestMovesOnlyAfterEveryBatchCommitted(t *testing.T) {
 	h := newHarness(t)
 	release := make(chan struct{})
-	h.startSim(stagesim.Options{BatchRows: 100, BeforeCommit: func(_ contract.FileEvent, batch int) {
+	h.startSim(ledgertest.Options{BatchRows: 100, BeforeCommit: func(_ contract.FileEvent, batch int) {
 		if batch >= 1 {
 			<-release
 		}
@@ -362,7 +362,7 @@ func (h *harness) entryByNameMaybe(name string, led *ledger.Ledger) contract.Led
 
 func TestSameContentAgainAndForce(t *testing.T) {
 	h := newHarness(t)
-	h.startSim(stagesim.Options{BatchRows: 100})
+	h.startSim(ledgertest.Options{BatchRows: 100})
 	stop := h.startWatcher(nil)
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	h.write("XBTUSD_1440.csv", xbt)
@@ -407,7 +407,7 @@ func TestSameContentAgainAndForce(t *testing.T) {
 
 func TestBadRowsFailedAndRejectedFiles(t *testing.T) {
 	h := newHarness(t)
-	h.startSim(stagesim.Options{BatchRows: 2, FailBatch: func(ev contract.FileEvent, b int) bool {
+	h.startSim(ledgertest.Options{BatchRows: 2, FailBatch: func(ev contract.FileEvent, b int) bool {
 		return ev.Pair == "SOLUSD" && b == 1
 	}})
 	h.startWatcher(nil)
@@ -433,7 +433,7 @@ func TestBadRowsFailedAndRejectedFiles(t *testing.T) {
 
 func TestZipMemberByMember(t *testing.T) {
 	h := newHarness(t)
-	h.startSim(stagesim.Options{BatchRows: 100})
+	h.startSim(ledgertest.Options{BatchRows: 100})
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	eth := fixture(t, "ETHUSD_1440.csv")
 	var buf bytes.Buffer
@@ -503,7 +503,7 @@ func TestRestartWaitsForFilesInFlight(t *testing.T) {
 	if !exists(p) {
 		t.Fatal("file moved while in flight")
 	}
-	h.startSim(stagesim.Options{BatchRows: 100})
+	h.startSim(ledgertest.Options{BatchRows: 100})
 	h.waitFile(h.done("XBTUSD_1440.csv"), 15*time.Second)
 }
 
@@ -535,7 +535,7 @@ func TestQueuedWithoutWorkIsRequeued(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h.startSim(stagesim.Options{BatchRows: 100})
+	h.startSim(ledgertest.Options{BatchRows: 100})
 	h.startWatcher(func(c *watcher.Config) { c.RequeueAfter = 300 * time.Millisecond })
 	h.waitFile(h.done("XBTUSD_1440.csv"), 15*time.Second)
 	if n := filesPublished(t, h.env.JS); n != 1 {

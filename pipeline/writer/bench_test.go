@@ -9,7 +9,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 // nullQuestDB answers like QuestDB's HTTP endpoint without storing
@@ -147,7 +147,7 @@ func BenchmarkWriterEndToEnd(b *testing.B) {
 		publish(b, env.JS, batches, "")
 		b.StartTimer()
 		start := time.Now()
-		stop := startWriter(b, Config{JS: env.JS, Log: testLog(b), QuestDB: q.Settings()})
+		stop := startWriter(b, Config{JS: env.JS, Log: testLog(b), QuestDB: q.Config()})
 		waitDrained(b, env.JS, 5*time.Minute)
 		el := time.Since(start)
 		b.StopTimer()

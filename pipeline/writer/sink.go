@@ -15,7 +15,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/redact"
 )
 
 // Sink turns candle batches into ILP-over-HTTP requests for one table. All
@@ -60,7 +60,7 @@ func SinkConf(ilpConf string) (string, error) {
 		return "", fmt.Errorf("ILP transport %q: the writer needs http or https (TCP has no acknowledgements)", scheme)
 	}
 	if addr == "" {
-		return "", fmt.Errorf("ILP conf %q has an empty addr=", settings.Redact(ilpConf))
+		return "", fmt.Errorf("ILP conf %q has an empty addr=", redact.Text(ilpConf))
 	}
 	conf := strings.TrimSpace(ilpConf)
 	if !strings.HasSuffix(conf, ";") {

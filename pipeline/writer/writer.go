@@ -13,6 +13,7 @@ package writer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -21,7 +22,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
+	"github.com/feefifofunds/feefifofunds/pipeline/redact"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -40,12 +41,10 @@ const (
 
 // Config configures the writer stage.
 type Config struct {
-	NATS        settings.NATS
-	JS          jetstream.JetStream // when set, used as is (the caller ensured the topology)
-	Log         *slog.Logger
-	Metrics     *metrics.Registry
-	MetricsAddr string
-	QuestDB     settings.QuestDB
+	JS      jetstream.JetStream // required; the caller ensured the topology
+	Log     *slog.Logger
+	Metrics *metrics.Registry
+	QuestDB questdb.Config
 	// Workers is the number of parallel ILP senders (default 2).
 	Workers int
 	// FlushRows is the number of rows that makes a request go (default 200k).
@@ -91,15 +90,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 30 * time.Second
 	}
-	if c.QuestDB.ILP == "" {
-		c.QuestDB.ILP = settings.DefaultQuestDBILP
-	}
-	if c.QuestDB.PG == "" {
-		c.QuestDB.PG = settings.DefaultQuestDBPG
-	}
-	if c.QuestDB.Table == "" {
-		c.QuestDB.Table = settings.DefaultTable
-	}
+	c.QuestDB = c.QuestDB.WithDefaults()
 	return c
 }
 
@@ -114,27 +105,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	js := cfg.JS
+	if js == nil {
+		return errors.New("writer: Config.JS is required")
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	if js == nil {
-		nc, j, err := cfg.NATS.JetStream(ctx, "fff-writer", log)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		js = j
-		if cfg.MetricsAddr != "" {
-			mctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := metrics.Serve(mctx, cfg.MetricsAddr, cfg.Metrics, metrics.Connected(nc), log); err != nil {
-					log.Error("metrics endpoint stopped", "err", err)
-				}
-			}()
-		}
-	}
 	if cfg.Migrate {
 		if err := migrate(ctx, cfg, log); err != nil {
 			if ctx.Err() != nil {
@@ -151,7 +126,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	st := newStats(cfg.Metrics, cfg.QuestDB.Table)
-	log.Info("writer started", "table", cfg.QuestDB.Table, "questdb", settings.Redact(cfg.QuestDB.ILP),
+	log.Info("writer started", "table", cfg.QuestDB.Table, "questdb", redact.Text(cfg.QuestDB.ILP),
 		"workers", cfg.Workers, "flush_rows", cfg.FlushRows, "flush_interval", cfg.FlushInterval)
 
 	sctx, stopSummary := context.WithCancel(ctx)

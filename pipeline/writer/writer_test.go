@@ -13,7 +13,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/pipeline/testenv"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -88,7 +88,7 @@ func TestWriterCommitsExactlyTheBatches(t *testing.T) {
 	publish(t, env.JS, api, "")
 
 	reg := metrics.NewRegistry()
-	cfg := Config{JS: env.JS, Log: testLog(t), Metrics: reg, QuestDB: q.Settings(), FlushInterval: 100 * time.Millisecond}
+	cfg := Config{JS: env.JS, Log: testLog(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond}
 	// Two writer "processes" compete for the batches.
 	startWriter(t, cfg)
 	startWriter(t, cfg)
@@ -141,7 +141,7 @@ func TestWriterDeadLettersWhatQuestDBRefuses(t *testing.T) {
 
 	reg := metrics.NewRegistry()
 	// A long interval: everything goes in one request, which must be bisected.
-	startWriter(t, Config{JS: env.JS, Log: testLog(t), Metrics: reg, QuestDB: q.Settings(), FlushInterval: time.Second})
+	startWriter(t, Config{JS: env.JS, Log: testLog(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: time.Second})
 	waitDrained(t, env.JS, 60*time.Second)
 
 	good := append(append([]*contract.Batch{}, batches[:3]...), batches[4:]...)
@@ -204,7 +204,7 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 	px := testenv.NewProxy(t, q.HTTPAddr())
 	px.Down()
 
-	qs := q.Settings()
+	qs := q.Config()
 	qs.ILP = px.Conf()
 	startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
 	batches := xbtBatches(t, "downfile", 50)
@@ -257,7 +257,7 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
 	px := testenv.NewProxy(t, q.HTTPAddr())
-	qs := q.Settings()
+	qs := q.Config()
 	qs.ILP = px.Conf()
 
 	all := xbtBatches(t, "takeover", 30)
@@ -280,7 +280,7 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 	}
 	stopA()
 
-	startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: q.Settings(), FlushInterval: 100 * time.Millisecond})
+	startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond})
 	waitDrained(t, env.JS, 60*time.Second)
 	assertRows(t, queryRows(t, q, q.Table), all)
 	got := map[uint32]bool{}

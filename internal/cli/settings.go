@@ -1,22 +1,21 @@
-package settings
+package cli
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+	"github.com/feefifofunds/feefifofunds/pipeline/redact"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -92,7 +91,7 @@ func (n NATS) Connect(name string, log *slog.Logger) (*nats.Conn, error) {
 					log.Warn("nats disconnected", "err", err)
 				}
 			}),
-			nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", Redact(c.ConnectedUrl())) }),
+			nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", redact.Text(c.ConnectedUrl())) }),
 		)
 	}
 	if n.User != "" || n.Password != "" {
@@ -117,55 +116,23 @@ func (n NATS) Connect(name string, log *slog.Logger) (*nats.Conn, error) {
 	nc, err := nats.Connect(n.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w (is nats-server or `fff up` running? set --nats or FFF_NATS_URL)",
-			Redact(n.URL), scrub(err, n.Password))
+			redact.Text(n.URL), redact.Error(err, n.Password))
 	}
 	return nc, nil
 }
 
-// JetStream connects and makes sure the topology exists.
-func (n NATS) JetStream(ctx context.Context, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := n.Connect(name, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	if err := topology.Ensure(ctx, js, n.Topology()); err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return nc, js, nil
-}
-
-// QuestDB is how to reach QuestDB.
-type QuestDB struct {
-	ILP   string // go-questdb-client conf string, e.g. http::addr=127.0.0.1:9000;
-	PG    string // postgres URL of the PG wire port
-	Table string
-}
-
-// Defaults for a local QuestDB.
-const (
-	DefaultQuestDBILP = "http::addr=127.0.0.1:9000;"
-	DefaultQuestDBPG  = "postgres://admin:quest@127.0.0.1:8812/qdb"
-	DefaultTable      = "candles"
-)
-
-// AddFlags registers the QuestDB flags.
-func (q *QuestDB) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&q.ILP, "questdb", DefaultQuestDBILP, "QuestDB ILP client configuration string (HTTP transport)")
+// AddQuestDBFlags registers --questdb, --questdb-pg and --table into q.
+func AddQuestDBFlags(fs *pflag.FlagSet, q *questdb.Config) {
+	fs.StringVar(&q.ILP, "questdb", questdb.DefaultILP, "QuestDB ILP client configuration string (HTTP transport)")
 	Bind(fs, "questdb", "FFF_QUESTDB")
-	fs.StringVar(&q.PG, "questdb-pg", DefaultQuestDBPG, "QuestDB PostgreSQL wire URL, for SQL")
+	fs.StringVar(&q.PG, "questdb-pg", questdb.DefaultPG, "QuestDB PostgreSQL wire URL, for SQL")
 	Bind(fs, "questdb-pg", "FFF_QUESTDB_PG")
-	q.AddTableFlag(fs)
+	AddTableFlag(fs, q)
 }
 
 // AddTableFlag registers only --table.
-func (q *QuestDB) AddTableFlag(fs *pflag.FlagSet) {
-	fs.StringVar(&q.Table, "table", DefaultTable, "QuestDB table for candles")
+func AddTableFlag(fs *pflag.FlagSet, q *questdb.Config) {
+	fs.StringVar(&q.Table, "table", questdb.DefaultTable, "QuestDB table for candles")
 	Bind(fs, "table", "FFF_TABLE")
 }
 
@@ -224,47 +191,9 @@ func (c *Common) AddFlags(fs *pflag.FlagSet, metricsDefault string) {
 	c.Metrics.AddFlags(fs, metricsDefault)
 }
 
+
+
 // SignalContext is cancelled on SIGINT or SIGTERM.
 func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
-var userinfoRe = regexp.MustCompile(`(//[^:/@]+:)[^@/]*@`)
-
-// Redact hides passwords inside URLs (nats://u:p@h, postgres://u:p@h).
-func Redact(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			return userinfoRe.ReplaceAllString(s, "${1}REDACTED@")
-		}
-	}
-	s = userinfoRe.ReplaceAllString(s, "${1}REDACTED@")
-	// ILP conf strings: password=...; token=...;
-	return confSecretRe.ReplaceAllString(s, "${1}=REDACTED;")
-}
-
-var confSecretRe = regexp.MustCompile(`(password|token)=[^;]*;?`)
-
-type scrubbed struct {
-	msg   string
-	cause error
-}
-
-func (s scrubbed) Error() string { return s.msg }
-func (s scrubbed) Unwrap() error { return s.cause }
-
-// scrub removes a secret from an error's text while keeping it unwrappable.
-func scrub(err error, secret string) error {
-	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
-		return err
-	}
-	return scrubbed{msg: strings.ReplaceAll(err.Error(), secret, "REDACTED"), cause: err}
-}
-
-// Scrub is scrub for other packages (QuestDB connection errors).
-func Scrub(err error, secrets ...string) error {
-	for _, s := range secrets {
-		err = scrub(err, s)
-	}
-	return err
 }

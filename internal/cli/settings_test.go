@@ -1,4 +1,4 @@
-package settings
+package cli
 
 import (
 	"bytes"
@@ -7,16 +7,19 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+	"github.com/feefifofunds/feefifofunds/pipeline/redact"
 )
 
-func newCmd(n *NATS, q *QuestDB) *cobra.Command {
+func newCmd(n *NATS, q *questdb.Config) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:               "x",
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return ApplyEnv(cmd) },
 		RunE:              func(*cobra.Command, []string) error { return nil },
 	}
 	n.AddFlags(cmd.Flags())
-	q.AddFlags(cmd.Flags())
+	AddQuestDBFlags(cmd.Flags(), q)
 	return cmd
 }
 
@@ -24,7 +27,7 @@ func TestFlagBeatsEnvBeatsDefault(t *testing.T) {
 	t.Setenv("FFF_NATS_URL", "nats://from-env:4222")
 	t.Setenv("FFF_TABLE", "env_table")
 	var n NATS
-	var q QuestDB
+	var q questdb.Config
 	cmd := newCmd(&n, &q)
 	cmd.SetArgs([]string{"--table", "flag_table"})
 	if err := cmd.Execute(); err != nil {
@@ -36,7 +39,7 @@ func TestFlagBeatsEnvBeatsDefault(t *testing.T) {
 	if q.Table != "flag_table" {
 		t.Errorf("flag did not beat env: table=%q", q.Table)
 	}
-	if q.PG != DefaultQuestDBPG {
+	if q.PG != questdb.DefaultPG {
 		t.Errorf("default lost: pg=%q", q.PG)
 	}
 }
@@ -44,7 +47,7 @@ func TestFlagBeatsEnvBeatsDefault(t *testing.T) {
 func TestBadEnvValueNamesVariable(t *testing.T) {
 	t.Setenv("FFF_REPLICAS", "three")
 	var n NATS
-	var q QuestDB
+	var q questdb.Config
 	cmd := newCmd(&n, &q)
 	cmd.SetArgs(nil)
 	cmd.SetErr(&bytes.Buffer{})
@@ -56,7 +59,7 @@ func TestBadEnvValueNamesVariable(t *testing.T) {
 
 func TestHelpNamesEnv(t *testing.T) {
 	var n NATS
-	var q QuestDB
+	var q questdb.Config
 	cmd := newCmd(&n, &q)
 	if !strings.Contains(cmd.Flags().FlagUsages(), "[$FFF_QUESTDB_PG]") {
 		t.Fatal("help does not name FFF_QUESTDB_PG")
@@ -71,7 +74,7 @@ func TestRedactHidesSecrets(t *testing.T) {
 		"http::addr=db:9000;token=abcdefTOKEN;":            "abcdefTOKEN",
 	}
 	for in, secret := range cases {
-		if out := Redact(in); strings.Contains(out, secret) {
+		if out := redact.Text(in); strings.Contains(out, secret) {
 			t.Errorf("Redact(%q) = %q still holds the secret", in, out)
 		}
 	}

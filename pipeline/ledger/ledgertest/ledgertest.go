@@ -1,11 +1,11 @@
-// Package stagesim stands in for the parser and the writer in tests of the
+// Package ledgertest stands in for the parser and the writer in tests of the
 // watcher and `fff ingest`: it takes FileEvents off FILES and publishes the
 // "parsed", "committed" and "rejected" progress reports the real stages
 // publish, per the file-progress protocol, without touching QuestDB.
 //
 // Rows are the non-blank lines of the file; a line containing "BAD" is a bad
 // row; a file with no good row is rejected.
-package stagesim
+package ledgertest
 
 import (
 	"bufio"

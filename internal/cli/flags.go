@@ -1,8 +1,10 @@
-// Package settings holds the configuration every binary shares (NATS,
-// QuestDB, logging, metrics) and the rule that binds each flag to an
-// environment variable: a flag given on the command line beats its variable,
-// which beats the default.
-package settings
+// Package cli is the only code that knows flags and environment variables.
+// It holds the configuration every binary shares (NATS, QuestDB, logging,
+// metrics), the rule that binds each flag to an environment variable (a flag
+// given on the command line beats its variable, which beats the default), and
+// RunStage, which connects a stage and serves its metrics so that the stage
+// packages under pipeline/ take a ready JetStream and never see a flag.
+package cli
 
 import (
 	"fmt"
@@ -23,7 +25,7 @@ const EnvPrefix = "FFF_"
 func Bind(fs *pflag.FlagSet, flag, env string) {
 	f := fs.Lookup(flag)
 	if f == nil {
-		panic("settings: no flag " + flag)
+		panic("cli: no flag " + flag)
 	}
 	if f.Annotations == nil {
 		f.Annotations = map[string][]string{}

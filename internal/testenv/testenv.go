@@ -19,7 +19,6 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/settings"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -32,10 +31,6 @@ type JetStream struct {
 	Dir    string
 }
 
-// Settings are NATS settings pointing at this server.
-func (j *JetStream) Settings() settings.NATS {
-	return settings.NATS{URL: j.URL, Replicas: 1}
-}
 
 // StartJetStream starts an embedded JetStream server on a free port; it is
 // stopped when the test ends.
@@ -78,9 +73,9 @@ func (q *QuestDB) HTTPAddr() string {
 	return addr
 }
 
-// Settings are QuestDB settings for this test's table.
-func (q *QuestDB) Settings() settings.QuestDB {
-	return settings.QuestDB{ILP: q.ILP, PG: q.PG, Table: q.Table}
+// Config is the QuestDB config for this test's table.
+func (q *QuestDB) Config() questdb.Config {
+	return questdb.Config{ILP: q.ILP, PG: q.PG, Table: q.Table}
 }
 
 var tableSeq atomic.Int64
@@ -88,8 +83,8 @@ var tableSeq atomic.Int64
 // QuestDBAddrs are where tests look for QuestDB (FFF_TEST_QUESTDB and
 // FFF_TEST_QUESTDB_PG override the defaults).
 func QuestDBAddrs() (ilp, pg string) {
-	ilp = envOr("FFF_TEST_QUESTDB", settings.DefaultQuestDBILP)
-	pg = envOr("FFF_TEST_QUESTDB_PG", settings.DefaultQuestDBPG)
+	ilp = envOr("FFF_TEST_QUESTDB", questdb.DefaultILP)
+	pg = envOr("FFF_TEST_QUESTDB_PG", questdb.DefaultPG)
 	return
 }
 
