@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -75,6 +76,13 @@ func RunStage(ctx context.Context, c Common, name string, run func(ctx context.C
 	defer stop()
 	log = log.With("stage", name)
 	s := &Stage{Name: name, Log: log, Metrics: metrics.Default}
+	var started atomic.Bool
+	s.AddHealthCheck(func() error {
+		if !started.Load() {
+			return errors.New("starting: waiting for NATS and the JetStream topology")
+		}
+		return nil
+	})
 
 	// Listen before anything else: a taken port is a mistake to report now.
 	var l net.Listener
@@ -112,6 +120,7 @@ func RunStage(ctx context.Context, c Common, name string, run func(ctx context.C
 	if err := EnsureTopology(ctx, s.JS, c.NATS.Topology(), log); err != nil {
 		return ignoreCancel(ctx, err)
 	}
+	started.Store(true)
 	return ignoreCancel(ctx, run(ctx, s))
 }
 
