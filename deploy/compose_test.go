@@ -218,8 +218,18 @@ func keys(m map[string]bool) string {
 func TestComposeServices(t *testing.T) {
 	c := loadCompose(t)
 	nats := c.Services["nats"]
-	if !regexp.MustCompile(`^nats:2\.(1[2-9]|[2-9][0-9])(\.\d+)?-alpine$`).MatchString(nats.Image) {
-		t.Errorf("nats image %q: want the official image pinned to 2.12 or newer (alpine, for wget in the healthcheck)", nats.Image)
+	// One nats-server version everywhere: the image runs the same server the
+	// embedded mode and the tests run (go.mod's nats-server/v2).
+	gomod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/nats-io/nats-server/v2 v(\S+)$`).FindSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod does not require github.com/nats-io/nats-server/v2")
+	}
+	if want := "nats:" + string(m[1]) + "-alpine"; nats.Image != want {
+		t.Errorf("nats image %q: want %q, the server version the embedded mode and the tests run (alpine, for wget in the healthcheck)", nats.Image, want)
 	}
 	if !slices.Contains(nats.Volumes, "./nats.conf:/etc/nats/nats.conf:ro") || !slices.Contains(nats.Command, "/etc/nats/nats.conf") || !slices.Contains(nats.Command, "-js") {
 		t.Errorf("nats must run with the mounted nats.conf and -js: command %v volumes %v", nats.Command, nats.Volumes)

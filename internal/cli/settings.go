@@ -33,6 +33,8 @@ type NATS struct {
 	CandlesMaxAge   time.Duration
 	CandlesMaxBytes int64
 	Replicas        int
+	// Compress turns S2 on for CANDLES and FILEDATA (off: see docs/RELIABILITY.md).
+	Compress bool
 }
 
 // DefaultNATSURL is where a local nats-server or `fff up` listens.
@@ -62,6 +64,8 @@ func (n *NATS) AddFlags(fs *pflag.FlagSet) {
 	Bind(fs, "candles-max-bytes", "FFF_CANDLES_MAX_BYTES")
 	fs.IntVar(&n.Replicas, "replicas", 1, "JetStream replicas for streams and buckets (3 on a cluster)")
 	Bind(fs, "replicas", "FFF_REPLICAS")
+	fs.BoolVar(&n.Compress, "compress-streams", false, "store CANDLES and FILEDATA S2-compressed (off: S2 streams did not survive some cluster faults, docs/RELIABILITY.md)")
+	Bind(fs, "compress-streams", "FFF_COMPRESS_STREAMS")
 }
 
 // Topology is the stream options these settings ask for.
@@ -72,6 +76,7 @@ func (n NATS) Topology() topology.Options {
 	if n.Replicas > 0 {
 		o.Replicas = n.Replicas
 	}
+	o.Compress = n.Compress
 	return o
 }
 

@@ -30,7 +30,7 @@ func Streams(o Options) []jetstream.StreamConfig {
 			Subjects:    []string{SubjectCandles},
 			Retention:   jetstream.LimitsPolicy,
 			Storage:     jetstream.FileStorage,
-			Compression: jetstream.S2Compression,
+			Compression: o.compression(),
 			Replicas:    o.Replicas,
 			Duplicates:  o.DuplicateWindow,
 			MaxAge:      o.CandlesMaxAge,
@@ -113,11 +113,17 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 	if err := StreamConflict(have, want); err != nil {
 		return err
 	}
+	if want.Name == StreamCandles {
+		if err := ensureCompression(ctx, js, want.Name, o); err != nil {
+			return err
+		}
+	}
 	// Limits the operator set explicitly are applied to an existing CANDLES
 	// stream; otherwise whatever is there stands.
 	if want.Name == StreamCandles && ((o.CandlesMaxAge > 0 && have.MaxAge != want.MaxAge) ||
 		(o.CandlesMaxBytes > 0 && have.MaxBytes != want.MaxBytes)) {
 		upd := have
+		upd.Compression = want.Compression
 		if o.CandlesMaxAge > 0 {
 			upd.MaxAge = want.MaxAge
 		}
@@ -176,7 +182,7 @@ func ensureBuckets(ctx context.Context, js jetstream.JetStream, o Options) error
 		}
 	}
 	if _, err := js.ObjectStore(ctx, BucketFileData); err == nil {
-		return nil
+		return ensureCompression(ctx, js, "OBJ_"+BucketFileData, o)
 	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return fmt.Errorf("look up object store %s: %w", BucketFileData, err)
 	}
@@ -185,10 +191,35 @@ func ensureBuckets(ctx context.Context, js jetstream.JetStream, o Options) error
 		Description: "Bytes of accepted files, keyed by content hash",
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
-		Compression: true,
+		Compression: o.Compress,
 	})
 	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 		return fmt.Errorf("create object store %s: %w", BucketFileData, err)
+	}
+	return nil
+}
+
+func (o Options) compression() jetstream.StoreCompression {
+	if o.Compress {
+		return jetstream.S2Compression
+	}
+	return jetstream.NoCompression
+}
+
+// ensureCompression brings an existing stream to the compression asked for;
+// streams made before the setting existed were compressed.
+func ensureCompression(ctx context.Context, js jetstream.JetStream, name string, o Options) error {
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		return fmt.Errorf("look up stream %s: %w", name, err)
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.Compression == o.compression() {
+		return nil
+	}
+	cfg.Compression = o.compression()
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("set compression of stream %s to %s: %w", name, cfg.Compression, err)
 	}
 	return nil
 }

@@ -111,6 +111,12 @@ type Options struct {
 	ProgressMaxAge time.Duration
 	// MaxMsgSize caps one message; batches stay well under it.
 	MaxMsgSize int32
+	// Compress stores CANDLES and FILEDATA S2-compressed. Off by default:
+	// nats-server v2.15.2 reported "s2: corrupt/unsupported input" on
+	// compressed streams after two nodes of a cluster were killed at once,
+	// and never on uncompressed ones (docs/RELIABILITY.md). The setting is
+	// applied to existing streams too (new blocks only).
+	Compress bool
 }
 
 // DefaultOptions are what every service uses unless told otherwise.

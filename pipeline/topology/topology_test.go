@@ -64,7 +64,7 @@ func TestEnsureCreatesEverythingAndIsIdempotent(t *testing.T) {
 		before[want.Name] = s.CachedInfo()
 	}
 	candles := before[topology.StreamCandles].Config
-	if candles.Retention != jetstream.LimitsPolicy || candles.Compression != jetstream.S2Compression ||
+	if candles.Retention != jetstream.LimitsPolicy || candles.Compression != jetstream.NoCompression ||
 		candles.MaxAge != 0 || candles.MaxBytes != -1 || !reflect.DeepEqual(candles.Subjects, []string{"candles.>"}) {
 		t.Errorf("CANDLES config: %+v", candles)
 	}
@@ -117,6 +117,33 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// S2 is off by default (docs/RELIABILITY.md) and an operator's choice
+// either way is applied to streams that already exist, CANDLES and the
+// FILEDATA object store alike.
+func TestEnsureCompressionSetting(t *testing.T) {
+	js := bare(t)
+	ctx := ctxT(t)
+	for _, step := range []struct {
+		compress bool
+		want     jetstream.StoreCompression
+	}{
+		{false, jetstream.NoCompression},
+		{true, jetstream.S2Compression},
+		{false, jetstream.NoCompression},
+	} {
+		o := topology.DefaultOptions()
+		o.Compress = step.compress
+		if err := topology.Ensure(ctx, js, o); err != nil {
+			t.Fatalf("Ensure(compress=%v): %v", step.compress, err)
+		}
+		for _, name := range []string{topology.StreamCandles, "OBJ_" + topology.BucketFileData} {
+			if got := streamConfig(t, js, name).Compression; got != step.want {
+				t.Errorf("compress=%v: %s compression %v, want %v", step.compress, name, got, step.want)
+			}
+		}
+	}
 }
 
 func TestEnsureRefusesConflictingStream(t *testing.T) {
