@@ -428,7 +428,7 @@ func (s *Server) ohlc(w http.ResponseWriter, q url.Values) {
 	interval := 1
 	if v := q.Get("interval"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || !contract.IsKrakenOHLCInterval(n) {
+		if err != nil || !contract.Interval(n).ServedByOHLC() {
 			writeError(w, kraken.ErrInvalidArgs)
 			return
 		}
