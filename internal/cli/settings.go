@@ -196,8 +196,6 @@ func (c *Common) AddFlags(fs *pflag.FlagSet, metricsDefault string) {
 	c.Metrics.AddFlags(fs, metricsDefault)
 }
 
-
-
 // SignalContext is cancelled on SIGINT or SIGTERM.
 func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -31,7 +31,6 @@ type JetStream struct {
 	Dir    string
 }
 
-
 // StartJetStream starts an embedded JetStream server on a free port; it is
 // stopped when the test ends.
 func StartJetStream(t testing.TB) *JetStream {

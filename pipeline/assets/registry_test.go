@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
 
 func openRegistry(t *testing.T) (*Registry, context.Context) {

@@ -13,23 +13,6 @@ import (
 	"time"
 )
 
-// KrakenOHLCIntervals are the intervals (minutes) Kraken's REST OHLC endpoint
-// serves. Its CSV exports also ship 720, which REST does not.
-var KrakenOHLCIntervals = []int{1, 5, 15, 30, 60, 240, 1440, 10080, 21600}
-
-// KrakenCSVIntervals are the intervals Kraken's downloadable OHLCVT history ships.
-var KrakenCSVIntervals = []int{1, 5, 15, 30, 60, 240, 720, 1440}
-
-// IsKrakenOHLCInterval reports whether REST OHLC serves interval.
-func IsKrakenOHLCInterval(interval int) bool {
-	for _, i := range KrakenOHLCIntervals {
-		if i == interval {
-			return true
-		}
-	}
-	return false
-}
-
 // FillRequest asks a fetcher for the candles of one series between Start and
 // End, both candle open times, inclusive. People type these with `nats pub`:
 //
@@ -86,14 +69,14 @@ func DecodeFillRequest(data []byte) (FillRequest, error) {
 		}
 	}
 	if w.Interval == nil {
-		problems = append(problems, `"interval" is required (minutes: 1, 5, 15, 30, 60, 240, 1440, 10080 or 21600)`)
+		problems = append(problems, `"interval" is required (minutes: `+intervalList(OHLCIntervals)+`)`)
 	} else {
 		iv := *w.Interval
 		if iv == math.Trunc(iv) && math.Abs(iv) < 1<<31 {
 			r.Interval = int(iv)
 		}
-		if !IsKrakenOHLCInterval(r.Interval) {
-			problems = append(problems, fmt.Sprintf(`"interval" %s is not served by Kraken (use 1, 5, 15, 30, 60, 240, 1440, 10080 or 21600)`, strconv.FormatFloat(iv, 'f', -1, 64)))
+		if !Interval(r.Interval).ServedByOHLC() {
+			problems = append(problems, fmt.Sprintf(`"interval" %s is not served by Kraken (use %s)`, strconv.FormatFloat(iv, 'f', -1, 64), intervalList(OHLCIntervals)))
 		}
 	}
 	var err error

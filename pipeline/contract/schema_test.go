@@ -19,7 +19,6 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/schemas"
 )
 
@@ -243,7 +242,7 @@ func TestSchemaEnumsMatchGo(t *testing.T) {
 		}
 		return out
 	}
-	ints := func(v []int) []any {
+	ints := func(v []contract.Interval) []any {
 		out := make([]any, len(v))
 		for i := range v {
 			out[i] = float64(v[i])
@@ -254,9 +253,9 @@ func TestSchemaEnumsMatchGo(t *testing.T) {
 		got, want []any
 		what      string
 	}{
-		{enum("fill_request.schema.json", "properties", "interval", "enum"), ints(contract.KrakenOHLCIntervals), "fill request intervals"},
-		{enum("file_event.schema.json", "properties", "interval", "enum"), ints(kraken.CSVIntervals), "file event intervals"},
-		{enum("ledger_entry.schema.json", "properties", "interval", "enum"), ints(kraken.CSVIntervals), "ledger intervals"},
+		{enum("fill_request.schema.json", "properties", "interval", "enum"), ints(contract.OHLCIntervals), "fill request intervals"},
+		{enum("file_event.schema.json", "properties", "interval", "enum"), ints(contract.CSVIntervals), "file event intervals"},
+		{enum("ledger_entry.schema.json", "properties", "interval", "enum"), ints(contract.CSVIntervals), "ledger intervals"},
 		{enum("ledger_entry.schema.json", "properties", "state", "enum"), strs(contract.FileQueued, contract.FileParsed, contract.FileCommitted, contract.FileRejected, contract.FileFailed), "ledger states"},
 		{enum("asset.schema.json", "properties", "category", "enum"), strs(contract.AssetCategories...), "asset categories"},
 		{enum("asset.schema.json", "properties", "tier", "enum"), strs(assets.Tiers...), "asset tiers"},

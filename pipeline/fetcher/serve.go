@@ -185,14 +185,14 @@ func (f *fetcher) serve(ctx context.Context, req *request, log *slog.Logger) (ou
 			ts(req.Start.Unix()), ts(req.End.Unix()), n, req.Interval, f.cfg.MaxRequestCandles)
 	}
 	step := int64(req.Interval) * 60
-	first := ceilTo(req.Start.Unix(), step)
-	end := floorTo(req.End.Unix(), step)
+	first := contract.CeilTime(req.Start.Unix(), step)
+	end := contract.FloorTime(req.End.Unix(), step)
 	if first > end {
 		return outcome{}, bad("%s to %s holds no %d-minute candle (candles open at whole multiples of %d seconds since 1970-01-01)",
 			ts(req.Start.Unix()), ts(req.End.Unix()), req.Interval, step)
 	}
 	now := f.cfg.Now().UTC()
-	open := floorTo(now.Unix(), step)
+	open := contract.FloorTime(now.Unix(), step)
 	lastClosed := open - step
 	oldest := open - OHLCWindow*step
 	if first > lastClosed {
@@ -428,23 +428,6 @@ func (p *publisher) flush(last bool) error {
 	p.f.m.candles(b.Origin.String()).Add(float64(len(b.Candles)))
 	p.cur.Candles = p.cur.Candles[:0]
 	return nil
-}
-
-func ceilTo(t, step int64) int64 {
-	if m := mod(t, step); m != 0 {
-		return t + step - m
-	}
-	return t
-}
-
-func floorTo(t, step int64) int64 { return t - mod(t, step) }
-
-func mod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
 }
 
 func ts(unix int64) string { return time.Unix(unix, 0).UTC().Format(time.RFC3339) }

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 // BenchmarkScan fills a fresh table server-side with FFF_BENCH_SCAN_ROWS

@@ -20,7 +20,7 @@ const TradesPerCall = 1000
 // request may be published for it, from its age and its record (if any).
 func classify(g *Gap, now time.Time, c *ScanConfig, rec contract.GapRecord) {
 	step := int64(g.Interval) * 60
-	alignedNow := floorTo(now.Unix(), step) // open time of the still-open candle
+	alignedNow := contract.FloorTime(now.Unix(), step) // open time of the still-open candle
 	g.CandlesFromToday = (alignedNow - g.Start.Unix()) / step
 	g.Overflow = max(0, g.CandlesFromToday-int64(c.Window))
 	g.State = rec.State

@@ -10,9 +10,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -408,12 +409,14 @@ func TestRunPublishesUntilCancelled(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 	nats := testenv.StartJetStream(t)
 	loadHourly(t, q, "ETHUSD")
+	reg := metrics.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- gapscanner.Run(ctx, gapscanner.Config{
 			JS: nats.JS, DB: q.Pool, QuestDB: q.Config(), Log: testLog(t), Now: fixed(hourlyNow),
 			Every: time.Hour, Lookback: 12 * 24 * time.Hour, MaxGapsPerAsset: 1,
+			Metrics: reg,
 		})
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -435,5 +438,13 @@ func TestRunPublishesUntilCancelled(t *testing.T) {
 	// per series per round: the run to now first.
 	if len(got) != 1 || !got[0].Start.Equal(at(hourlyTrailing.start)) || !got[0].End.Equal(at(hourlyTrailing.end)) {
 		t.Errorf("run published %+v, want only the run to now", got)
+	}
+	// Every stage's metrics share the fff_ prefix, so one dashboard query finds them all.
+	var text strings.Builder
+	reg.WriteText(&text)
+	for _, name := range []string{"fff_gapscanner_rounds_total", "fff_gapscanner_fill_requests_total", "fff_gapscanner_scan_seconds", "fff_gapscanner_gaps"} {
+		if !strings.Contains(text.String(), "\n"+name) && !strings.HasPrefix(text.String(), name) {
+			t.Errorf("metric %s missing from:\n%s", name, text.String())
+		}
 	}
 }

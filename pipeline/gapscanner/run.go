@@ -100,11 +100,11 @@ func Run(ctx context.Context, cfg Config) error {
 		defer pool.Close()
 		db = pool
 	}
-	roundsOK := cfg.Metrics.Counter("gapscanner_rounds_total", "Gap scanner rounds, by outcome", "outcome", "ok")
-	roundsFailed := cfg.Metrics.Counter("gapscanner_rounds_total", "Gap scanner rounds, by outcome", "outcome", "failed")
-	requested := cfg.Metrics.Counter("gapscanner_fill_requests_total", "Fill requests published by the gap scanner")
-	took := cfg.Metrics.Gauge("gapscanner_scan_seconds", "Duration of the last scan")
-	gapsOpen := cfg.Metrics.Gauge("gapscanner_gaps", "Gaps found by the last scan")
+	roundsOK := cfg.Metrics.Counter("fff_gapscanner_rounds_total", "Gap scanner rounds, by outcome", "outcome", "ok")
+	roundsFailed := cfg.Metrics.Counter("fff_gapscanner_rounds_total", "Gap scanner rounds, by outcome", "outcome", "failed")
+	requested := cfg.Metrics.Counter("fff_gapscanner_fill_requests_total", "Fill requests published by the gap scanner")
+	took := cfg.Metrics.Gauge("fff_gapscanner_scan_seconds", "Duration of the last scan")
+	gapsOpen := cfg.Metrics.Gauge("fff_gapscanner_gaps", "Gaps found by the last scan")
 
 	log.Info("gap scanner running", "every", cfg.Every, "lookback", cfg.Lookback, "table", cfg.QuestDB.Table,
 		"intervals", cfg.Intervals, "tiers", cfg.Tiers, "max_gaps_per_asset", cfg.MaxGapsPerAsset)

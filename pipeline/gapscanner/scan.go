@@ -357,15 +357,6 @@ func mergeRanges(rs []span, step int64) []span {
 	return out
 }
 
-func floorTo(t, step int64) int64 {
-	if t >= 0 {
-		return t - t%step
-	}
-	return t - (step+t%step)%step
-}
-
-func ceilTo(t, step int64) int64 { return floorTo(t+step-1, step) }
-
 // supported reports whether aligned open times and UTC days line up, which
 // the per-day counting needs; every Kraken interval does.
 func supported(step int64) bool {
@@ -455,10 +446,10 @@ func unsupported(c *ScanConfig, si seriesInfo) string {
 // candle is learnt later (setLast) and the range stays open until then.
 func newSeries(c *ScanConfig, si seriesInfo, now time.Time, lastKnown bool) *seriesState {
 	step := int64(si.Interval) * 60
-	first := floorTo(si.First, step)
+	first := contract.FloorTime(si.First, step)
 	lo := first
 	if !c.Since.IsZero() {
-		lo = max(first, ceilTo(floorTo(c.Since.Unix(), day), step))
+		lo = max(first, contract.CeilTime(contract.FloorTime(c.Since.Unix(), day), step))
 	}
 	s := &seriesState{
 		Series: Series{
@@ -475,14 +466,14 @@ func newSeries(c *ScanConfig, si seriesInfo, now time.Time, lastKnown bool) *ser
 
 // setLast fixes the end of the scanned range once the last candle is known.
 func (s *seriesState) setLast(c *ScanConfig, last int64, now time.Time) {
-	last = floorTo(last, s.step)
+	last = contract.FloorTime(last, s.step)
 	// A series that ended before the window starts is judged from its last
 	// candle, so its trailing gap keeps the same start (and key) from one
 	// round to the next.
 	s.lo = min(s.lo, last+s.step)
 	s.hi = last
 	if c.ToNow {
-		newestClosed := floorTo(now.Unix(), s.step) - s.step
+		newestClosed := contract.FloorTime(now.Unix(), s.step) - s.step
 		s.hi = max(s.hi, newestClosed)
 	}
 	s.Last = time.Unix(last, 0).UTC()
@@ -539,7 +530,7 @@ func scanDays(ctx context.Context, c *ScanConfig, now time.Time, known []*series
 	}
 	conds := c.filters(filterPairs)
 	if !c.Since.IsZero() {
-		conds = append(conds, fmt.Sprintf("ts >= cast(%d AS timestamp)", floorTo(minLo, day)*1_000_000))
+		conds = append(conds, fmt.Sprintf("ts >= cast(%d AS timestamp)", contract.FloorTime(minLo, day)*1_000_000))
 	}
 	// Rows come back only for: a series' first and last day in range
 	// (prev/next NULL), days with fewer candles than a full day, and days
@@ -649,20 +640,20 @@ func (s *seriesState) addMissing(a, b int64) {
 }
 
 // nextSlot is the first open time after day d.
-func (s *seriesState) nextSlot(d int64) int64 { return ceilTo(d+day, s.step) }
+func (s *seriesState) nextSlot(d int64) int64 { return contract.CeilTime(d+day, s.step) }
 
 // addDay handles one returned day: the missing days before it, its missing
 // head and tail, and whether holes inside it need a detailed look.
 func (s *seriesState) addDay(d, cnt, mn, mx, prev int64) {
-	mn, mx = floorTo(mn, s.step), floorTo(mx, s.step)
+	mn, mx = contract.FloorTime(mn, s.step), contract.FloorTime(mx, s.step)
 	if prev < 0 {
 		s.addMissing(s.lo, mn-s.step)
 	} else {
 		// Days between prev and d hold no candle; days up to prev that were
 		// not returned are complete.
-		s.addMissing(s.nextSlot(prev), ceilTo(d, s.step)-s.step)
+		s.addMissing(s.nextSlot(prev), contract.CeilTime(d, s.step)-s.step)
 	}
-	s.addMissing(ceilTo(d, s.step), mn-s.step)
+	s.addMissing(contract.CeilTime(d, s.step), mn-s.step)
 	s.addMissing(mx+s.step, s.nextSlot(d)-s.step)
 	if (mx-mn)/s.step+1 > cnt {
 		s.detail = append(s.detail, d)
@@ -707,8 +698,8 @@ func (s *seriesState) readDetail(ctx context.Context, c *ScanConfig, days []int6
 		if err := rows.Scan(&prev, &ts); err != nil {
 			return fmt.Errorf("holes of %s %d: %w", s.Pair, s.Interval, err)
 		}
-		a := floorTo(prev/1_000_000, s.step) + s.step
-		b := floorTo(ts/1_000_000, s.step) - s.step
+		a := contract.FloorTime(prev/1_000_000, s.step) + s.step
+		b := contract.FloorTime(ts/1_000_000, s.step) - s.step
 		if a <= b {
 			found = append(found, span{a, b})
 		}

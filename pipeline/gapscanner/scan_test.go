@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
 // The hourly test series: the still-open candle is 10:00, the oldest

@@ -126,13 +126,13 @@ func Stale(ctx context.Context, cfg ScanConfig, olderThan time.Duration) ([]Stal
 		if step <= 0 {
 			continue
 		}
-		last := floorTo(si.Last, step)
+		last := contract.FloorTime(si.Last, step)
 		closed := time.Unix(last+step, 0).UTC()
 		behind := now.Sub(closed)
 		if behind <= olderThan {
 			continue
 		}
-		newestClosed := floorTo(now.Unix(), step) - step
+		newestClosed := contract.FloorTime(now.Unix(), step) - step
 		out = append(out, StaleSeries{
 			Source: si.Source, Pair: si.Pair, Base: si.Base, Tier: si.Tier, Interval: si.Interval,
 			Last: time.Unix(last, 0).UTC(), ClosedAt: closed, Behind: behind, BehindHuman: humanDuration(behind),

@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-)
 
-// CSVIntervals are the intervals Kraken ships in its downloadable OHLCVT history.
-var CSVIntervals = []int{1, 5, 15, 30, 60, 240, 720, 1440}
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+)
 
 var fileNameRe = regexp.MustCompile(`^([A-Z0-9]{2,20})_([0-9]{1,5})\.csv$`)
 
@@ -23,8 +21,8 @@ func ParseFileName(name string) (pair string, interval int, err error) {
 		return "", 0, fmt.Errorf("file name %q: want {PAIR}_{INTERVAL}.csv, e.g. XBTUSD_60.csv", base)
 	}
 	interval, _ = strconv.Atoi(m[2])
-	if !slices.Contains(CSVIntervals, interval) {
-		return "", 0, fmt.Errorf("file name %q: interval %d is not one Kraken ships (%v)", base, interval, CSVIntervals)
+	if !contract.Interval(interval).ShippedAsCSV() {
+		return "", 0, fmt.Errorf("file name %q: interval %d is not one Kraken ships (%v)", base, interval, contract.CSVIntervals)
 	}
 	return m[1], interval, nil
 }

@@ -46,8 +46,7 @@ func (b *CandleBuilder) Add(trades []Trade) {
 		sort.SliceStable(page, func(i, j int) bool { return page[i].UnixNano() < page[j].UnixNano() })
 	}
 	for _, t := range page {
-		sec := floorDiv(t.UnixNano(), 1e9)
-		open := sec - mod(sec, b.step)
+		open := contract.FloorTime(t.UnixNano(), b.step*1e9) / 1e9
 		if open < b.from || open > b.to {
 			continue
 		}
@@ -92,20 +91,4 @@ func (b *CandleBuilder) Flush() []contract.Candle {
 		b.close()
 	}
 	return b.Take()
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-func mod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
 }

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
 
 func TestMigrateUpTwiceDownStatus(t *testing.T) {

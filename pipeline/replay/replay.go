@@ -2,7 +2,7 @@
 // into a QuestDB table, e.g. after the table was dropped or into a new one.
 // It reads the stream with an ordered consumer (no durable state, no acks),
 // keeps the candles in the asked time window, and writes them through the
-// writer's Sink. The table deduplicates, so replaying twice changes nothing.
+// questdb sink. The table deduplicates, so replaying twice changes nothing.
 package replay
 
 import (
@@ -21,7 +21,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
-	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
 // Config says what to replay where.
@@ -39,7 +38,7 @@ type Config struct {
 	Since, Until time.Time
 
 	// Workers is the number of parallel ILP senders (default 2) and
-	// FlushRows the rows per request (default writer.DefaultFlushRows).
+	// FlushRows the rows per request (default questdb.DefaultFlushRows).
 	Workers   int
 	FlushRows int
 	// Migrate applies pending migrations to the table first (default on
@@ -103,10 +102,10 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		cfg.Source = topology.SourceKraken
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = writer.DefaultWorkers
+		cfg.Workers = questdb.DefaultSenders
 	}
 	if cfg.FlushRows <= 0 {
-		cfg.FlushRows = writer.DefaultFlushRows
+		cfg.FlushRows = questdb.DefaultFlushRows
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = time.Second
@@ -119,7 +118,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err := questdb.ValidTable(cfg.QuestDB.Table); err != nil {
 		return st, err
 	}
-	if _, err := writer.SinkConf(cfg.QuestDB.ILP); err != nil {
+	if _, err := questdb.SinkConf(cfg.QuestDB.ILP); err != nil {
 		return st, err
 	}
 	js := cfg.JS
@@ -327,7 +326,7 @@ func (r *run) read(ctx context.Context, cons jetstream.Consumer, work chan<- []*
 // send writes queued requests, bisecting around refused batches and waiting
 // out an unreachable QuestDB.
 func (r *run) send(ctx context.Context, work <-chan []*contract.Batch) error {
-	var sink *writer.Sink
+	var sink questdb.Sink
 	defer func() {
 		if sink != nil {
 			_ = sink.Close(context.Background())
@@ -336,7 +335,7 @@ func (r *run) send(ctx context.Context, work <-chan []*contract.Batch) error {
 	for req := range work {
 		err := func() error {
 			for sink == nil {
-				s, err := writer.NewSink(ctx, r.cfg.QuestDB.ILP, r.cfg.QuestDB.Table)
+				s, err := questdb.DialILPSink(ctx, r.cfg.QuestDB.ILP, r.cfg.QuestDB.Table)
 				if err == nil {
 					sink = s
 					break
@@ -345,7 +344,7 @@ func (r *run) send(ctx context.Context, work <-chan []*contract.Batch) error {
 					return ctx.Err()
 				}
 			}
-			return sink.Commit(ctx, len(req), func(i int) (*contract.Batch, error) { return req[i], nil }, writer.Hooks{
+			return sink.Commit(ctx, len(req), func(i int) (*contract.Batch, error) { return req[i], nil }, questdb.Hooks{
 				Hold: func(ctx context.Context, _ int, _ int, err error) error {
 					if !r.hold(ctx, err) {
 						return ctx.Err()

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 )
 
@@ -28,8 +29,8 @@ func NewFilters(tiers []string, intervals []int) (Filters, error) {
 		return Filters{}, err
 	}
 	for _, iv := range intervals {
-		if !slices.Contains(kraken.CSVIntervals, iv) {
-			return Filters{}, fmt.Errorf("interval %d: Kraken ships %v", iv, kraken.CSVIntervals)
+		if !contract.Interval(iv).ShippedAsCSV() {
+			return Filters{}, fmt.Errorf("interval %d: Kraken ships %v", iv, contract.CSVIntervals)
 		}
 	}
 	return Filters{Tiers: ts, Intervals: slices.Clone(intervals)}, nil

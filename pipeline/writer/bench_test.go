@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
 
 // nullQuestDB answers like QuestDB's HTTP endpoint without storing
@@ -50,9 +51,9 @@ func synthBatches(total int, pairs int) []*contract.Batch {
 func benchSink(b *testing.B, conf, table string, workers, flushRows, rows int) {
 	batches := synthBatches(rows, 8)
 	ctx := context.Background()
-	sinks := make([]*Sink, workers)
+	sinks := make([]*questdb.ILPSink, workers)
 	for i := range sinks {
-		s, err := NewSink(ctx, conf, table)
+		s, err := questdb.DialILPSink(ctx, conf, table)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -40,7 +41,7 @@ type worker struct {
 	st      *stats
 	maxMsgs int
 
-	sink    *Sink
+	sink    questdb.Sink
 	scratch contract.Batch
 	avgRows float64
 	// skipEncode is set when encoding while gathering failed (QuestDB not
@@ -53,7 +54,7 @@ type worker struct {
 }
 
 func (w *worker) run(ctx context.Context) {
-	sink, err := newSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table, w.cfg.FlushRows)
+	sink, err := questdb.NewILPSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table, w.cfg.FlushRows)
 	if err != nil {
 		// Run checked the settings already.
 		w.log.Error("writer worker cannot start", "err", err)
@@ -166,7 +167,7 @@ func (w *worker) accept(ctx context.Context, m jetstream.Msg) *item {
 	w.mu.Unlock()
 	w.st.pending.Add(float64(it.rows))
 	if !w.skipEncode {
-		if err := w.sink.Add(ctx, &w.scratch); err != nil && !Rejected(err) {
+		if err := w.sink.Add(ctx, &w.scratch); err != nil && !questdb.Rejected(err) {
 			w.skipEncode = true
 		}
 	}
@@ -183,7 +184,7 @@ func (w *worker) commit(ctx context.Context, items []*item) {
 		return &w.scratch, nil
 	}
 	bo := newBackoff(w.cfg.MaxBackoff)
-	hooks := Hooks{
+	hooks := questdb.Hooks{
 		Hold: func(ctx context.Context, attempt, _ int, err error) error {
 			w.st.retries.Inc()
 			w.st.up.Set(0)

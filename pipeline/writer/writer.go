@@ -29,12 +29,10 @@ import (
 // Stage is the writer's name in the DLQ (dlq.writer) and in logs.
 const Stage = "writer"
 
-// Defaults, measured on the 2-core reference machine (docs/PERFORMANCE.md):
-// two parallel senders beat one, and requests of a few hundred thousand rows
-// amortise QuestDB's per-transaction cost without making a retry costly.
+// Defaults; the sender sizing is questdb's, shared with replay.
 const (
-	DefaultWorkers       = 2
-	DefaultFlushRows     = 200_000
+	DefaultWorkers       = questdb.DefaultSenders
+	DefaultFlushRows     = questdb.DefaultFlushRows
 	DefaultFlushInterval = 500 * time.Millisecond
 	DefaultMaxAckPending = 1024
 )
@@ -101,7 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := questdb.ValidTable(cfg.QuestDB.Table); err != nil {
 		return err
 	}
-	if _, err := SinkConf(cfg.QuestDB.ILP); err != nil {
+	if _, err := questdb.SinkConf(cfg.QuestDB.ILP); err != nil {
 		return err
 	}
 	js := cfg.JS

@@ -3,17 +3,17 @@ package writer
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -295,7 +295,7 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 func TestSinkCommitBisects(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 	ctx := context.Background()
-	s, err := NewSink(ctx, q.ILP, q.Table)
+	s, err := questdb.DialILPSink(ctx, q.ILP, q.Table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestSinkCommitBisects(t *testing.T) {
 	}
 	var committed []int
 	rejected := map[int]string{}
-	err = s.Commit(ctx, len(batches), func(i int) (*contract.Batch, error) { return batches[i], nil }, Hooks{
+	err = s.Commit(ctx, len(batches), func(i int) (*contract.Batch, error) { return batches[i], nil }, questdb.Hooks{
 		Committed: func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				committed = append(committed, i)
@@ -330,36 +330,4 @@ func TestSinkCommitBisects(t *testing.T) {
 		}
 	}
 	assertRows(t, queryRows(t, q, q.Table), good)
-}
-
-func TestClassify(t *testing.T) {
-	cases := []struct {
-		err      error
-		rejected bool
-	}{
-		{errors.New("400: Bad Request -- not json"), true},
-		{errors.New("422: Unprocessable -- x"), true},
-		{errors.New("401: Unauthorized -- x"), false},
-		{errors.New("502: Bad Gateway"), false},
-		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), false},
-		{context.DeadlineExceeded, false},
-	}
-	for _, c := range cases {
-		if got := Rejected(classify(c.err)); got != c.rejected {
-			t.Errorf("%v: rejected=%v, want %v", c.err, got, c.rejected)
-		}
-	}
-}
-
-func TestSinkConf(t *testing.T) {
-	c, err := SinkConf("http::addr=db:9000;username=a;password=b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(c, "auto_flush=off;retry_timeout=0;max_buf_size=1073741824;") || !strings.Contains(c, "password=b;") {
-		t.Fatalf("conf %q", c)
-	}
-	if _, err := SinkConf("tcp::addr=db:9009;"); err == nil {
-		t.Fatal("tcp accepted")
-	}
 }

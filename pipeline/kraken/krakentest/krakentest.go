@@ -428,7 +428,7 @@ func (s *Server) ohlc(w http.ResponseWriter, q url.Values) {
 	interval := 1
 	if v := q.Get("interval"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || !contract.IsKrakenOHLCInterval(n) {
+		if err != nil || !contract.Interval(n).ServedByOHLC() {
 			writeError(w, kraken.ErrInvalidArgs)
 			return
 		}
@@ -449,7 +449,7 @@ func (s *Server) ohlc(w http.ResponseWriter, q url.Values) {
 		return
 	}
 	step := int64(interval) * 60
-	open := s.now.Unix() - mod(s.now.Unix(), step)
+	open := contract.FloorTime(s.now.Unix(), step)
 	oldest := open - Window*step
 	data := s.candles[series{p.Key, interval}]
 	times := make([]int64, 0, len(data))
@@ -480,10 +480,7 @@ func (s *Server) ohlc(w http.ResponseWriter, q url.Values) {
 	}
 	from := max(oldest, since+1)
 	if s.flatRows && len(times) > 0 {
-		t0 := max(from, times[0])
-		if m := mod(t0, step); m != 0 {
-			t0 += step - m
-		}
+		t0 := contract.CeilTime(max(from, times[0]), step)
 		for t := t0; t < open; t += step {
 			if c, ok := data[t]; ok {
 				row(c, false)
@@ -602,12 +599,4 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func mod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
 }

@@ -1,12 +1,10 @@
-package writer
+package questdb
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -14,26 +12,25 @@ import (
 	qdb "github.com/questdb/go-questdb-client/v4"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/redact"
 )
 
-// Sink turns candle batches into ILP-over-HTTP requests for one table. All
+// ILPSink turns candle batches into ILP-over-HTTP requests for one table. All
 // rows added between two flushes travel in one HTTP request, which QuestDB
 // commits as one transaction (one table per request).
 //
-// A Sink wraps one go-questdb-client LineSender and, like it, must not be
+// An ILPSink wraps one go-questdb-client LineSender and, like it, must not be
 // used from several goroutines at once: give each worker its own.
 //
 // What the v4 client does, read from its source (http_sender.go) and relied
 // on here: Flush always resets its buffer, whether the request succeeded or
 // not, so a failed request must be rebuilt from the batches (Commit does);
 // it retries network errors and some 5xx statuses by itself until
-// retry_timeout, sleeping without looking at the context, so the Sink turns
+// retry_timeout, sleeping without looking at the context, so the ILPSink turns
 // that off (retry_timeout=0) and leaves waiting to the caller, who can keep
 // its JetStream messages alive meanwhile; creating a sender probes GET
 // /settings, so it fails while QuestDB is down.
-type Sink struct {
+type ILPSink struct {
 	conf  string
 	table string
 
@@ -47,12 +44,12 @@ type Sink struct {
 	lastFlush time.Duration
 }
 
-// SinkConf is the ILP configuration a Sink really uses: the caller's, with
-// the client's own auto-flush and retries turned off (the Sink decides what a
+// SinkConf is the ILP configuration an ILPSink really uses: the caller's, with
+// the client's own auto-flush and retries turned off (the ILPSink decides what a
 // request holds and the caller decides how to wait), and a buffer large
 // enough for big requests unless max_buf_size is given.
 func SinkConf(ilpConf string) (string, error) {
-	scheme, addr, err := questdb.ILPAddr(ilpConf)
+	scheme, addr, err := ILPAddr(ilpConf)
 	if err != nil {
 		return "", err
 	}
@@ -74,10 +71,10 @@ func SinkConf(ilpConf string) (string, error) {
 	return conf, nil
 }
 
-// NewSink connects a sink for table. It fails when QuestDB does not answer
-// (the client asks /settings for the protocol version).
-func NewSink(ctx context.Context, ilpConf, table string) (*Sink, error) {
-	s, err := newSink(ilpConf, table, 0)
+// DialILPSink connects a sink for table. It fails when QuestDB does not
+// answer (the client asks /settings for the protocol version).
+func DialILPSink(ctx context.Context, ilpConf, table string) (*ILPSink, error) {
+	s, err := NewILPSink(ilpConf, table, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -87,16 +84,25 @@ func NewSink(ctx context.Context, ilpConf, table string) (*Sink, error) {
 	return s, nil
 }
 
-// ilpBytesPerRow is about what one candle takes in an ILP v2 request (204
-// bytes measured by fff bench for six-letter pairs), rounded up.
-const ilpBytesPerRow = 224
+// Sender sizing, measured on the 2-core reference machine
+// (docs/PERFORMANCE.md): two parallel senders beat one, and requests of a few
+// hundred thousand rows amortise QuestDB's per-transaction cost without
+// making a retry costly.
+const (
+	DefaultSenders   = 2
+	DefaultFlushRows = 200_000
+)
 
-// newSink checks the settings without connecting; the first Add or Commit
+// ILPBytesPerRow is about what one candle takes in an ILP v2 request (204
+// bytes measured by fff bench for six-letter pairs), rounded up.
+const ILPBytesPerRow = 224
+
+// NewILPSink checks the settings without connecting; the first Add or Commit
 // connects. rows, when positive, sizes the request buffer for that many rows
 // from the start: grown by doubling instead, a 200,000-row request leaves a
 // 64 MB buffer and as much garbage behind, per sender.
-func newSink(ilpConf, table string, rows int) (*Sink, error) {
-	if err := questdb.ValidTable(table); err != nil {
+func NewILPSink(ilpConf, table string, rows int) (*ILPSink, error) {
+	if err := ValidTable(table); err != nil {
 		return nil, err
 	}
 	conf, err := SinkConf(ilpConf)
@@ -104,15 +110,15 @@ func newSink(ilpConf, table string, rows int) (*Sink, error) {
 		return nil, err
 	}
 	if rows > 0 && !strings.Contains(ilpConf, "init_buf_size=") {
-		conf += fmt.Sprintf("init_buf_size=%d;", min(rows*ilpBytesPerRow, 512<<20))
+		conf += fmt.Sprintf("init_buf_size=%d;", min(rows*ILPBytesPerRow, 512<<20))
 	}
-	return &Sink{conf: conf, table: table}, nil
+	return &ILPSink{conf: conf, table: table}, nil
 }
 
 // Table is the table the sink writes to.
-func (s *Sink) Table() string { return s.table }
+func (s *ILPSink) Table() string { return s.table }
 
-func (s *Sink) connect(ctx context.Context) error {
+func (s *ILPSink) connect(ctx context.Context) error {
 	if s.sender != nil {
 		return nil
 	}
@@ -130,7 +136,7 @@ func (s *Sink) connect(ctx context.Context) error {
 // discard drops whatever is buffered. The client has no reset, so the
 // sender is closed (with auto-flush off, Close sends nothing) and a new one
 // is made on next use.
-func (s *Sink) discard(ctx context.Context) {
+func (s *ILPSink) discard(ctx context.Context) {
 	if s.sender != nil {
 		_ = s.sender.Close(ctx)
 		s.sender = nil
@@ -139,14 +145,14 @@ func (s *Sink) discard(ctx context.Context) {
 }
 
 // LastFlush is how long the last accepted request took.
-func (s *Sink) LastFlush() time.Duration { return s.lastFlush }
+func (s *ILPSink) LastFlush() time.Duration { return s.lastFlush }
 
 // Pending is the number of rows added since the last flush.
-func (s *Sink) Pending() int { return s.rows }
+func (s *ILPSink) Pending() int { return s.rows }
 
 // Add appends a batch's candles to the pending request. vwap and trades are
 // left out (NULL in QuestDB) when the batch does not have them.
-func (s *Sink) Add(ctx context.Context, b *contract.Batch) error {
+func (s *ILPSink) Add(ctx context.Context, b *contract.Batch) error {
 	if err := s.connect(ctx); err != nil {
 		return err
 	}
@@ -159,7 +165,7 @@ func (s *Sink) Add(ctx context.Context, b *contract.Batch) error {
 	return nil
 }
 
-func (s *Sink) add(ctx context.Context, b *contract.Batch) error {
+func (s *ILPSink) add(ctx context.Context, b *contract.Batch) error {
 	snd := s.sender
 	origin := b.Origin.String()
 	iv := int64(b.IntervalMinutes)
@@ -195,7 +201,7 @@ func (s *Sink) add(ctx context.Context, b *contract.Batch) error {
 
 // Flush sends the pending rows as one request. Whatever the outcome, nothing
 // is pending afterwards (the client resets its buffer).
-func (s *Sink) Flush(ctx context.Context) error {
+func (s *ILPSink) Flush(ctx context.Context) error {
 	if s.sender == nil {
 		s.batches, s.rows = 0, 0
 		return nil
@@ -215,7 +221,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 }
 
 // Write sends batches as one request: one QuestDB transaction.
-func (s *Sink) Write(ctx context.Context, batches []*contract.Batch) error {
+func (s *ILPSink) Write(ctx context.Context, batches []*contract.Batch) error {
 	if s.batches > 0 || s.dirty {
 		s.discard(ctx)
 	}
@@ -229,29 +235,13 @@ func (s *Sink) Write(ctx context.Context, batches []*contract.Batch) error {
 }
 
 // Close releases the sender; rows not flushed are dropped.
-func (s *Sink) Close(ctx context.Context) error {
+func (s *ILPSink) Close(ctx context.Context) error {
 	if s.sender == nil {
 		return nil
 	}
 	err := s.sender.Close(ctx)
 	s.sender = nil
 	return err
-}
-
-// BatchFunc returns batch i of a request. The batch is only used until the
-// next call, so a caller may decode into one scratch batch.
-type BatchFunc func(i int) (*contract.Batch, error)
-
-// Hooks tell Commit's caller what happened.
-type Hooks struct {
-	// Hold is called when QuestDB is unreachable or failing (network error,
-	// 5xx). It waits before the next attempt (attempt counts from 1) and
-	// returns nil to retry, or an error (the context's) to give up.
-	Hold func(ctx context.Context, attempt int, rows int, err error) error
-	// Committed says batches [lo, hi) are in QuestDB. Called in order.
-	Committed func(lo, hi int)
-	// Rejected says QuestDB refused batch i on its own, with its reason.
-	Rejected func(i int, err error)
 }
 
 // Commit writes batches [0, n) as one request. When QuestDB refuses the
@@ -265,7 +255,7 @@ type Hooks struct {
 // last flush (the writer encodes while it gathers); otherwise what it holds
 // is dropped and rebuilt. Commit returns nil when every batch was reported
 // committed or rejected, or Hold's error.
-func (s *Sink) Commit(ctx context.Context, n int, get BatchFunc, h Hooks) error {
+func (s *ILPSink) Commit(ctx context.Context, n int, get BatchFunc, h Hooks) error {
 	type span struct{ lo, hi int }
 	todo := []span{{0, n}}
 	attempt := 0
@@ -308,7 +298,7 @@ func (s *Sink) Commit(ctx context.Context, n int, get BatchFunc, h Hooks) error 
 
 // sendRange sends batches [lo, hi) as one request and returns how many rows
 // it carried.
-func (s *Sink) sendRange(ctx context.Context, lo, hi, n int, get BatchFunc) (int, error) {
+func (s *ILPSink) sendRange(ctx context.Context, lo, hi, n int, get BatchFunc) (int, error) {
 	if s.sender != nil && !s.dirty && lo == 0 && hi == n && s.batches == n {
 		rows := s.rows
 		return rows, s.Flush(ctx)
@@ -335,29 +325,6 @@ func (s *Sink) sendRange(ctx context.Context, lo, hi, n int, get BatchFunc) (int
 	return rows, s.Flush(ctx)
 }
 
-// rejectedError marks data QuestDB (or the client, before sending) refuses:
-// sending it again cannot succeed.
-type rejectedError struct{ err error }
-
-func (e *rejectedError) Error() string { return e.err.Error() }
-func (e *rejectedError) Unwrap() error { return e.err }
-
-// unreachableError marks a QuestDB that did not answer or failed on its
-// side: the same request may succeed later.
-type unreachableError struct{ err error }
-
-func (e *unreachableError) Error() string { return e.err.Error() }
-func (e *unreachableError) Unwrap() error { return e.err }
-
-// Rejected reports whether err means QuestDB refused the data itself, so
-// that sending the same rows again cannot succeed (and bisecting can find the
-// culprit). Everything else (network errors, 5xx, authentication, throttling)
-// is worth waiting out.
-func Rejected(err error) bool {
-	var r *rejectedError
-	return errors.As(err, &r)
-}
-
 var statusRe = regexp.MustCompile(`^(\d{3}): `)
 
 func classify(err error) error {
@@ -382,39 +349,9 @@ func classify(err error) error {
 }
 
 func redactedAddr(conf string) string {
-	_, addr, err := questdb.ILPAddr(conf)
+	_, addr, err := ILPAddr(conf)
 	if err != nil {
 		return "QuestDB"
 	}
 	return addr
-}
-
-// LimitMemory sets the process's Go memory limit to SoftMemoryLimit, unless
-// GOMEMLIMIT already set one. For the owner of a process that runs a writer
-// and little else (the writer binary): the limit applies to the whole process.
-func LimitMemory(workers, flushRows int) (limit int64, set bool) {
-	if _, env := os.LookupEnv("GOMEMLIMIT"); env {
-		return 0, false
-	}
-	limit = SoftMemoryLimit(workers, flushRows)
-	debug.SetMemoryLimit(limit)
-	return limit, true
-}
-
-// SoftMemoryLimit is the Go memory limit a writer process should run with:
-// what its senders hold at most (a request buffer and the batches it
-// carries, per worker) plus room for the rest. The held data is plain
-// bytes, cheap for the collector to scan, so collecting close to it costs
-// little; without a limit the heap doubles before each collection and the
-// process sits near twice its working set.
-func SoftMemoryLimit(workers, flushRows int) int64 {
-	if workers <= 0 {
-		workers = DefaultWorkers
-	}
-	if flushRows <= 0 {
-		flushRows = DefaultFlushRows
-	}
-	// per row: the ILP bytes and the binary candle (72 B) in the held message
-	const perRow = ilpBytesPerRow + 80
-	return int64(workers)*int64(flushRows)*perRow + 48<<20
 }
