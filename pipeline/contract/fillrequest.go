@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // FillRequest asks a fetcher for the candles of one series between Start and
@@ -32,6 +33,14 @@ type FillRequest struct {
 
 const exampleFillRequest = `{"pair":"XBTUSD","interval":60,"start":"2025-01-10T08:00:00Z","end":"2025-01-10T14:00:00Z"}`
 
+// Limits of a fill request, checked by DecodeFillRequest and stated in
+// schemas/fill_request.schema.json.
+const (
+	MaxFillRequestBytes = 64 << 10
+	MaxFillIDLen        = 200
+	MaxPairLen          = 32
+)
+
 // fillRequestWire is the JSON shape: times may be RFC 3339 strings or unix seconds.
 type fillRequestWire struct {
 	Pair     *string         `json:"pair"`
@@ -45,6 +54,12 @@ type fillRequestWire struct {
 // DecodeFillRequest parses and validates a fill request. Its errors say
 // exactly what is wrong, for a person who typed the JSON by hand.
 func DecodeFillRequest(data []byte) (FillRequest, error) {
+	// Limits are checked where input enters: a value too long to travel on
+	// (an id becomes part of every batch's message id) fails here, once, and
+	// is dead-lettered, instead of failing every retry further down.
+	if len(data) > MaxFillRequestBytes {
+		return FillRequest{}, fmt.Errorf("fill request: %d bytes, at most %d", len(data), MaxFillRequestBytes)
+	}
 	if err := checkFillRequestKeys(data); err != nil {
 		return FillRequest{}, fmt.Errorf("fill request: %w", err)
 	}
@@ -63,9 +78,12 @@ func DecodeFillRequest(data []byte) (FillRequest, error) {
 		problems = append(problems, `"pair" is required (a Kraken pair such as "XBTUSD")`)
 	} else {
 		r.Pair = strings.ToUpper(strings.TrimSpace(*w.Pair))
-		if !isPairName(r.Pair) {
+		switch {
+		case len(r.Pair) > MaxPairLen:
+			problems = append(problems, fmt.Sprintf(`"pair" %s is longer than %d characters`, Clip(*w.Pair, 40), MaxPairLen))
+		case !isPairName(r.Pair):
 			// The pair becomes a subject token (candles.kraken.<pair>.<interval>).
-			problems = append(problems, fmt.Sprintf(`"pair" %q must be letters and digits only, a Kraken altname such as "XBTUSD"`, *w.Pair))
+			problems = append(problems, fmt.Sprintf(`"pair" %s must be letters and digits only, a Kraken altname such as "XBTUSD"`, Clip(*w.Pair, 40)))
 		}
 	}
 	if w.Interval == nil {
@@ -88,6 +106,12 @@ func DecodeFillRequest(data []byte) (FillRequest, error) {
 	}
 	if !r.Start.IsZero() && !r.End.IsZero() && r.Start.After(r.End) {
 		problems = append(problems, fmt.Sprintf(`"start" %s is after "end" %s`, r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339)))
+	}
+	switch {
+	case len(w.ID) > MaxFillIDLen:
+		problems = append(problems, fmt.Sprintf(`"id" %s is longer than %d bytes`, Clip(w.ID, 40), MaxFillIDLen))
+	case strings.ContainsFunc(w.ID, unicode.IsControl):
+		problems = append(problems, fmt.Sprintf(`"id" %s holds control characters`, Clip(w.ID, 40)))
 	}
 	if len(problems) > 0 {
 		return FillRequest{}, fmt.Errorf("fill request: %s", strings.Join(problems, "; "))

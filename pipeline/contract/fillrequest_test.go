@@ -46,6 +46,9 @@ func TestFillRequestSchemaAndDecoderAgree(t *testing.T) {
 		{"empty pair", `{"pair":"","interval":60,"start":1,"end":2}`, []string{`"pair" is required`}},
 		{"trades as string", req(`,"trades":"yes"`), []string{`field "trades" must be true or false, got a JSON string`}},
 		{"id as number", req(`,"id":5`), []string{`field "id" must be a string, got a JSON number`}},
+		{"id of 201 bytes", req(`,"id":"` + strings.Repeat("x", 201) + `"`), []string{`"id" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"… (201 bytes) is longer than 200 bytes`}},
+		{"id with a newline", req(`,"id":"a\nb"`), []string{`"id" "a\nb" holds control characters`}},
+		{"pair of 33 letters", `{"pair":"` + strings.Repeat("X", 33) + `","interval":60,"start":1,"end":2}`, []string{`"pair" "` + strings.Repeat("X", 33) + `" is longer than 32 characters`}},
 		{"missing pair and start", `{"interval":60,"end":2}`, []string{`"pair" is required`, `"start" is required (RFC 3339 such as "2025-01-10T08:00:00Z" or unix seconds)`}},
 		{"nulls", `{"pair":null,"interval":null,"start":null,"end":null}`, []string{`"pair" is required`, `"interval" is required`, `"start" is required`, `"end" is required`}},
 		{"not a date", `{"pair":"XBTUSD","interval":60,"start":"2025-01-10 08:00","end":2}`, []string{`"start": "2025-01-10 08:00" is neither RFC 3339 (e.g. "2025-01-10T08:00:00Z") nor unix seconds`}},
@@ -92,6 +95,24 @@ func TestFillRequestSchemaAndDecoderAgree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A 2 MB id used to be retried forever (every batch's message id failed to
+// encode); it must fail at decode, with a short reason that does not echo it.
+func TestFillRequestLimits(t *testing.T) {
+	huge := req(`,"id":"` + strings.Repeat("x", 2<<20) + `"`)
+	_, err := contract.DecodeFillRequest([]byte(huge))
+	if err == nil {
+		t.Fatal("a 2 MB request decodes")
+	}
+	if len(err.Error()) > 200 || !strings.Contains(err.Error(), "at most 65536") {
+		t.Errorf("error %d bytes long: %.300s", len(err.Error()), err)
+	}
+	longID := req(`,"id":"` + strings.Repeat("y", 60_000) + `"`)
+	_, err = contract.DecodeFillRequest([]byte(longID))
+	if err == nil || len(err.Error()) > 300 || !strings.Contains(err.Error(), "(60000 bytes) is longer than 200 bytes") {
+		t.Errorf("long id: %.400v", err)
 	}
 }
 
