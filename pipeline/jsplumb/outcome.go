@@ -27,10 +27,11 @@ type termError struct{ err error }
 func (e *termError) Error() string { return e.err.Error() }
 func (e *termError) Unwrap() error { return e.err }
 
-// deadLetterError asks for the message to be dead-lettered with a reason.
-type deadLetterError struct{ reason string }
+// deadLetterError asks for the message to be dead-lettered.
+type deadLetterError struct{ err error }
 
-func (e *deadLetterError) Error() string { return "dead letter: " + e.reason }
+func (e *deadLetterError) Error() string { return e.err.Error() }
+func (e *deadLetterError) Unwrap() error { return e.err }
 
 // Retry is the outcome "try again after delay" (NakWithDelay; 0 is a plain Nak).
 func Retry(err error, delay time.Duration) error {
@@ -49,10 +50,17 @@ func Term(err error) error {
 	return &termError{err: err}
 }
 
-// DeadLetter is the outcome "this can never succeed": Pull hands it to the
-// consumer's dead-letter function (WithDeadLetter), which stores it where a
-// person can look and terminates it.
-func DeadLetter(reason string) error { return &deadLetterError{reason: reason} }
+// DeadLetter is the outcome "this can never succeed", for the reason
+// cause.Error(): Pull hands the message and cause to the consumer's
+// dead-letter function (WithDeadLetter), which stores it where a person can
+// look and terminates it. The cause may carry what that function needs
+// (errors.As), such as the record to mark.
+func DeadLetter(cause error) error {
+	if cause == nil {
+		cause = errors.New("dead-lettered")
+	}
+	return &deadLetterError{err: cause}
+}
 
 // Delivered is how many times the server has delivered msg (1 the first
 // time, and 1 when the metadata is unreadable, which only a non-JetStream

@@ -168,4 +168,3 @@ func msgID(id string) []jetstream.PublishOpt {
 	}
 	return []jetstream.PublishOpt{jetstream.WithMsgID(id)}
 }
-

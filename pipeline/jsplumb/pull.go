@@ -16,10 +16,11 @@ import (
 // handler that returns an error then has its message handed back at once.
 type Handler func(ctx context.Context, msg jetstream.Msg) error
 
-// DeadLetterFunc stores msg on a dead-letter subject and terminates it
-// (deadletter.Msg does both), together with whatever the stage reports
-// about it. An error leaves the message to be redelivered.
-type DeadLetterFunc func(ctx context.Context, msg jetstream.Msg, reason string) error
+// DeadLetterFunc stores msg on a dead-letter subject with the reason
+// cause.Error() and terminates it (deadletter.Msg does both), together with
+// whatever the stage reports about it. An error leaves the message to be
+// redelivered.
+type DeadLetterFunc func(ctx context.Context, msg jetstream.Msg, cause error) error
 
 // PullOption configures Pull.
 type PullOption func(*pullOpts)
@@ -177,15 +178,15 @@ func (p *puller) settle(ctx context.Context, msg jetstream.Msg, err error) {
 		}
 	case errors.As(err, &de):
 		if p.o.deadLetter == nil {
-			if terr := msg.TermWithReason(de.reason); terr != nil {
+			if terr := msg.TermWithReason(de.Error()); terr != nil {
 				log.Warn("term failed", "err", terr)
 			}
 			return
 		}
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.o.ackTimeout)
 		defer cancel()
-		if derr := p.o.deadLetter(dctx, msg, de.reason); derr != nil {
-			log.Error("dead-lettering failed; the message will be redelivered", "reason", de.reason, "err", derr)
+		if derr := p.o.deadLetter(dctx, msg, de.err); derr != nil {
+			log.Error("dead-lettering failed; the message will be redelivered", "reason", de.Error(), "err", derr)
 			nak(msg, p.o.dlqRetry, log)
 		}
 	case errors.As(err, &te):
