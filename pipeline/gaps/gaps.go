@@ -88,4 +88,3 @@ func Load(ctx context.Context, kv jetstream.KeyValue) (map[string]contract.GapRe
 		}
 	}
 }
-
