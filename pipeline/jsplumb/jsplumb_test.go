@@ -218,14 +218,20 @@ func TestPullKeepAliveHoldsSlowMessage(t *testing.T) {
 	}
 }
 
-func TestUpdateRetriesConflict(t *testing.T) {
-	js := startJS(t)
-	ctx := context.Background()
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "B"})
+type rec struct{ N int }
+
+func bucket(t *testing.T, js jetstream.JetStream) jetstream.KeyValue {
+	t.Helper()
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "B"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	type rec struct{ N int }
+	return kv
+}
+
+func TestUpdateRetriesConflict(t *testing.T) {
+	ctx := context.Background()
+	kv := bucket(t, startJS(t))
 	if _, err := kv.Put(ctx, "k", []byte(`{"N":1}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -265,20 +271,15 @@ func TestUpdateRetriesConflict(t *testing.T) {
 }
 
 func TestUpdateReplacesUnreadableRecord(t *testing.T) {
-	js := startJS(t)
 	ctx := context.Background()
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "B"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	type rec struct{ N int }
+	kv := bucket(t, startJS(t))
 	if _, err := kv.Put(ctx, "k", []byte(`not json`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, err := jsplumb.Get[rec](ctx, kv, "k"); !errors.Is(err, jsplumb.ErrUnreadable) {
 		t.Errorf("Get of an unreadable record: %v, want ErrUnreadable", err)
 	}
-	_, _, err = jsplumb.Update(ctx, kv, "k", func(r *rec, exists bool) (bool, error) {
+	_, _, err := jsplumb.Update(ctx, kv, "k", func(r *rec, exists bool) (bool, error) {
 		if exists || r.N != 0 {
 			t.Errorf("an unreadable record was handed over as existing: %+v", r)
 		}
