@@ -26,10 +26,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -182,62 +182,17 @@ func Run(ctx context.Context, cfg Config) error {
 
 	log.Info("fetcher serving fill requests", "subject", topology.FillSubject(topology.SourceKraken),
 		"kraken", cfg.KrakenURL, "rate", cfg.Rate, "trades", cfg.Trades, "max_request_candles", cfg.MaxRequestCandles)
-	for ctx.Err() == nil {
-		// One request at a time: they all share one rate limit, and holding
-		// several would only let their AckWaits run.
-		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) {
-				continue
-			}
-			log.Warn("fetching fill requests failed; retrying", "err", err)
-			sleep(ctx, time.Second)
-			continue
-		}
-		f.handle(ctx, msg)
-	}
+	// One request at a time (the default batch of 1): they all share one
+	// rate limit, and holding several would only let their AckWaits run.
+	_ = jsplumb.Pull(ctx, cons, f.handle,
+		jsplumb.WithKeepAlive(cfg.KeepAlive),
+		jsplumb.WithRetryDelay(func(jetstream.Msg, error) time.Duration {
+			return min(10*cfg.Backoff.Initial, cfg.Backoff.Max)
+		}),
+		jsplumb.WithDeadLetter(f.deadLetter, cfg.Backoff.Max),
+		jsplumb.WithLogger(log))
 	log.Info("fetcher stopped")
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// keepAlive reports msg in progress until the returned stop is called.
-func (f *fetcher) keepAlive(msg jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(f.cfg.KeepAlive)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := msg.InProgress(); err != nil {
-					f.log.Warn("could not extend a fill request's ack deadline", "err", err)
-				}
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
 
 // call makes one Kraken call at the rate limit, retrying temporary errors
@@ -262,7 +217,7 @@ func (f *fetcher) call(ctx context.Context, endpoint string, fn func(context.Con
 		}
 		f.m.retries.Inc()
 		f.log.Warn("Kraken call failed temporarily; backing off", "endpoint", endpoint, "err", err, "wait", wait)
-		if !sleep(ctx, wait) {
+		if !jsplumb.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, f.cfg.Backoff.Max)

@@ -2,14 +2,12 @@ package fetcher
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -91,54 +89,20 @@ func outcomesSinceRequested(h []contract.GapEvent) []contract.GapEvent {
 	return h
 }
 
-// maxGapHistory keeps a record that is requested again and again readable.
-const maxGapHistory = 50
-
-// updateGap applies change to the record under key with compare-and-set,
-// retrying when someone else (the scanner) wrote in between. change gets a
-// zero record and exists=false when there is none; it returns false to
-// leave the bucket alone.
+// updateGap applies change to the record under key (package gaps: one
+// compare-and-set policy for scanner and fetcher). It stamps Updated when
+// change changed something. Failures are NATS trouble: the request is
+// handed back.
 func (f *fetcher) updateGap(ctx context.Context, key string, change func(r *contract.GapRecord, exists bool) bool) error {
-	for attempt := 0; attempt < 20; attempt++ {
-		var rec contract.GapRecord
-		entry, err := f.gaps.Get(ctx, key)
-		exists := err == nil
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
-			return &natsError{fmt.Errorf("read gap record %s: %w", key, err)}
-		default:
-			if err := json.Unmarshal(entry.Value(), &rec); err != nil {
-				// Unreadable: start over rather than leave it stuck.
-				f.log.Warn("gap record unreadable; rewriting it", "gap", key, "err", err)
-				rec = contract.GapRecord{}
-				exists = false
-			}
+	err := gaps.Update(ctx, f.gaps, key, func(r *contract.GapRecord, exists bool) bool {
+		if !change(r, exists) {
+			return false
 		}
-		if !change(&rec, exists) {
-			return nil
-		}
-		if n := len(rec.History); n > maxGapHistory {
-			rec.History = append(rec.History[:1], rec.History[n-maxGapHistory+1:]...)
-		}
-		rec.Key = key
-		rec.Updated = time.Now().UTC()
-		data, err := json.Marshal(rec)
-		if err != nil {
-			return &natsError{fmt.Errorf("encode gap record %s: %w", key, err)}
-		}
-		if entry == nil {
-			_, err = f.gaps.Create(ctx, key, data)
-		} else {
-			_, err = f.gaps.Update(ctx, key, data, entry.Revision())
-		}
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			continue // someone wrote in between: read again
-		}
-		return &natsError{fmt.Errorf("write gap record %s: %w", key, err)}
+		r.Updated = time.Now().UTC()
+		return true
+	})
+	if err != nil {
+		return &natsError{err}
 	}
-	return &natsError{fmt.Errorf("write gap record %s: kept conflicting with other writers", key)}
+	return nil
 }

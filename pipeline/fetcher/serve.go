@@ -14,17 +14,21 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 // badRequest is a request that can never be served as written: it goes to
 // the DLQ with its reason.
-type badRequest struct{ reason string }
+type badRequest struct {
+	reason string
+	key    string // the gap record to mark FAILED, once known
+}
 
 func (b *badRequest) Error() string { return b.reason }
 
-func bad(format string, args ...any) error { return &badRequest{fmt.Sprintf(format, args...)} }
+func bad(format string, args ...any) error { return &badRequest{reason: fmt.Sprintf(format, args...)} }
 
 // natsError is trouble publishing or recording on NATS: the request is handed
 // back to be served again later.
@@ -75,48 +79,41 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-func (f *fetcher) handle(ctx context.Context, msg jetstream.Msg) {
+// handle serves one fill request and says how to settle it; jsplumb.Pull
+// acknowledges, hands back or dead-letters accordingly.
+func (f *fetcher) handle(ctx context.Context, msg jetstream.Msg) error {
 	fr, err := contract.DecodeFillRequest(msg.Data())
 	if err != nil {
-		f.deadLetter(ctx, msg, err.Error(), "")
-		return
+		return jsplumb.DeadLetter(&badRequest{reason: err.Error()})
 	}
 	log := f.log.With("request", fr.ID, "pair", fr.Pair, "interval", fr.Interval,
 		"start", fr.Start.Format(time.RFC3339), "end", fr.End.Format(time.RFC3339))
-	stop := f.keepAlive(msg)
 	req := &request{FillRequest: fr}
 	req.key, req.part = gapKeyOf(fr, fr.Pair)
 	out, err := f.serve(ctx, req, log)
 	if err == nil {
 		err = f.record(ctx, msg, req, out)
 	}
-	stop()
 	var br *badRequest
 	switch {
 	case errors.As(err, &br):
-		f.deadLetter(ctx, msg, br.reason, req.key)
+		br.key = req.key
+		return jsplumb.DeadLetter(br)
 	case ctx.Err() != nil:
 		// Shutting down: hand the request back so the next fetcher serves it.
-		if err := msg.Nak(); err != nil {
-			log.Warn("could not hand the fill request back; it returns after AckWait", "err", err)
-		}
 		log.Info("fill request handed back on shutdown")
+		return jsplumb.Retry(fmt.Errorf("fetcher stopping: %w", ctx.Err()), 0)
 	case err != nil:
 		delay := min(10*f.cfg.Backoff.Initial, f.cfg.Backoff.Max)
 		log.Error("fill request not finished; it will be retried", "err", err, "retry_in", delay)
 		f.m.requests("retried").Inc()
-		if err := msg.NakWithDelay(delay); err != nil {
-			log.Warn("could not hand the fill request back; it returns after AckWait", "err", err)
-		}
-	default:
-		if err := msg.DoubleAck(ctx); err != nil {
-			// The outcome is recorded; a redelivery serves it again harmlessly
-			// (same batch ids, QuestDB dedups).
-			log.Warn("ack of a served fill request failed", "err", err)
-		}
-		f.m.requests(outcomeLabel(out.State)).Inc()
-		log.Info("fill request served", "state", out.State, "candles", out.Written, "detail", out.Detail, "gap", req.key)
+		return jsplumb.Retry(err, delay)
 	}
+	// The outcome is recorded; should the ack be lost, a redelivery serves
+	// it again harmlessly (same batch ids, QuestDB dedups).
+	f.m.requests(outcomeLabel(out.State)).Inc()
+	log.Info("fill request served", "state", out.State, "candles", out.Written, "detail", out.Detail, "gap", req.key)
+	return nil
 }
 
 func outcomeLabel(state string) string {
@@ -134,17 +131,18 @@ func outcomeLabel(state string) string {
 // deadLetter stores the request on dlq.fetcher and, when the gap scanner
 // already keeps a record for it, marks that FAILED with the same reason so
 // the record does not stay REQUESTED forever.
-func (f *fetcher) deadLetter(ctx context.Context, msg jetstream.Msg, reason, key string) {
+func (f *fetcher) deadLetter(ctx context.Context, msg jetstream.Msg, cause error) error {
+	reason := cause.Error()
 	f.log.Warn("bad fill request dead-lettered", "reason", reason, "subject", msg.Subject(), "data", preview(msg.Data()))
 	if err := deadletter.Msg(ctx, f.js, Stage, msg, reason); err != nil {
-		f.log.Error("could not dead-letter a bad fill request; it will come back", "err", err)
-		_ = msg.NakWithDelay(f.cfg.Backoff.Max)
-		return
+		return fmt.Errorf("dead-letter a bad fill request: %w", err)
 	}
 	f.m.requests("dead_lettered").Inc()
-	if key == "" {
-		return
+	var br *badRequest
+	if !errors.As(cause, &br) || br.key == "" {
+		return nil
 	}
+	key := br.key
 	err := f.updateGap(ctx, key, func(r *contract.GapRecord, exists bool) bool {
 		if !exists {
 			return false
@@ -156,6 +154,7 @@ func (f *fetcher) deadLetter(ctx context.Context, msg jetstream.Msg, reason, key
 	if err != nil {
 		f.log.Warn("could not mark the gap record of a dead-lettered request", "gap", key, "err", err)
 	}
+	return nil
 }
 
 func preview(b []byte) string {
@@ -361,16 +360,19 @@ func (f *fetcher) fromTrades(ctx context.Context, pub *publisher, req *request, 
 }
 
 // publisher cuts candles into batches, one origin each, and publishes them
-// with their message ids, waiting for each PubAck. The final batch is held
-// back until finish so it can carry Last.
+// with their message ids through a window of async publishes. The final
+// batch is held back until finish so it can carry Last; finish waits for
+// every PubAck, and only then are the candles counted as written.
 type publisher struct {
 	f       *fetcher
 	ctx     context.Context
+	pub     *jsplumb.Publisher
 	subject string
 	tmpl    contract.Batch
 	cur     contract.Batch
 	next    uint32
-	written int64                     // candles published
+	written int64                     // candles published and acknowledged
+	queued  map[contract.Origin]int64 // candles published, by origin, not yet counted
 	added   map[contract.Origin]int64 // candles taken, by origin
 }
 
@@ -378,6 +380,8 @@ func (f *fetcher) newPublisher(ctx context.Context, req *request) *publisher {
 	return &publisher{
 		f:       f,
 		ctx:     ctx,
+		pub:     jsplumb.NewPublisher(f.js, jsplumb.WithPublishLogger(f.log)),
+		queued:  map[contract.Origin]int64{},
 		added:   map[contract.Origin]int64{},
 		subject: topology.CandleSubject(topology.SourceKraken, req.pair.Altname, req.Interval),
 		tmpl: contract.Batch{
@@ -404,10 +408,20 @@ func (p *publisher) add(o contract.Origin, c contract.Candle) error {
 }
 
 func (p *publisher) finish() error {
-	if len(p.cur.Candles) == 0 {
-		return nil
+	if len(p.cur.Candles) > 0 {
+		if err := p.flush(true); err != nil {
+			return err
+		}
 	}
-	return p.flush(true)
+	if err := p.pub.Wait(p.ctx); err != nil {
+		return &natsError{fmt.Errorf("publish batches to %s: %w", p.subject, err)}
+	}
+	for o, n := range p.queued {
+		p.written += n
+		p.f.m.candles(o.String()).Add(float64(n))
+	}
+	clear(p.queued)
+	return nil
 }
 
 func (p *publisher) flush(last bool) error {
@@ -416,16 +430,15 @@ func (p *publisher) flush(last bool) error {
 	b.Candles = p.cur.Candles
 	b.BatchIndex = p.next
 	b.Last = last
-	data, err := contract.EncodeBatch(&b)
+	data, err := contract.AppendBatch(p.pub.Buffer(), &b)
 	if err != nil {
 		return &natsError{fmt.Errorf("encode batch %d: %w", b.BatchIndex, err)}
 	}
-	if _, err := p.f.js.PublishMsg(p.ctx, &nats.Msg{Subject: p.subject, Data: data}, jetstream.WithMsgID(b.MsgID())); err != nil {
+	if err := p.pub.Publish(p.ctx, &nats.Msg{Subject: p.subject, Data: data}, b.MsgID()); err != nil {
 		return &natsError{fmt.Errorf("publish batch %d to %s: %w", b.BatchIndex, p.subject, err)}
 	}
 	p.next++
-	p.written += int64(len(b.Candles))
-	p.f.m.candles(b.Origin.String()).Add(float64(len(b.Candles)))
+	p.queued[b.Origin] += int64(len(b.Candles))
 	p.cur.Candles = p.cur.Candles[:0]
 	return nil
 }

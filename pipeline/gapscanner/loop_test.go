@@ -8,6 +8,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/fetcher"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken/krakentest"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
@@ -84,7 +85,7 @@ func TestLoopScanFetchWriteRescan(t *testing.T) {
 	for {
 		done := q.Count(t) == before+filledCandles
 		for key, state := range keys {
-			if rec, ok, _ := gapscanner.GetRecord(ctx, kv, key); !ok || rec.State != state {
+			if rec, ok, _ := gaps.Get(ctx, kv, key); !ok || rec.State != state {
 				done = false
 			}
 		}
@@ -93,7 +94,7 @@ func TestLoopScanFetchWriteRescan(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			for key := range keys {
-				rec, _, _ := gapscanner.GetRecord(ctx, kv, key)
+				rec, _, _ := gaps.Get(ctx, kv, key)
 				t.Logf("%s: %s %v", key, rec.State, rec.History)
 			}
 			t.Fatalf("fills not done: %d rows, want %d", q.Count(t), before+filledCandles)
@@ -116,7 +117,7 @@ func TestLoopScanFetchWriteRescan(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, state := range keys {
-		if rec, _, _ := gapscanner.GetRecord(ctx, kv, key); rec.State != state {
+		if rec, _, _ := gaps.Get(ctx, kv, key); rec.State != state {
 			t.Errorf("record %s: %s, want %s", key, rec.State, state)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -55,21 +56,21 @@ func Requests(g Gap, maxCandles int) []contract.FillRequest {
 // requests are published on fills.<source> with the request ID as message id,
 // so a repeat within the stream's duplicate window is dropped. Gaps that are
 // not fillable are skipped. It returns the requests published.
-func Publish(ctx context.Context, js jetstream.JetStream, gaps ...Gap) ([]contract.FillRequest, error) {
-	return PublishWith(ctx, js, PublishOptions{}, gaps...)
+func Publish(ctx context.Context, js jetstream.JetStream, list ...Gap) ([]contract.FillRequest, error) {
+	return PublishWith(ctx, js, PublishOptions{}, list...)
 }
 
 // PublishWith is Publish with options.
-func PublishWith(ctx context.Context, js jetstream.JetStream, o PublishOptions, gaps ...Gap) ([]contract.FillRequest, error) {
+func PublishWith(ctx context.Context, js jetstream.JetStream, o PublishOptions, list ...Gap) ([]contract.FillRequest, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	kv, err := js.KeyValue(ctx, topology.BucketGaps)
+	kv, err := gaps.Open(ctx, js)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", topology.BucketGaps, err)
+		return nil, err
 	}
 	var sent []contract.FillRequest
-	for _, g := range gaps {
+	for _, g := range list {
 		if g.Class != contract.ClassFillable && g.Class != contract.ClassFillableFromTrades {
 			continue
 		}
@@ -84,7 +85,7 @@ func PublishWith(ctx context.Context, js jetstream.JetStream, o PublishOptions, 
 		}
 		detail += ")"
 		var prevState string
-		err := updateRecord(ctx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
+		err := gaps.Update(ctx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
 			if !exists {
 				*rec = newRecord(g, now)
 			}
@@ -105,7 +106,7 @@ func PublishWith(ctx context.Context, js jetstream.JetStream, o PublishOptions, 
 			}
 			if _, err := js.Publish(ctx, topology.FillSubject(g.Source), data, jetstream.WithMsgID(r.ID)); err != nil {
 				perr := fmt.Errorf("publish fill request %s: %w", r.ID, err)
-				_ = updateRecord(ctx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
+				_ = gaps.Update(ctx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
 					if !exists || rec.State != contract.GapRequested {
 						return false
 					}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -66,7 +67,7 @@ func gapsKV(t *testing.T, js jetstream.JetStream) jetstream.KeyValue {
 
 func record(t *testing.T, kv jetstream.KeyValue, key string) contract.GapRecord {
 	t.Helper()
-	rec, ok, err := gapscanner.GetRecord(context.Background(), kv, key)
+	rec, ok, err := gaps.Get(context.Background(), kv, key)
 	if err != nil || !ok {
 		t.Fatalf("record %s: ok=%v err=%v", key, ok, err)
 	}
@@ -219,10 +220,10 @@ func TestRecordsFilledAndPurged(t *testing.T) {
 	if recF.State != contract.GapFailed {
 		t.Errorf("record of the partly filled gap: %+v", recF)
 	}
-	if _, ok, _ := gapscanner.GetRecord(ctx, kv, "kraken.XBTUSD.60.1700000000"); ok {
+	if _, ok, _ := gaps.Get(ctx, kv, "kraken.XBTUSD.60.1700000000"); ok {
 		t.Error("FILLED record past retention not purged")
 	}
-	if _, ok, _ := gapscanner.GetRecord(ctx, kv, "kraken.XBTUSD.60.1600000000"); !ok {
+	if _, ok, _ := gaps.Get(ctx, kv, "kraken.XBTUSD.60.1600000000"); !ok {
 		t.Error("UNFILLABLE record purged")
 	}
 }

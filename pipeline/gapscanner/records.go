@@ -2,8 +2,6 @@ package gapscanner
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,96 +10,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 )
-
-// LoadRecords reads every gap record in the GAPS bucket, keyed by gap key.
-// Records that do not decode are skipped (the bucket is people-editable).
-func LoadRecords(ctx context.Context, kv jetstream.KeyValue) (map[string]contract.GapRecord, error) {
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("read gap records: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	out := map[string]contract.GapRecord{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("read gap records: %w", ctx.Err())
-		case e, ok := <-w.Updates():
-			if !ok {
-				return out, nil
-			}
-			if e == nil { // every current value has been delivered
-				return out, nil
-			}
-			var rec contract.GapRecord
-			if err := json.Unmarshal(e.Value(), &rec); err != nil {
-				continue
-			}
-			out[e.Key()] = rec
-		}
-	}
-}
-
-// GetRecord reads one gap record; ok is false when there is none.
-func GetRecord(ctx context.Context, kv jetstream.KeyValue, key string) (rec contract.GapRecord, ok bool, err error) {
-	e, err := kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return rec, false, nil
-	}
-	if err != nil {
-		return rec, false, fmt.Errorf("gap record %s: %w", key, err)
-	}
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return rec, false, fmt.Errorf("gap record %s: %w", key, err)
-	}
-	return rec, true, nil
-}
-
-// updateRecord applies fn to the record at key with compare-and-set,
-// retrying when someone else (the fetcher) changed it meanwhile. fn returns
-// false to leave the record alone.
-func updateRecord(ctx context.Context, kv jetstream.KeyValue, key string, fn func(rec *contract.GapRecord, exists bool) bool) error {
-	for attempt := 0; ; attempt++ {
-		var rec contract.GapRecord
-		var rev uint64
-		exists := false
-		e, err := kv.Get(ctx, key)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		case err != nil:
-			return fmt.Errorf("gap record %s: %w", key, err)
-		default:
-			rev = e.Revision()
-			if err := json.Unmarshal(e.Value(), &rec); err != nil {
-				// A record nobody can read is replaced rather than left to block the gap.
-				rec = contract.GapRecord{}
-			} else {
-				exists = true
-			}
-		}
-		if !fn(&rec, exists) {
-			return nil
-		}
-		rec.Key = key
-		data, err := json.Marshal(rec)
-		if err != nil {
-			return fmt.Errorf("gap record %s: %w", key, err)
-		}
-		if rev == 0 {
-			_, err = kv.Create(ctx, key, data)
-		} else {
-			_, err = kv.Update(ctx, key, data, rev)
-		}
-		if err == nil {
-			return nil
-		}
-		conflict := errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
-		if !conflict || attempt >= 20 {
-			return fmt.Errorf("write gap record %s: %w", key, err)
-		}
-	}
-}
 
 func newRecord(g Gap, now time.Time) contract.GapRecord {
 	return contract.GapRecord{
@@ -154,7 +64,7 @@ func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncO
 	}
 	now := o.Now().UTC()
 	var st SyncStats
-	records, err := LoadRecords(ctx, kv)
+	records, err := gaps.Load(ctx, kv)
 	if err != nil {
 		return st, err
 	}
@@ -175,7 +85,7 @@ func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncO
 		}
 		eg.Go(func() error {
 			kind := untouched
-			err := updateRecord(ectx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
+			err := gaps.Update(ectx, kv, g.Key, func(rec *contract.GapRecord, exists bool) bool {
 				kind = untouched
 				if !exists {
 					*rec = newRecord(g, now)
@@ -245,7 +155,7 @@ func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncO
 		if len(rest) > 0 && rec.State == contract.GapFailed {
 			continue // already says so
 		}
-		err := updateRecord(ctx, kv, key, func(r *contract.GapRecord, exists bool) bool {
+		err := gaps.Update(ctx, kv, key, func(r *contract.GapRecord, exists bool) bool {
 			if !exists || r.State != rec.State {
 				return false // changed under us: the fetcher has news
 			}

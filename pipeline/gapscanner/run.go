@@ -3,7 +3,6 @@ package gapscanner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -143,9 +143,9 @@ func Run(ctx context.Context, cfg Config) error {
 // oldest, which leave Kraken's window soonest).
 func RunOnce(ctx context.Context, cfg Config, js jetstream.JetStream, db *pgxpool.Pool) (RoundResult, error) {
 	cfg.defaults()
-	kv, err := js.KeyValue(ctx, topology.BucketGaps)
+	kv, err := gaps.Open(ctx, js)
 	if err != nil {
-		return RoundResult{}, fmt.Errorf("open bucket %s: %w", topology.BucketGaps, err)
+		return RoundResult{}, err
 	}
 	now := cfg.Now()
 	rep, err := Scan(ctx, ScanConfig{

@@ -30,6 +30,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -268,7 +269,7 @@ func Scan(ctx context.Context, cfg ScanConfig) (Report, error) {
 
 	var records map[string]contract.GapRecord
 	if cfg.Records != nil {
-		if records, err = LoadRecords(ctx, cfg.Records); err != nil {
+		if records, err = gaps.Load(ctx, cfg.Records); err != nil {
 			return Report{}, err
 		}
 	}

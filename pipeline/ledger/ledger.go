@@ -9,11 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -124,40 +124,30 @@ func (l *Ledger) Delete(ctx context.Context, fileID string, rev uint64) error {
 
 // Update applies fn to the current entry (exists false and a zero entry
 // with FileID set when there is none) and writes the result with compare and
-// set, retrying from a fresh read on conflicts. fn returns false when it
-// changed nothing, and then nothing is written.
+// set, retrying from a fresh read on conflicts (jsplumb.Update: the same
+// retry and the same unreadable-entry policy as the GAPS bucket, so an entry
+// that does not decode is handed to fn as absent and replaced). fn returns
+// false when it changed nothing, and then nothing is written.
 func (l *Ledger) Update(ctx context.Context, fileID string, fn func(e *contract.LedgerEntry, exists bool) bool) (contract.LedgerEntry, uint64, error) {
-	for attempt := 0; ; attempt++ {
-		e, rev, err := l.Get(ctx, fileID)
-		exists := err == nil
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return e, 0, err
-		}
+	e, rev, err := jsplumb.Update(ctx, l.kv, fileID, func(e *contract.LedgerEntry, exists bool) (bool, error) {
 		if !exists {
-			e = contract.LedgerEntry{FileID: fileID}
+			*e = contract.LedgerEntry{FileID: fileID}
 		}
-		if !fn(&e, exists) {
-			return e, rev, nil
+		if !fn(e, exists) {
+			return false, nil
 		}
-		var nrev uint64
-		if exists {
-			nrev, err = l.Put(ctx, e, rev)
-		} else {
-			nrev, err = l.Create(ctx, e)
+		if e.FileID == "" {
+			return false, fmt.Errorf("ledger entry without a file id")
 		}
-		if err == nil {
-			return e, nrev, nil
-		}
-		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrExists) {
-			return e, 0, err
-		}
-		if attempt >= 50 {
-			return e, 0, fmt.Errorf("ledger update %s: gave up after %d conflicting writers: %w", short(fileID), attempt+1, err)
-		}
-		if err := sleep(ctx, time.Duration(attempt%5+1)*5*time.Millisecond); err != nil {
-			return e, 0, err
-		}
+		return true, nil
+	})
+	if errors.Is(err, jsplumb.ErrConflict) {
+		return e, 0, fmt.Errorf("ledger update %s: %w: %w", short(fileID), ErrConflict, err)
 	}
+	if err != nil {
+		return e, 0, fmt.Errorf("ledger update %s: %w", short(fileID), err)
+	}
+	return e, rev, nil
 }
 
 // Event is one change seen by Watch.
@@ -237,15 +227,4 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

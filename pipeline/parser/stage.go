@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"regexp"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
@@ -198,36 +198,11 @@ func newStage(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog
 // worker pulls one file at a time, so a slow file never holds others back
 // from the other parsers.
 func (s *stage) worker(ctx context.Context) {
-	for ctx.Err() == nil {
-		// A server-side expiry, not a client context: nats.go drops a
-		// message already sent when a fetch's context ends, and the file
-		// would wait out AckWait. See the writer's gather.
-		batch, err := s.cons.Fetch(1, jetstream.FetchMaxWait(s.cfg.FetchWait))
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("fetching work failed; retrying", "err", err)
-				sleep(ctx, time.Second)
-			}
-			continue
-		}
-		for msg := range batch.Messages() {
-			s.handle(ctx, msg)
-		}
-		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) &&
-			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.Canceled) {
-			s.log.Warn("fetching work failed; retrying", "err", err)
-			sleep(ctx, time.Second)
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	_ = jsplumb.Pull(ctx, s.cons, s.handle,
+		jsplumb.WithFetchWait(s.cfg.FetchWait),
+		jsplumb.WithKeepAlive(s.cfg.Heartbeat),
+		jsplumb.WithDeadLetter(s.deadLetter, 0),
+		jsplumb.WithLogger(s.log))
 }
 
 // committed says whether the ledger has this run of the file COMMITTED.
@@ -239,34 +214,25 @@ func (s *stage) committed(ctx context.Context, ev contract.FileEvent) bool {
 // errObjectMissing marks a file whose bytes are not (yet) in the object store.
 var errObjectMissing = errors.New("file bytes are not in the object store")
 
-// handle settles one FILES message: ack when the file's outcome is published,
-// nak to retry later, or dead-letter it.
-func (s *stage) handle(ctx context.Context, msg jetstream.Msg) {
-	var delivered uint64 = 1
-	if md, err := msg.Metadata(); err == nil {
-		delivered = md.NumDelivered
-	}
+// handle works on one FILES message and says how to settle it: nil when
+// the file's outcome is published, a retry later, or a dead letter.
+func (s *stage) handle(ctx context.Context, msg jetstream.Msg) error {
+	delivered := jsplumb.Delivered(msg)
 	var ev contract.FileEvent
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-		s.deadLetter(ctx, msg, nil, fmt.Sprintf("not a FileEvent (JSON): %v", err))
-		return
+		return jsplumb.DeadLetter(fmt.Errorf("not a FileEvent (JSON): %w", err))
 	}
 	if ev.FileID == "" || ev.Object == "" {
-		s.deadLetter(ctx, msg, nil, "FileEvent without file_id or object: nothing to parse")
-		return
+		return jsplumb.DeadLetter(errors.New("FileEvent without file_id or object: nothing to parse"))
 	}
 	log := s.log.With("file", ev.Name, "file_id", ev.FileID, "delivery", delivered)
 	if s.maxDeliver > 0 && delivered >= uint64(s.maxDeliver) {
-		reason := fmt.Sprintf("delivered %d times without being parsed (a parser failed or stopped on it each time)", delivered)
-		s.deadLetter(ctx, msg, &ev, reason)
-		return
+		return jsplumb.DeadLetter(fmt.Errorf("delivered %d times without being parsed (a parser failed or stopped on it each time)", delivered))
 	}
 
 	s.inFlightFiles.Add(1)
 	defer s.inFlightFiles.Add(-1)
-	stopBeat := s.keepAlive(ctx, msg)
 	outcome, err := s.process(ctx, ev, log)
-	stopBeat()
 	if errors.Is(err, errObjectMissing) && s.committed(ctx, ev) {
 		// A late redelivery of a file already committed, whose bytes the
 		// ledger keeper has since deleted: there is nothing left to do.
@@ -275,71 +241,43 @@ func (s *stage) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	switch {
 	case err == nil:
-		// Ack even if shutdown began meanwhile: the work is done and published.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		aerr := msg.DoubleAck(actx)
-		cancel()
-		if aerr != nil {
-			// The outcome is published; a redelivery repeats it harmlessly.
-			log.Warn("ack of file event failed; it will be redelivered", "err", aerr)
-		}
+		// Acknowledged even if shutdown began meanwhile: the work is done and
+		// published, and a redelivery after a lost ack repeats it harmlessly.
 		s.files(outcome).Inc()
+		return nil
 	case ctx.Err() != nil:
-		// Shutting down: hand the file to another parser right away.
-		_ = msg.Nak()
+		// Shutting down: Pull hands the file to another parser right away.
 		log.Info("stopped mid-file; handed back", "err", err)
+		return err
 	case s.maxDeliver > 0 && delivered+1 >= uint64(s.maxDeliver):
 		// The next delivery would be the last one: give up with the real reason.
-		s.deadLetter(ctx, msg, &ev, fmt.Sprintf("gave up after %d attempts: %v", delivered, err))
+		return jsplumb.DeadLetter(fmt.Errorf("gave up after %d attempts: %w", delivered, err))
 	default:
 		s.retries.Inc()
 		delay := time.Duration(delivered) * s.cfg.RetryDelay
 		log.Warn("parsing failed; will retry", "err", err, "retry_in", delay)
-		if nerr := msg.NakWithDelay(delay); nerr != nil {
-			log.Warn("nak failed", "err", nerr)
-		}
+		return jsplumb.Retry(err, delay)
 	}
 }
 
 // deadLetter moves a message to dlq.parser and, when the file is known,
 // reports it rejected so the watcher does not wait for it forever.
-func (s *stage) deadLetter(ctx context.Context, msg jetstream.Msg, ev *contract.FileEvent, reason string) {
+func (s *stage) deadLetter(ctx context.Context, msg jetstream.Msg, cause error) error {
+	reason := cause.Error()
 	log := s.log
-	if ev != nil {
+	var ev contract.FileEvent
+	if json.Unmarshal(msg.Data(), &ev) == nil && ev.FileID != "" && ev.Object != "" {
 		log = log.With("file", ev.Name, "file_id", ev.FileID)
 		if err := s.publishProgress(ctx, contract.Progress{FileID: ev.FileID, Run: ev.Run, Kind: "rejected", Reason: ledger.GaveUpPrefix + reason}); err != nil {
 			log.Warn("could not report the dead-lettered file as rejected", "err", err)
 		}
 	}
 	if err := deadletter.Msg(ctx, s.js, stageName, msg, reason); err != nil {
-		log.Error("dead-lettering failed; the message will be redelivered", "reason", reason, "err", err)
-		_ = msg.Nak()
-		return
+		return fmt.Errorf("dead-letter file event: %w", err)
 	}
 	log.Warn("dead-lettered file event", "reason", reason)
 	s.files("deadlettered").Inc()
-}
-
-// keepAlive marks msg in progress every Heartbeat until the returned stop is called.
-func (s *stage) keepAlive(ctx context.Context, msg jetstream.Msg) (stop func()) {
-	bctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(s.cfg.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-bctx.Done():
-				return
-			case <-t.C:
-				if err := msg.InProgress(); err != nil {
-					s.log.Debug("in-progress signal failed", "err", err)
-				}
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
+	return nil
 }
 
 var pairRe = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
@@ -507,12 +445,13 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 	rd := NewReader(obj, ev.Interval, WithNow(s.cfg.Now))
 	sum := &summary{}
 	var (
-		pub   *publisher
+		pub   *jsplumb.Publisher
 		batch contract.Batch
 		subj  string
 	)
 	if tmpl != nil {
-		pub = &publisher{js: s.js, max: s.cfg.MaxInFlight, ackTimeout: s.cfg.AckTimeout, log: s.log, run: ev.Run}
+		pub = jsplumb.NewPublisher(s.js, jsplumb.WithWindow(s.cfg.MaxInFlight),
+			jsplumb.WithAckTimeout(s.cfg.AckTimeout), jsplumb.WithPublishLogger(s.log))
 		batch = *tmpl
 		batch.Candles = make([]contract.Candle, 0, s.cfg.BatchSize)
 		subj = topology.CandleSubject(batch.Source, batch.Pair, int(batch.IntervalMinutes))
@@ -540,7 +479,7 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 		}
 		// A full batch goes out only when the next row shows it is not the last.
 		if len(batch.Candles) == s.cfg.BatchSize {
-			if err := pub.publish(ctx, subj, &batch); err != nil {
+			if err := publishBatch(ctx, pub, subj, &batch, ev.Run); err != nil {
 				return nil, err
 			}
 			s.batches.Inc()
@@ -554,11 +493,11 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 		return sum, nil
 	}
 	batch.Last = true
-	if err := pub.publish(ctx, subj, &batch); err != nil {
+	if err := publishBatch(ctx, pub, subj, &batch, ev.Run); err != nil {
 		return nil, err
 	}
 	s.batches.Inc()
-	if err := pub.wait(ctx); err != nil {
+	if err := pub.Wait(ctx); err != nil {
 		return nil, err
 	}
 	sum.batches = int(batch.BatchIndex) + 1
@@ -571,99 +510,21 @@ func readTimeout(size uint64) time.Duration {
 	return 5*time.Minute + time.Duration(size>>20)*time.Second
 }
 
-// publisher publishes batches asynchronously with a bounded number awaiting
-// their PubAck. A batch whose ack fails or does not come is re-published
-// synchronously under the same message id, which the stream deduplicates.
-type publisher struct {
-	js         jetstream.JetStream
-	max        int
-	ackTimeout time.Duration
-	log        *slog.Logger
-	run        string // FileEvent.Run: in the message ids and the Fff-Run header
-	pending    []pendingPub
-	free       [][]byte // encode buffers whose message is acknowledged
-}
-
-type pendingPub struct {
-	fut jetstream.PubAckFuture
-	msg *nats.Msg
-	id  string
-}
-
-func (p *publisher) publish(ctx context.Context, subj string, b *contract.Batch) error {
-	for len(p.pending) >= p.max {
-		if err := p.settleOldest(ctx); err != nil {
-			return err
-		}
-	}
-	var buf []byte
-	if n := len(p.free); n > 0 {
-		buf, p.free = p.free[n-1], p.free[:n-1]
-	}
-	data, err := contract.AppendBatch(buf[:0], b)
+// publishBatch queues one batch on pub. Its message id carries the file's
+// run (a forced re-ingest is not a duplicate), and so does the Fff-Run
+// header, for the writer's reports.
+func publishBatch(ctx context.Context, pub *jsplumb.Publisher, subj string, b *contract.Batch, run string) error {
+	data, err := contract.AppendBatch(pub.Buffer(), b)
 	if err != nil {
 		return fmt.Errorf("encode batch %d: %w", b.BatchIndex, err)
 	}
 	m := nats.NewMsg(subj)
 	m.Data = data
-	id := contract.RunMsgID(b.MsgID(), p.run)
-	if p.run != "" {
-		m.Header.Set(contract.HeaderRun, p.run)
+	if run != "" {
+		m.Header.Set(contract.HeaderRun, run)
 	}
-	fut, err := p.js.PublishMsgAsync(m, jetstream.WithMsgID(id))
-	if err != nil {
-		// The client refused to queue it (e.g. too many pending): go synchronous.
-		return p.publishSync(ctx, m, id)
-	}
-	p.pending = append(p.pending, pendingPub{fut: fut, msg: m, id: id})
-	return nil
-}
-
-func (p *publisher) settleOldest(ctx context.Context) error {
-	pp := p.pending[0]
-	p.pending = p.pending[1:]
-	t := time.NewTimer(p.ackTimeout)
-	defer t.Stop()
-	select {
-	case <-pp.fut.Ok():
-		// The client no longer needs the bytes: reuse them for the next batch.
-		p.free = append(p.free, pp.msg.Data)
-		return nil
-	case err := <-pp.fut.Err():
-		p.log.Warn("batch publish failed; publishing again", "msg_id", pp.id, "err", err)
-	case <-t.C:
-		p.log.Warn("no ack for batch; publishing again", "msg_id", pp.id, "waited", p.ackTimeout)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// The abandoned future may still hold the message: leave its bytes alone.
-	return p.publishSync(ctx, pp.msg, pp.id)
-}
-
-func (p *publisher) publishSync(ctx context.Context, m *nats.Msg, id string) error {
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if attempt > 0 {
-			sleep(ctx, time.Duration(attempt)*time.Second)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		// A copy: the abandoned future may still hold m.
-		retry := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: maps.Clone(m.Header)}
-		if _, err = p.js.PublishMsg(ctx, retry, jetstream.WithMsgID(id)); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("publish batch %s on %s: %w", id, m.Subject, err)
-}
-
-// wait settles every pending publish.
-func (p *publisher) wait(ctx context.Context) error {
-	for len(p.pending) > 0 {
-		if err := p.settleOldest(ctx); err != nil {
-			return err
-		}
+	if err := pub.Publish(ctx, m, contract.RunMsgID(b.MsgID(), run)); err != nil {
+		return fmt.Errorf("publish batch %d: %w", b.BatchIndex, err)
 	}
 	return nil
 }

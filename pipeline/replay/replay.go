@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
@@ -381,12 +382,5 @@ func (r *run) send(ctx context.Context, work <-chan []*contract.Batch) error {
 func (r *run) hold(ctx context.Context, err error) bool {
 	d := 2 * time.Second
 	r.cfg.Log.Warn(fmt.Sprintf("QuestDB unreachable, retry in %s", d), "err", err)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return jsplumb.Sleep(ctx, d)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
@@ -64,16 +65,10 @@ func (w *worker) run(ctx context.Context) {
 	defer func() { _ = w.sink.Close(context.Background()) }()
 	w.avgRows = 8192
 
-	kctx, stopKeepAlive := context.WithCancel(ctx)
-	var kwg sync.WaitGroup
-	kwg.Add(1)
-	go func() {
-		defer kwg.Done()
-		w.keepAlive(kctx)
-	}()
+	// One keep-alive for everything held, whatever the worker is waiting on.
+	stopKeepAlive := jsplumb.KeepAlive(ctx, inProgressEvery, w.heldMsgs, w.log)
 	defer func() {
 		stopKeepAlive()
-		kwg.Wait()
 		w.release()
 	}()
 
@@ -129,7 +124,7 @@ func (w *worker) gather(ctx context.Context) []*item {
 				break
 			}
 			w.log.Warn("fetching from CANDLES failed, retrying", "err", err)
-			sleep(ctx, time.Second)
+			jsplumb.Sleep(ctx, time.Second)
 			continue
 		}
 		for m := range batch.Messages() {
@@ -199,7 +194,7 @@ func (w *worker) commit(ctx context.Context, items []*item) {
 			d := bo.next()
 			w.log.Warn(fmt.Sprintf("QuestDB unreachable, holding %d batches (%d rows), retry in %s", nb, nr, d),
 				"attempt", attempt, "err", err)
-			if !sleep(ctx, d) {
+			if !jsplumb.Sleep(ctx, d) {
 				return ctx.Err()
 			}
 			return nil
@@ -326,25 +321,18 @@ func (w *worker) finish(it *item) {
 	w.mu.Unlock()
 }
 
-// keepAlive tells the server the held messages are being worked on.
-func (w *worker) keepAlive(ctx context.Context) {
-	t := time.NewTicker(inProgressEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.mu.Lock()
-			held := append([]*item(nil), w.held...)
-			w.mu.Unlock()
-			for _, it := range held {
-				if !it.done {
-					_ = it.msg.InProgress()
-				}
-			}
+// heldMsgs is what the keep-alive marks in progress: every message held
+// and not yet settled.
+func (w *worker) heldMsgs() []jetstream.Msg {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	msgs := make([]jetstream.Msg, 0, len(w.held))
+	for _, it := range w.held {
+		if !it.done {
+			msgs = append(msgs, it.msg)
 		}
 	}
+	return msgs
 }
 
 // release hands back what a stopping worker still holds, so another writer

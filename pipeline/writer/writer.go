@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/redact"
@@ -188,7 +189,7 @@ func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		d := b.next()
 		log.Warn("QuestDB not ready for migrations, retrying", "table", cfg.QuestDB.Table, "retry_in", d, "err", err)
-		if !sleep(ctx, d) {
+		if !jsplumb.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 	}
@@ -215,17 +216,6 @@ func (b *backoff) next() time.Duration {
 }
 
 func (b *backoff) reset() { b.cur = 0 }
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
 
 // stats are the writer's counters, shared by its workers.
 type stats struct {
