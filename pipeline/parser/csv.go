@@ -231,6 +231,17 @@ func (r *Reader) skipLongLine() ([]byte, error) {
 	}
 }
 
+// maxEchoedField bounds a field quoted in a reason: a reason travels in
+// progress reports and ledger entries, which must stay far below the
+// server's max payload whatever the file holds.
+const maxEchoedField = 40
+
+// echo is a field as a reason shows it, clipped with its length when long.
+func echo(b []byte) string { return contract.Shorten(string(b), maxEchoedField) }
+
+// quoted is echo in quotes (a field that is not the number it should be).
+func quoted(b []byte) string { return contract.Clip(string(b), maxEchoedField) }
+
 func errText(line []byte) string {
 	if len(line) > maxErrorText {
 		return string(line[:maxErrorText]) + "..."
@@ -291,7 +302,7 @@ func (r *Reader) parse(line []byte, c *contract.Candle) string {
 		if len(f[0]) == 0 {
 			return "time is empty"
 		}
-		return fmt.Sprintf("time %q is not a whole number of seconds", f[0])
+		return fmt.Sprintf("time %s is not a whole number of seconds", quoted(f[0]))
 	}
 	var v [5]float64
 	for k := 1; k <= 5; k++ {
@@ -304,10 +315,10 @@ func (r *Reader) parse(line []byte, c *contract.Candle) string {
 		}
 		x, ok, finite := parseFloat(f[k])
 		if !ok {
-			return fmt.Sprintf("%s %q is not a number", columnNames[k], f[k])
+			return fmt.Sprintf("%s %s is not a number", columnNames[k], quoted(f[k]))
 		}
 		if !finite {
-			return fmt.Sprintf("%s %s is not finite", columnNames[k], f[k])
+			return fmt.Sprintf("%s %s is not finite", columnNames[k], echo(f[k]))
 		}
 		v[k-1] = x
 	}
@@ -315,40 +326,42 @@ func (r *Reader) parse(line []byte, c *contract.Candle) string {
 	if n == 7 && len(f[6]) > 0 {
 		tr, ok := parseInt(f[6])
 		if !ok {
-			return fmt.Sprintf("trades %q is not a whole number", f[6])
+			return fmt.Sprintf("trades %s is not a whole number", quoted(f[6]))
 		}
 		if tr < 0 {
-			return fmt.Sprintf("trades %s is negative", f[6])
+			return fmt.Sprintf("trades %s is negative", echo(f[6]))
 		}
 		trades = tr
 	}
 
 	switch {
 	case t < r.minTime:
-		return fmt.Sprintf("time %s (%s) is before 2009-01-01", f[0], fmtTime(t))
+		return fmt.Sprintf("time %s (%s) is before 2009-01-01", echo(f[0]), fmtTime(t))
 	case t > r.maxTime:
-		return fmt.Sprintf("time %s (%s) is in the future", f[0], fmtTime(t))
+		return fmt.Sprintf("time %s (%s) is in the future", echo(f[0]), fmtTime(t))
 	case t%r.step != 0:
-		return fmt.Sprintf("time %s (%s) is not aligned to the %d-minute interval", f[0], fmtTime(t), r.interval)
+		return fmt.Sprintf("time %s (%s) is not aligned to the %d-minute interval", echo(f[0]), fmtTime(t), r.interval)
 	}
 	for k := 0; k < 4; k++ {
 		if !(v[k] > 0) {
-			return fmt.Sprintf("%s %s is not positive", columnNames[k+1], f[k+1])
+			return fmt.Sprintf("%s %s is not positive", columnNames[k+1], echo(f[k+1]))
 		}
 	}
 	if v[4] < 0 {
-		return fmt.Sprintf("volume %s is negative", f[5])
+		return fmt.Sprintf("volume %s is negative", echo(f[5]))
 	}
 	open, high, low, cl := v[0], v[1], v[2], v[3]
 	switch {
+	case high < low:
+		return fmt.Sprintf("high %s is below low %s", echo(f[2]), echo(f[3]))
 	case low > open:
-		return fmt.Sprintf("low %s is above open %s", f[3], f[1])
+		return fmt.Sprintf("low %s is above open %s", echo(f[3]), echo(f[1]))
 	case low > cl:
-		return fmt.Sprintf("low %s is above close %s", f[3], f[4])
+		return fmt.Sprintf("low %s is above close %s", echo(f[3]), echo(f[4]))
 	case high < open:
-		return fmt.Sprintf("high %s is below open %s", f[2], f[1])
+		return fmt.Sprintf("high %s is below open %s", echo(f[2]), echo(f[1]))
 	case high < cl:
-		return fmt.Sprintf("high %s is below close %s", f[2], f[4])
+		return fmt.Sprintf("high %s is below close %s", echo(f[2]), echo(f[4]))
 	}
 	*c = contract.Candle{Time: t, Open: open, High: high, Low: low, Close: cl, VWAP: contract.NoVWAP, Volume: v[4], Trades: trades}
 	return ""

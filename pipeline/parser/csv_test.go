@@ -193,6 +193,42 @@ func TestOptionalColumns(t *testing.T) {
 	}
 }
 
+// A bad row's reason echoes its fields clipped: 50 rows holding 200 KB
+// fields once made a progress report larger than the server's max payload,
+// which rejected a file whose good rows had landed.
+func TestBadRowReasonsStayShort(t *testing.T) {
+	const good = "1381017600,122,124,121,123,1,1"
+	long := strings.Repeat("7", 200_000)
+	var in strings.Builder
+	in.WriteString(good + "\n")
+	rows := []string{
+		"1381104000," + long + ",124,121,123,1,1",     // a number, but 200 KB of it
+		"1381104000,x" + long + ",124,121,123,1,1",    // not a number
+		"1381104000,122,124,121,123,1,1.5" + long,     // trades not whole
+		"1381104000,122,1" + long + ",121,123,1,1",    // high far above: fine, then volume
+		"1381104000." + long + ",122,124,121,123,1,1", // time not whole
+	}
+	for i := 0; i < 50; i++ {
+		in.WriteString(rows[i%len(rows)] + "\n")
+	}
+	in.WriteString(strings.Replace(good, "1381017600", "1381190400", 1) + "\n")
+	res := readAll(t, NewReader(strings.NewReader(in.String()), 1440, WithNow(testNow)))
+	if len(res.candles) < 2 {
+		t.Errorf("got %d good candles, want the 2 good rows at least", len(res.candles))
+	}
+	if len(res.errs) < 40 {
+		t.Fatalf("got %d errors, want the long rows reported", len(res.errs))
+	}
+	for _, e := range res.errs {
+		if len(e.Reason) > 160 || len(e.Text) > maxErrorText+3 {
+			t.Fatalf("line %d: reason of %d bytes, text of %d bytes: %.200s", e.Line, len(e.Reason), len(e.Text), e.Reason)
+		}
+		if strings.Contains(e.Reason, long[:100]) || !strings.Contains(e.Reason, " bytes)") {
+			t.Fatalf("line %d: reason does not clip the field and say its length: %.200s", e.Line, e.Reason)
+		}
+	}
+}
+
 func TestBadRows(t *testing.T) {
 	const good = "1381017600,122,124,121,123,1,1"
 	cases := []struct {
@@ -200,6 +236,7 @@ func TestBadRows(t *testing.T) {
 	}{
 		{"1381017600,122,124,121,120.5,1,1", "low 121 is above close 120.5"},
 		{"1381017600,122,120,119,123.9,1,1", "high 120 is below open 122"},
+		{"1381017600,122,120,121,123,1,1", "high 120 is below low 121"},
 		{"1381017600,119,120,118,123.9,1,1", "high 120 is below close 123.9"},
 		{"1381017600,122,124,122.5,123,1,1", "low 122.5 is above open 122"},
 		{"1381017600,0,124,121,123,1,1", "open 0 is not positive"},

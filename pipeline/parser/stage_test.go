@@ -304,7 +304,7 @@ func badFile() (data []byte, good []contract.Candle) {
 }
 
 var badFileErrors = []contract.RowError{
-	{Line: 3, Reason: "high 120 is below open 123.91", Text: "1381190400,123.91,120,123.9,123.9,3.9916,4"},
+	{Line: 3, Reason: "high 120 is below low 123.9", Text: "1381190400,123.91,120,123.9,123.9,3.9916,4"},
 	{Line: 6, Reason: `close "abc" is not a number`, Text: "1381363200,125.85,125.86,125.85,abc,2,2"},
 	{Line: 8, Reason: "time 1381449601 (2013-10-11T00:00:01Z) is not aligned to the 1440-minute interval", Text: "1381449601,125.86,125.86,125.86,125.86,1,1"},
 }
@@ -336,7 +336,7 @@ func TestStageRejectFile(t *testing.T) {
 	ev := h.drop("XBTUSD_1440.csv", data, nil)
 	p := h.progress(ev.FileID)
 	if p.Kind != "rejected" || p.RowsRejected != 3 || fmt.Sprint(p.Errors) != fmt.Sprint(badFileErrors) ||
-		!strings.Contains(p.Reason, "3 bad rows") || !strings.Contains(p.Reason, "line 3: high 120 is below open 123.91") {
+		!strings.Contains(p.Reason, "3 bad rows") || !strings.Contains(p.Reason, "line 3: high 120 is below low 123.9") {
 		t.Fatalf("progress %+v", p)
 	}
 	h.filesDone()
