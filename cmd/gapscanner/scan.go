@@ -125,14 +125,6 @@ func (a *app) confirm(todo []gapscanner.Gap, asJSON bool) (bool, error) {
 	return true, nil
 }
 
-func candles(gaps []gapscanner.Gap) int64 {
-	var n int64
-	for _, g := range gaps {
-		n += g.Missing
-	}
-	return n
-}
-
 func exportCSV(path string, gaps []gapscanner.Gap) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -183,4 +175,13 @@ func (a *app) printGaps(title string, gaps []gapscanner.Gap) {
 			g.Class, state, note)
 	}
 	tw.Flush()
+}
+
+// candles is how many candles the gaps miss.
+func candles(gaps []gapscanner.Gap) int64 {
+	var n int64
+	for _, g := range gaps {
+		n += g.Missing
+	}
+	return n
 }
