@@ -178,18 +178,28 @@ func TestScanYesPublishesAndRecords(t *testing.T) {
 	}
 }
 
+// fakeTerminal is stdin as a terminal: a character device that reads the
+// answer typed.
+type fakeTerminal struct{ *strings.Reader }
+
+func terminal(typed string) fakeTerminal { return fakeTerminal{strings.NewReader(typed)} }
+
+func (fakeTerminal) Stat() (os.FileInfo, error) { return charDevice{}, nil }
+
+type charDevice struct{ os.FileInfo }
+
+func (charDevice) Mode() os.FileMode { return os.ModeDevice | os.ModeCharDevice | 0o620 }
+
 func TestScanConfirmOnTerminal(t *testing.T) {
 	w := newWorld(t)
-	isTerminal = func(io.Reader) bool { return true }
-	t.Cleanup(func() { isTerminal = func(io.Reader) bool { return false } })
-	code, out, errOut := w.run(t, strings.NewReader("n\n"), "scan")
+	code, out, errOut := w.run(t, terminal("n\n"), "scan")
 	if code != 0 || !strings.Contains(errOut, "Publish 1 fill requests (2 candles) to fills.kraken? [y/N]") || !strings.Contains(out, "not confirmed") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	if len(w.fills(t)) != 0 {
 		t.Error("published without confirmation")
 	}
-	code, out, _ = w.run(t, strings.NewReader("y\n"), "scan")
+	code, out, _ = w.run(t, terminal("y\n"), "scan")
 	if code != 0 || !strings.Contains(out, "published 1 fill requests") || len(w.fills(t)) != 1 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -266,10 +276,20 @@ func TestReportAndStale(t *testing.T) {
 }
 
 func TestParseDays(t *testing.T) {
-	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "1d12h": 36 * time.Hour, "6h": 6 * time.Hour, "15m": 15 * time.Minute} {
-		if got, err := parseDays(in); err != nil || got != want {
-			t.Errorf("parseDays(%q) = %v, %v; want %v", in, got, err, want)
-		}
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"90d", 90 * 24 * time.Hour},
+		{"1d12h", 36 * time.Hour},
+		{"6h", 6 * time.Hour},
+		{"15m", 15 * time.Minute},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			if got, err := parseDays(tc.in); err != nil || got != tc.want {
+				t.Errorf("parseDays(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+			}
+		})
 	}
 	if _, err := parseDays("xd"); err == nil {
 		t.Error("xd accepted")
@@ -302,5 +322,28 @@ func TestRunCommandPublishesUntilCancelled(t *testing.T) {
 	// The 14-day lookback holds the 2025-01-20 hole; the run to now is added.
 	if len(got) != 2 || !got[0].Start.Equal(at("2025-01-31T07:00:00Z")) || !got[1].Start.Equal(at("2025-01-20T12:00:00Z")) {
 		t.Errorf("run published %+v", got)
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	file, err := os.CreateTemp(t.TempDir(), "stdin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, tc := range []struct {
+		name string
+		in   io.Reader
+		want bool
+	}{
+		{"reader", strings.NewReader("y\n"), false},
+		{"regular file", file, false},
+		{"character device", terminal("y\n"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isTerminal(tc.in); got != tc.want {
+				t.Errorf("isTerminal = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

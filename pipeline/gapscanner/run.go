@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -143,27 +142,18 @@ func Run(ctx context.Context, cfg Config) error {
 // oldest, which leave Kraken's window soonest).
 func RunOnce(ctx context.Context, cfg Config, js jetstream.JetStream, db *pgxpool.Pool) (RoundResult, error) {
 	cfg.defaults()
-	kv, err := gaps.Open(ctx, js)
-	if err != nil {
-		return RoundResult{}, err
-	}
 	now := cfg.Now()
-	rep, err := Scan(ctx, ScanConfig{
-		DB: db, Table: cfg.QuestDB.Table, Source: cfg.Source,
-		Tiers: cfg.Tiers, Pairs: cfg.Pairs, Intervals: cfg.Intervals,
-		Since: now.Add(-cfg.Lookback), ToNow: true, Trades: cfg.Trades,
-		Now: cfg.Now, Records: kv, RequeueAfter: cfg.RequeueAfter, Log: cfg.Log,
+	res, err := Sweep(ctx, SweepOptions{
+		Scan: ScanConfig{
+			DB: db, Table: cfg.QuestDB.Table, Source: cfg.Source,
+			Tiers: cfg.Tiers, Pairs: cfg.Pairs, Intervals: cfg.Intervals,
+			Since: now.Add(-cfg.Lookback), ToNow: true, Trades: cfg.Trades,
+			Now: cfg.Now, RequeueAfter: cfg.RequeueAfter, Log: cfg.Log,
+		},
+		JS: js, Retention: cfg.Retention,
+		MaxGapsPerSeries: cfg.MaxGapsPerAsset, MaxRequestCandles: cfg.MaxRequestCandles,
 	})
-	if err != nil {
-		return RoundResult{}, err
-	}
-	res := RoundResult{Report: rep}
-	if res.Sync, err = SyncRecords(ctx, kv, rep, SyncOptions{Now: cfg.Now, Retention: cfg.Retention}); err != nil {
-		return res, err
-	}
-	pick := PickPerSeries(rep.Requestable(), cfg.MaxGapsPerAsset)
-	res.Requested, err = PublishWith(ctx, js, PublishOptions{Now: cfg.Now, MaxRequestCandles: cfg.MaxRequestCandles}, pick...)
-	return res, err
+	return res.RoundResult, err
 }
 
 // PickPerSeries keeps at most n gaps per series: the trailing gap first, then
