@@ -17,7 +17,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 )
 
 func init() {
@@ -66,7 +65,7 @@ Content already committed counts as done and is not loaded twice unless
   fff ingest ./Kraken_OHLCVT.zip-extracted --yes --nats nats://nats:4222`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			filters, err := watcher.NewFilters(tiers, intervals)
+			filters, err := ingest.NewFilters(tiers, intervals)
 			if err != nil {
 				return err
 			}
@@ -76,7 +75,7 @@ Content already committed counts as done and is not loaded twice unless
 				return fmt.Errorf("--on-bad-row %q: want skip or reject-file", onBadRow)
 			}
 			dir := args[0]
-			cands, skipped, err := watcher.Scan(dir, filters)
+			cands, skipped, err := ingest.Scan(dir, filters)
 			if err != nil {
 				return err
 			}
@@ -213,7 +212,7 @@ func confirm(in io.Reader, prompt io.Writer, question string) (bool, error) {
 }
 
 // printPlan shows what was found, by tier and interval.
-func printPlan(out io.Writer, dir string, f watcher.Filters, cands []watcher.Candidate, skipped []watcher.Skipped) {
+func printPlan(out io.Writer, dir string, f ingest.Filters, cands []ingest.Candidate, skipped []ingest.Skipped) {
 	type key struct {
 		tier     string
 		interval int

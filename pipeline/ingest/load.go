@@ -15,7 +15,6 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
-	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 )
 
 // DefaultInFlight files are submitted ahead of the commits: enough to keep
@@ -24,12 +23,12 @@ const DefaultInFlight = 64
 
 // Options configure Load.
 type Options struct {
-	Dir         string              // scanned when Candidates is nil
-	Filters     watcher.Filters     // for the scan
-	Candidates  []watcher.Candidate // what to load
-	Force       bool                // load again content already settled
-	OnBadRow    string              // passed to the parsers: "skip" or "reject-file"
-	StopOnError bool                // submit nothing more after the first failure
+	Dir         string      // scanned when Candidates is nil
+	Filters     Filters     // for the scan
+	Candidates  []Candidate // what to load
+	Force       bool        // load again content already settled
+	OnBadRow    string      // passed to the parsers: "skip" or "reject-file"
+	StopOnError bool        // submit nothing more after the first failure
 	// NoKeeper: the caller already runs a ledger keeper (fff up).
 	NoKeeper bool
 	// InFlight caps the files submitted and not settled yet (default
@@ -92,28 +91,16 @@ func (s Summary) Rate() float64 {
 	return float64(s.Records) / s.Elapsed.Seconds()
 }
 
-// TotalSize is the bytes of the candidates.
-func TotalSize(cs []watcher.Candidate) int64 {
-	var n int64
-	for _, c := range cs {
-		n += c.Size
-	}
-	return n
-}
-
 // tracked is one file id of the load (two candidates with the same content
 // share it).
 type tracked struct {
-	names  []string
-	size   int64
-	minRev uint64
-	entry  contract.LedgerEntry
-	done   bool
+	names []string
+	size  int64
 }
 
 type submitted struct {
-	cand watcher.Candidate
-	sub  watcher.Submission
+	cand Candidate
+	sub  Submission
 	err  error
 }
 
@@ -135,7 +122,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 	cands := opts.Candidates
 	if cands == nil && opts.Dir != "" {
 		var err error
-		if cands, _, err = watcher.Scan(opts.Dir, opts.Filters); err != nil {
+		if cands, _, err = Scan(opts.Dir, opts.Filters); err != nil {
 			return Summary{}, err
 		}
 	}
@@ -145,7 +132,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 	defer wg.Wait()
 	defer cancel()
 
-	sub, err := watcher.NewSubmitter(ctx, js, opts.Log)
+	sub, err := NewSubmitter(ctx, js, opts.Log)
 	if err != nil {
 		return sum, err
 	}
@@ -157,7 +144,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 			keeperErr <- ledger.Run(ctx, ledger.Config{JS: js, Log: opts.Log})
 		}()
 	}
-	events, err := sub.Ledger().Watch(ctx)
+	tr, err := NewTracker[*tracked](ctx, sub.Ledger())
 	if err != nil {
 		return sum, err
 	}
@@ -178,7 +165,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 			if stopSubmitting.Load() || ctx.Err() != nil {
 				return
 			}
-			s, err := sub.Submit(ctx, c, watcher.SubmitOptions{Force: opts.Force, OnBadRow: opts.OnBadRow})
+			s, err := sub.Submit(ctx, c, SubmitOptions{Force: opts.Force, OnBadRow: opts.OnBadRow})
 			select {
 			case results <- submitted{cand: c, sub: s, err: err}:
 			case <-ctx.Done():
@@ -187,12 +174,11 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 		}
 	}()
 
-	files := map[string]*tracked{}
+	files := map[string]*tracked{} // by file id, until settled
 	var (
 		handled   int   // candidates submitted (or failed to)
 		settled   int   // candidates settled
 		doneBytes int64 // bytes of settled candidates
-		waiting   int   // file ids not settled
 	)
 	fail := func(f Failure) {
 		sum.Failed++
@@ -205,31 +191,22 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 		settled++
 		<-slots
 	}
-	settle := func(t *tracked) {
-		t.done = true
-		waiting--
-		e := t.entry
-		for _, name := range t.names {
-			doneBytes += t.size
-			switch e.State {
-			case contract.FileCommitted:
-				sum.Committed++
-			default:
-				fail(Failure{Name: name, State: e.State, Reason: Reason(e)})
+	settle := func(ss []Settlement[*tracked]) {
+		for _, s := range ss {
+			t, e := s.Ref, s.Entry
+			delete(files, e.FileID)
+			for _, name := range t.names {
+				doneBytes += t.size
+				switch e.State {
+				case contract.FileCommitted:
+					sum.Committed++
+				default:
+					fail(Failure{Name: name, State: e.State, Reason: Reason(e)})
+				}
+				release() // after fail, so StopOnError is seen by the next submission
 			}
-			release() // after fail, so StopOnError is seen by the next submission
-		}
-		sum.Records += e.RowsCommitted
-		sum.RowsRejected += e.RowsRejected
-	}
-	onEvent := func(ev ledger.Event) {
-		t := files[ev.Entry.FileID]
-		if t == nil || t.done || ev.Revision < t.minRev {
-			return
-		}
-		t.entry = ev.Entry
-		if ledger.Terminal(ev.Entry.State) {
-			settle(t)
+			sum.Records += e.RowsCommitted
+			sum.RowsRejected += e.RowsRejected
 		}
 	}
 	onSubmitted := func(r submitted) {
@@ -241,7 +218,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 			return
 		}
 		e := r.sub.Entry
-		if r.sub.Outcome == watcher.Settled {
+		if r.sub.Outcome == Settled {
 			doneBytes += r.cand.Size
 			if e.State == contract.FileCommitted {
 				sum.Already++
@@ -251,17 +228,13 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 			release()
 			return
 		}
-		if t := files[e.FileID]; t != nil && !t.done {
+		if t := files[e.FileID]; t != nil {
 			t.names = append(t.names, r.cand.Name) // same content twice in the folder
 			return
 		}
-		t := &tracked{names: []string{r.cand.Name}, size: r.cand.Size, minRev: r.sub.Revision, entry: e}
+		t := &tracked{names: []string{r.cand.Name}, size: r.cand.Size}
 		files[e.FileID] = t
-		waiting++
-		// Catch up with what happened between the submission and now.
-		if cur, rev, err := sub.Ledger().Get(ctx, e.FileID); err == nil {
-			onEvent(ledger.Event{Entry: cur, Revision: rev})
-		}
+		settle(tr.Track(ctx, e, r.sub.Revision, t))
 	}
 
 	report := func(final bool) {
@@ -270,13 +243,11 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 		}
 		p := Progress{Files: len(cands), Bytes: sum.Bytes, Settled: settled, Failed: sum.Failed,
 			Rows: sum.Records, DoneBytes: float64(doneBytes), Start: start, Final: final}
-		for _, t := range files {
-			if t.done {
-				continue
-			}
-			p.Rows += t.entry.RowsCommitted
-			if t.entry.RowsParsed > 0 {
-				p.DoneBytes += float64(t.size) * min(1, float64(t.entry.RowsCommitted)/float64(t.entry.RowsParsed))
+		for id, t := range files {
+			e, _ := tr.Latest(id)
+			p.Rows += e.RowsCommitted
+			if e.RowsParsed > 0 {
+				p.DoneBytes += float64(t.size) * min(1, float64(e.RowsCommitted)/float64(e.RowsParsed))
 			}
 		}
 		opts.OnProgress(p)
@@ -289,7 +260,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 	defer requeue.Stop()
 
 	for {
-		if results == nil && waiting == 0 {
+		if results == nil && tr.Waiting() == 0 {
 			break
 		}
 		select {
@@ -309,27 +280,21 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 				continue
 			}
 			onSubmitted(r)
-		case ev, ok := <-events:
+		case ev, ok := <-tr.Events():
 			if !ok {
 				if ctx.Err() != nil {
 					continue
 				}
-				if events, err = sub.Ledger().Watch(ctx); err != nil {
+				if err := tr.Rewatch(ctx); err != nil {
 					return sum, err
 				}
 				continue
 			}
-			onEvent(ev)
+			settle(tr.Apply(ev))
 		case <-tick.C:
 			report(false)
 		case <-requeue.C:
-			var ids []string
-			for id, t := range files {
-				if !t.done && t.entry.State == contract.FileQueued {
-					ids = append(ids, id)
-				}
-			}
-			if _, err := sub.RequeueLost(ctx, ids, time.Minute, opts.OnBadRow); err != nil && ctx.Err() == nil {
+			if _, err := sub.RequeueLost(ctx, tr.Queued(), time.Minute, opts.OnBadRow); err != nil && ctx.Err() == nil {
 				opts.Log.Warn("could not requeue a file whose work was lost", "err", err)
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger/ledgertest"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
-	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 )
 
 const krakenFixtures = "../../testdata/kraken"
@@ -56,7 +55,7 @@ func TestLoadStopOnError(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "XBTUSD_1.csv"), []byte("BAD\n"), 0o644)
 	copyFixture(t, dir, "XBTUSD_1440.csv")
 	copyFixture(t, dir, "ETHUSD_1440.csv")
-	cands, _, err := watcher.Scan(dir, watcher.Filters{})
+	cands, _, err := ingest.Scan(dir, ingest.Filters{})
 	if err != nil || len(cands) != 3 || cands[0].Name != "XBTUSD_1.csv" {
 		t.Fatalf("scan: %v %+v", err, cands)
 	}

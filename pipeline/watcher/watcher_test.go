@@ -17,13 +17,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger/ledgertest"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
-	"github.com/feefifofunds/feefifofunds/pipeline/ledger/ledgertest"
 )
 
 const fixtures = "../../testdata/kraken"
