@@ -13,20 +13,11 @@ import (
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger/ledgertest"
-	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
-
-const krakenFixtures = "../../testdata/kraken"
 
 func copyFixture(t *testing.T, dir, name string) int64 {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(krakenFixtures, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	b := testenv.CopyKrakenFixture(t, dir, name)
 	return int64(strings.Count(strings.TrimSpace(string(b)), "\n") + 1)
 }
 
@@ -43,19 +34,6 @@ func runIngestCmd(t *testing.T, args ...string) (string, string, error) {
 	defer cancel()
 	err := cmd.ExecuteContext(ctx)
 	return out.String(), errb.String(), err
-}
-
-func filesMsgs(t *testing.T, env *testenv.JetStream) uint64 {
-	t.Helper()
-	s, err := env.JS.Stream(context.Background(), topology.StreamFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.LastSeq
 }
 
 func TestIngestYesCommitsAndSummarises(t *testing.T) {
@@ -104,7 +82,7 @@ func TestIngestYesCommitsAndSummarises(t *testing.T) {
 	if !strings.Contains(out, "0 committed, 2 already ingested, 0 failed") {
 		t.Errorf("second run summary:\n%s", out)
 	}
-	if n := filesMsgs(t, env); n != 2 {
+	if n := testenv.FilesPublished(t, env.JS); n != 2 {
 		t.Errorf("%d FILES messages after two runs, want 2", n)
 	}
 }
