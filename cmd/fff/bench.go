@@ -30,6 +30,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
@@ -751,7 +752,7 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 		}
 	}()
 	start := time.Now()
-	sum, err := runIngest(sctx, js, ingestOptions{Dir: dir, Log: b.stageLog}, io.Discard)
+	sum, err := ingest.Load(sctx, js, ingest.Options{Dir: dir, Log: b.stageLog})
 	el := time.Since(start)
 	select {
 	case serr := <-errc:

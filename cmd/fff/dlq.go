@@ -13,14 +13,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
-	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 func init() {
@@ -37,89 +35,21 @@ dlq.<stage>, with Fff-* headers saying why, when and where it came from.`,
 	rootCmd.AddCommand(dlq)
 }
 
-// dlqStream connects and returns the DLQ stream.
-func dlqStream(ctx context.Context, n cli.NATS) (jetstream.JetStream, jetstream.Stream, func(), error) {
+// withDLQ connects, opens the DLQ stream and runs f within timeout: the
+// frame every dlq subcommand shares.
+func withDLQ(cmd *cobra.Command, n cli.NATS, timeout time.Duration, f func(context.Context, *deadletter.Queue) error) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
 	conn, js, err := cli.JetStream(ctx, n, "fff-dlq", logger)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
-	s, err := js.Stream(ctx, topology.StreamDLQ)
+	defer conn.Close()
+	q, err := deadletter.Open(ctx, js)
 	if err != nil {
-		conn.Close()
-		return nil, nil, nil, fmt.Errorf("stream %s: %w", topology.StreamDLQ, err)
+		return err
 	}
-	return js, s, conn.Close, nil
-}
-
-func dlqFilter(stage string) string {
-	if stage == "" {
-		return topology.SubjectDLQ
-	}
-	return topology.DLQSubject(stage)
-}
-
-// dlqEntry is one dead letter as `fff dlq list` shows it.
-type dlqEntry struct {
-	Seq             uint64    `json:"seq"`
-	Stage           string    `json:"stage"`
-	OriginalSubject string    `json:"original_subject"`
-	Reason          string    `json:"reason"`
-	FailedAt        time.Time `json:"failed_at"`
-	Size            int       `json:"size"`
-}
-
-// countSubject is how many messages of a stream match filter.
-func countSubject(ctx context.Context, s jetstream.Stream, filter string) (uint64, error) {
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, fmt.Errorf("stream info: %w", err)
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n, nil
-}
-
-// listDLQ reads the headers of every dead letter matching stage.
-func listDLQ(ctx context.Context, s jetstream.Stream, stage string) ([]dlqEntry, error) {
-	filter := dlqFilter(stage)
-	n, err := countSubject(ctx, s, filter)
-	if err != nil || n == 0 {
-		return nil, err
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, HeadersOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", topology.StreamDLQ, err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", topology.StreamDLQ, err)
-	}
-	defer it.Stop()
-	var out []dlqEntry
-	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return out, fmt.Errorf("read %s: %w", topology.StreamDLQ, err)
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return out, fmt.Errorf("read %s: %w", topology.StreamDLQ, err)
-		}
-		h := m.Headers()
-		e := dlqEntry{Seq: md.Sequence.Stream, Stage: h.Get(deadletter.HeaderStage),
-			OriginalSubject: h.Get(deadletter.HeaderSubject), Reason: h.Get(deadletter.HeaderReason)}
-		if e.Stage == "" {
-			e.Stage = strings.TrimPrefix(m.Subject(), "dlq.")
-		}
-		e.FailedAt, _ = time.Parse(time.RFC3339Nano, h.Get(deadletter.HeaderFailedAt))
-		e.Size, _ = strconv.Atoi(h.Get("Nats-Msg-Size"))
-		out = append(out, e)
-		if md.NumPending == 0 {
-			return out, nil
-		}
-	}
+	return f(ctx, q)
 }
 
 func dlqListCmd(nc *cli.NATS) *cobra.Command {
@@ -132,14 +62,11 @@ func dlqListCmd(nc *cli.NATS) *cobra.Command {
   fff dlq list --stage writer --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			_, s, closeNC, err := dlqStream(ctx, *nc)
-			if err != nil {
+			var entries []deadletter.Entry
+			err := withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) (err error) {
+				entries, err = q.List(ctx, stage)
 				return err
-			}
-			defer closeNC()
-			entries, err := listDLQ(ctx, s, stage)
+			})
 			if err != nil {
 				return err
 			}
@@ -192,18 +119,12 @@ func parseSeqs(args []string) ([]uint64, error) {
 	return out, nil
 }
 
-func getDeadLetter(ctx context.Context, s jetstream.Stream, seq uint64) (*jetstream.RawStreamMsg, error) {
-	m, err := s.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, fmt.Errorf("no dead letter with sequence %d (see fff dlq list)", seq)
+// seeList points a missing sequence at the listing.
+func seeList(err error) error {
+	if errors.Is(err, deadletter.ErrNotFound) {
+		return fmt.Errorf("%w (see fff dlq list)", err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("get dead letter %d: %w", seq, err)
-	}
-	if !strings.HasPrefix(m.Subject, "dlq.") {
-		return nil, fmt.Errorf("message %d is on %s, not a dead letter", seq, m.Subject)
-	}
-	return m, nil
+	return err
 }
 
 func dlqShowCmd(nc *cli.NATS) *cobra.Command {
@@ -217,18 +138,13 @@ func dlqShowCmd(nc *cli.NATS) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			_, s, closeNC, err := dlqStream(ctx, *nc)
-			if err != nil {
-				return err
-			}
-			defer closeNC()
-			m, err := getDeadLetter(ctx, s, seqs[0])
-			if err != nil {
-				return err
-			}
-			return showDeadLetter(cmd.OutOrStdout(), m)
+			return withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
+				m, err := q.Get(ctx, seqs[0])
+				if err != nil {
+					return seeList(err)
+				}
+				return showDeadLetter(cmd.OutOrStdout(), m)
+			})
 		},
 	}
 }
@@ -294,77 +210,40 @@ Fix the cause first (e.g. the table's schema), or the stage will dead-letter it 
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
-			defer cancel()
-			js, s, closeNC, err := dlqStream(ctx, *nc)
-			if err != nil {
-				return err
-			}
-			defer closeNC()
-			if all {
-				entries, err := listDLQ(ctx, s, stage)
-				if err != nil {
-					return err
+			return withDLQ(cmd, *nc, 10*time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
+				if all {
+					entries, err := q.List(ctx, stage)
+					if err != nil {
+						return err
+					}
+					for _, e := range entries {
+						seqs = append(seqs, e.Seq)
+					}
 				}
-				for _, e := range entries {
-					seqs = append(seqs, e.Seq)
+				out := cmd.OutOrStdout()
+				var failed int
+				for _, seq := range seqs {
+					subj, err := q.Replay(ctx, seq)
+					if err != nil {
+						failed++
+						fmt.Fprintf(cmd.ErrOrStderr(), "dead letter %d: %v\n", seq, seeList(err))
+						continue
+					}
+					fmt.Fprintf(out, "re-sent %d to %s\n", seq, subj)
 				}
-			}
-			out := cmd.OutOrStdout()
-			var failed int
-			for _, seq := range seqs {
-				subj, err := replayDeadLetter(ctx, js, s, seq)
-				if err != nil {
-					failed++
-					fmt.Fprintf(cmd.ErrOrStderr(), "dead letter %d: %v\n", seq, err)
-					continue
+				if len(seqs) == 0 {
+					fmt.Fprintln(out, "no dead letters")
 				}
-				fmt.Fprintf(out, "re-sent %d to %s\n", seq, subj)
-			}
-			if len(seqs) == 0 {
-				fmt.Fprintln(out, "no dead letters")
-			}
-			if failed > 0 {
-				return exitError{code: 1, err: fmt.Errorf("%d of %d dead letters not re-sent", failed, len(seqs))}
-			}
-			return nil
+				if failed > 0 {
+					return exitError{code: 1, err: fmt.Errorf("%d of %d dead letters not re-sent", failed, len(seqs))}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "every dead letter (of --stage, if given)")
 	cmd.Flags().StringVar(&stage, "stage", "", "with --all: only this stage's dead letters")
 	return cmd
-}
-
-// replayDeadLetter republishes one dead letter and deletes it. The publish
-// carries an id derived from the DLQ sequence, so running replay again after
-// a crash between the two steps does not send it twice (within the target
-// stream's duplicate window).
-func replayDeadLetter(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, seq uint64) (string, error) {
-	m, err := getDeadLetter(ctx, s, seq)
-	if err != nil {
-		return "", err
-	}
-	subj := m.Header.Get(deadletter.HeaderSubject)
-	if subj == "" {
-		return "", fmt.Errorf("no %s header: cannot tell where it came from", deadletter.HeaderSubject)
-	}
-	out := nats.NewMsg(subj)
-	out.Data = m.Data
-	for k, vs := range m.Header {
-		if deadletter.IsLetterHeader(k) || k == jetstream.MsgIDHeader {
-			continue
-		}
-		for _, v := range vs {
-			out.Header.Add(k, v)
-		}
-	}
-	if _, err := js.PublishMsg(ctx, out, jetstream.WithMsgID(fmt.Sprintf("dlq-replay:%d:%s", seq, m.Header.Get(deadletter.HeaderFailedAt)))); err != nil {
-		return "", fmt.Errorf("republish to %s: %w", subj, err)
-	}
-	if err := s.DeleteMsg(ctx, seq); err != nil {
-		return "", fmt.Errorf("re-sent to %s but not removed from the DLQ: %w", subj, err)
-	}
-	return subj, nil
 }
 
 func dlqPurgeCmd(nc *cli.NATS) *cobra.Command {
@@ -384,23 +263,14 @@ func dlqPurgeCmd(nc *cli.NATS) *cobra.Command {
 			if !yes {
 				return fmt.Errorf("purge deletes %s for good: add --yes if you mean it (fff dlq list shows them)", what)
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			_, s, closeNC, err := dlqStream(ctx, *nc)
-			if err != nil {
-				return err
-			}
-			defer closeNC()
-			filter := dlqFilter(stage)
-			n, err := countSubject(ctx, s, filter)
-			if err != nil {
-				return err
-			}
-			if err := s.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
-				return fmt.Errorf("purge %s: %w", filter, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "purged %d dead letters (%s)\n", n, filter)
-			return nil
+			return withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
+				n, err := q.Purge(ctx, stage)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "purged %d dead letters (%s)\n", n, deadletter.Filter(stage))
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&stage, "stage", "", "only this stage's dead letters")

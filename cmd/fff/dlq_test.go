@@ -63,7 +63,7 @@ func TestDLQCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var e dlqEntry
+	var e deadletter.Entry
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &e); err != nil {
 		t.Fatalf("json list %q: %v", out, err)
 	}

@@ -2,7 +2,7 @@
 // Kraken OHLCVT CSVs (and zips of them), stores each settled file in
 // JetStream, queues it for the parsers, and moves it to done/ only once the
 // ledger says every candle of it is committed in QuestDB (to rejected/ with
-// a reason otherwise). Scan and Submitter are the same steps for `fff ingest`.
+// a reason otherwise). Scan and ingest.Submitter are the same steps for `fff ingest`.
 package watcher
 
 import (
@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 )
@@ -46,7 +47,7 @@ type Config struct {
 	// same before it is taken (default 2s).
 	Settle time.Duration
 	// Force ingests again content the ledger already has, as a new run
-	// (see SubmitOptions.Force).
+	// (see ingest.SubmitOptions.Force).
 	Force bool
 	// OnBadRow is passed to the parsers: "skip" (default) or "reject-file".
 	OnBadRow string
@@ -62,7 +63,7 @@ type Config struct {
 	// RequeueAfter: a waited-for file whose entry stayed QUEUED this long
 	// while the FILES stream is empty has lost its work message (a crash
 	// between the ledger write and the publish); it is published again
-	// (default 1m). See Submitter.RequeueLost.
+	// (default 1m). See ingest.Submitter.RequeueLost.
 	RequeueAfter time.Duration
 }
 
@@ -132,7 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
-	filters, err := NewFilters(cfg.Tiers, cfg.Intervals)
+	filters, err := ingest.NewFilters(cfg.Tiers, cfg.Intervals)
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Wait()
 	}()
 
-	sub, err := NewSubmitter(ctx, js, log)
+	sub, err := ingest.NewSubmitter(ctx, js, log)
 	if err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// The watch starts before anything is submitted, so no state change of
 	// a file we wait for can slip by.
-	events, err := sub.Ledger().Watch(ctx)
+	tr, err := ingest.NewTracker[*item](ctx, sub.Ledger())
 	if err != nil {
 		return err
 	}
@@ -177,11 +178,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	w := &run{
-		cfg: cfg, filters: filters, log: log, sub: sub,
+		cfg: cfg, filters: filters, log: log, sub: sub, tr: tr,
 		obs:     map[string]*observation{},
 		handled: map[string]handledKind{},
-		waiting: map[string][]*item{},
-		queued:  map[string]bool{},
 		jobs:    make(chan job),
 		results: make(chan result),
 		m:       newCounters(cfg.Metrics),
@@ -221,18 +220,18 @@ func Run(ctx context.Context, cfg Config) error {
 			w.queue = w.queue[1:]
 		case r := <-w.results:
 			w.result(ctx, r)
-		case ev, ok := <-events:
+		case ev, ok := <-tr.Events():
 			if !ok {
 				if ctx.Err() != nil {
 					return nil
 				}
 				log.Warn("ledger watch ended; starting it again")
-				if events, err = sub.Ledger().Watch(ctx); err != nil {
+				if err := tr.Rewatch(ctx); err != nil {
 					return err
 				}
 				continue
 			}
-			w.ledgerEvent(ev)
+			w.settleAll(tr.Apply(ev))
 		case ev, ok := <-fsw.Events:
 			if !ok {
 				return nil
@@ -274,8 +273,6 @@ const (
 type item struct {
 	path   string
 	fi     fs.FileInfo // to check the path still is that file when moving
-	fileID string
-	minRev uint64
 	zip    *zipTrack
 	member *memberState
 }
@@ -284,7 +281,7 @@ type zipTrack struct {
 	path    string
 	fi      fs.FileInfo
 	members []*memberState
-	skipped []Skipped
+	skipped []ingest.Skipped
 	pending int
 }
 
@@ -298,35 +295,32 @@ type memberState struct {
 type job struct {
 	path string
 	fi   fs.FileInfo
-	cand Candidate
+	cand ingest.Candidate
 	zip  bool
 }
 
 type result struct {
 	job
-	sub Submission
+	sub ingest.Submission
 	err error
 	// zips
 	members []memberResult
-	skipped []Skipped
+	skipped []ingest.Skipped
 }
 
 type memberResult struct {
-	cand Candidate
-	sub  Submission
+	cand ingest.Candidate
+	sub  ingest.Submission
 }
 
 type run struct {
 	cfg     Config
-	filters Filters
+	filters ingest.Filters
 	log     *slog.Logger
-	sub     *Submitter
+	sub     *ingest.Submitter
+	tr      *ingest.Tracker[*item]
 	obs     map[string]*observation
 	handled map[string]handledKind
-	waiting map[string][]*item
-	// queued: waited-for files whose entry was last seen QUEUED, the only
-	// ones whose work can have been lost.
-	queued  map[string]bool
 	queue   []job
 	jobs    chan job
 	results chan result
@@ -369,7 +363,7 @@ func (w *run) observe(path string) {
 	if _, ok := w.handled[path]; ok {
 		return
 	}
-	if Ignored(path) {
+	if ingest.Ignored(path) {
 		return
 	}
 	fi, err := os.Lstat(path)
@@ -436,15 +430,15 @@ func (w *run) take(path string) {
 		return
 	}
 	w.m.seen.Inc()
-	if fi.Mode().IsRegular() && IsZip(fi.Name()) {
+	if fi.Mode().IsRegular() && ingest.IsZip(fi.Name()) {
 		w.handled[path] = handledBusy
 		w.queue = append(w.queue, job{path: path, fi: fi, zip: true})
 		return
 	}
-	c, skip, ignored := judgeFile(path, fi, w.filters)
+	c, skip, ignored := ingest.JudgeFile(path, fi, w.filters)
 	switch {
 	case ignored:
-	case skip != nil && skip.Kind == SkipFiltered:
+	case skip != nil && skip.Kind == ingest.SkipFiltered:
 		w.handled[path] = handledFiltered
 		w.m.filtered.Inc()
 		w.log.Info("left in the inbox: outside the filters", "file", fi.Name(), "why", skip.Reason)
@@ -463,7 +457,7 @@ func (w *run) worker(ctx context.Context) {
 			return
 		case j := <-w.jobs:
 			r := result{job: j}
-			opts := SubmitOptions{Force: w.cfg.Force, OnBadRow: w.cfg.OnBadRow}
+			opts := ingest.SubmitOptions{Force: w.cfg.Force, OnBadRow: w.cfg.OnBadRow}
 			if j.zip {
 				r.members, r.skipped, r.err = w.submitZip(ctx, j.path, opts)
 			} else {
@@ -478,17 +472,17 @@ func (w *run) worker(ctx context.Context) {
 	}
 }
 
-func (w *run) submitZip(ctx context.Context, path string, opts SubmitOptions) ([]memberResult, []Skipped, error) {
-	cands, skipped, err := zipMembers(path, w.filters)
+func (w *run) submitZip(ctx context.Context, path string, opts ingest.SubmitOptions) ([]memberResult, []ingest.Skipped, error) {
+	cands, skipped, err := ingest.ZipMembers(path, w.filters)
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []memberResult
 	for _, c := range cands {
 		s, err := w.sub.Submit(ctx, c, opts)
-		var fe *FileError
+		var fe *ingest.FileError
 		if errors.As(err, &fe) {
-			skipped = append(skipped, Skipped{Path: path, Member: c.Member, Name: c.Name, Kind: SkipRejected, Reason: err.Error()})
+			skipped = append(skipped, ingest.Skipped{Path: path, Member: c.Member, Name: c.Name, Kind: ingest.SkipRejected, Reason: err.Error()})
 			continue
 		}
 		if err != nil {
@@ -505,7 +499,7 @@ func (w *run) result(ctx context.Context, r result) {
 		if ctx.Err() != nil {
 			return
 		}
-		var fe *FileError
+		var fe *ingest.FileError
 		if errors.As(r.err, &fe) {
 			w.reject(r.path, r.fi, r.err.Error(), nil)
 			return
@@ -523,20 +517,20 @@ func (w *run) result(ctx context.Context, r result) {
 	w.handled[r.path] = handledWaiting
 	name := filepath.Base(r.path)
 	switch r.sub.Outcome {
-	case Queued:
+	case ingest.Queued:
 		w.m.accepted.Inc()
 		w.m.bytes.Add(float64(r.sub.Entry.Size))
-		w.log.Info("queued", "file", name, "file_id", short(r.sub.Entry.FileID), "bytes", r.sub.Entry.Size)
-	case InFlight:
-		w.log.Info("same content already in flight; waiting for it", "file", name, "file_id", short(r.sub.Entry.FileID), "state", r.sub.Entry.State)
-	case Settled:
+		w.log.Info("queued", "file", name, "file_id", ingest.ShortID(r.sub.Entry.FileID), "bytes", r.sub.Entry.Size)
+	case ingest.InFlight:
+		w.log.Info("same content already in flight; waiting for it", "file", name, "file_id", ingest.ShortID(r.sub.Entry.FileID), "state", r.sub.Entry.State)
+	case ingest.Settled:
 		if !sameDrop(r.path, r.fi, r.sub.Entry) {
 			w.settledBefore(r.path, r.fi, r.sub.Entry)
 			return
 		}
 		// Settled while this watcher was down: finish normally.
 	}
-	w.wait(&item{path: r.path, fi: r.fi, fileID: r.sub.Entry.FileID, minRev: r.sub.Revision})
+	w.wait(r.sub, &item{path: r.path, fi: r.fi})
 }
 
 // sameDrop tells the file the entry was made for, still in the inbox after
@@ -550,7 +544,7 @@ func sameDrop(path string, fi fs.FileInfo, e contract.LedgerEntry) bool {
 func (w *run) settledBefore(path string, fi fs.FileInfo, e contract.LedgerEntry) {
 	name := filepath.Base(path)
 	if e.State == contract.FileCommitted {
-		w.log.Info("already ingested; not ingested again", "file", name, "file_id", short(e.FileID), "rows", e.RowsCommitted)
+		w.log.Info("already ingested; not ingested again", "file", name, "file_id", ingest.ShortID(e.FileID), "rows", e.RowsCommitted)
 		w.moveDone(path, fi, alreadyReport(name, e))
 		return
 	}
@@ -568,15 +562,19 @@ func (w *run) zipResult(r result) {
 	}
 	w.handled[r.path] = handledWaiting
 	w.log.Info("zip queued", "file", name, "members", len(r.members), "skipped", len(r.skipped))
-	var items []*item
+	type waited struct {
+		sub ingest.Submission
+		it  *item
+	}
+	var items []waited
 	for _, mr := range r.members {
 		ms := &memberState{name: mr.cand.Name, entry: mr.sub.Entry}
 		z.members = append(z.members, ms)
 		switch mr.sub.Outcome {
-		case Queued:
+		case ingest.Queued:
 			w.m.accepted.Inc()
 			w.m.bytes.Add(float64(mr.sub.Entry.Size))
-		case Settled:
+		case ingest.Settled:
 			if !sameDrop(r.path, r.fi, mr.sub.Entry) {
 				ms.settled = true
 				ms.note = "already ingested before as " + mr.sub.Entry.Name
@@ -584,26 +582,23 @@ func (w *run) zipResult(r result) {
 			}
 		}
 		z.pending++
-		items = append(items, &item{path: r.path, fileID: mr.sub.Entry.FileID, minRev: mr.sub.Revision, zip: z, member: ms})
+		items = append(items, waited{mr.sub, &item{path: r.path, zip: z, member: ms}})
 	}
 	if z.pending == 0 {
 		w.finishZip(z)
 		return
 	}
 	for _, it := range items {
-		w.wait(it)
+		w.wait(it.sub, it.it)
 	}
 }
 
 // requeueLost publishes again the work of waited-for files left QUEUED
 // without it.
 func (w *run) requeueLost(ctx context.Context) {
-	if len(w.queued) == 0 {
+	ids := w.tr.Queued()
+	if len(ids) == 0 {
 		return
-	}
-	ids := make([]string, 0, len(w.queued))
-	for id := range w.queued {
-		ids = append(ids, id)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -612,47 +607,20 @@ func (w *run) requeueLost(ctx context.Context) {
 	}
 }
 
-// wait registers an item and catches up with changes that happened before
-// it was registered.
-func (w *run) wait(it *item) {
-	w.waiting[it.fileID] = append(w.waiting[it.fileID], it)
-	w.m.waiting.Set(float64(len(w.waiting)))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e, rev, err := w.sub.Ledger().Get(ctx, it.fileID)
-	if err == nil {
-		w.ledgerEvent(ledger.Event{Entry: e, Revision: rev})
-	}
+// wait tracks a submitted item until its ledger entry settles.
+func (w *run) wait(sub ingest.Submission, it *item) {
+	ss := w.tr.Track(context.Background(), sub.Entry, sub.Revision, it)
+	w.m.waiting.Set(float64(w.tr.Waiting()))
+	w.settleAll(ss)
 }
 
-func (w *run) ledgerEvent(ev ledger.Event) {
-	items := w.waiting[ev.Entry.FileID]
-	if len(items) == 0 {
-		return
+func (w *run) settleAll(ss []ingest.Settlement[*item]) {
+	for _, s := range ss {
+		w.settle(s.Ref, s.Entry)
 	}
-	if ev.Entry.State == contract.FileQueued {
-		w.queued[ev.Entry.FileID] = true
-	} else {
-		delete(w.queued, ev.Entry.FileID)
+	if len(ss) > 0 {
+		w.m.waiting.Set(float64(w.tr.Waiting()))
 	}
-	if !ledger.Terminal(ev.Entry.State) {
-		return
-	}
-	var keep []*item
-	for _, it := range items {
-		if ev.Revision < it.minRev {
-			keep = append(keep, it) // an older state than the one submitted
-			continue
-		}
-		w.settle(it, ev.Entry)
-	}
-	if len(keep) == 0 {
-		delete(w.waiting, ev.Entry.FileID)
-		delete(w.queued, ev.Entry.FileID)
-	} else {
-		w.waiting[ev.Entry.FileID] = keep
-	}
-	w.m.waiting.Set(float64(len(w.waiting)))
 }
 
 func (w *run) settle(it *item, e contract.LedgerEntry) {
@@ -709,7 +677,7 @@ func zipReport(z *zipTrack) []string {
 	}
 	for _, s := range z.skipped {
 		kind := "SKIPPED"
-		if s.Kind == SkipFiltered {
+		if s.Kind == ingest.SkipFiltered {
 			kind = "FILTERED"
 		}
 		fmt.Fprintf(&b, "  %-40s %-9s %s\n", s.Name, kind, s.Reason)
@@ -773,11 +741,4 @@ func (w *run) reject(path string, fi fs.FileInfo, reason string, e *contract.Led
 	if _, err := writeNote(to+".reason.txt", note); err != nil {
 		w.log.Error("write reason", "file", to, "err", err)
 	}
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
@@ -176,19 +174,6 @@ func (h *harness) entryByName(name string) contract.LedgerEntry {
 	}
 	h.t.Fatalf("no ledger entry named %s", name)
 	return contract.LedgerEntry{}
-}
-
-func filesPublished(t *testing.T, js jetstream.JetStream) uint64 {
-	t.Helper()
-	s, err := js.Stream(context.Background(), topology.StreamFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.LastSeq
 }
 
 func TestExistingAndNewFilesAndRefusals(t *testing.T) {
@@ -367,7 +352,7 @@ func TestSameContentAgainAndForce(t *testing.T) {
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	h.write("XBTUSD_1440.csv", xbt)
 	h.waitFile(h.done("XBTUSD_1440.csv"), 15*time.Second)
-	if n := filesPublished(t, h.env.JS); n != 1 {
+	if n := testenv.FilesPublished(t, h.env.JS); n != 1 {
 		t.Fatalf("%d FILES messages, want 1", n)
 	}
 
@@ -380,7 +365,7 @@ func TestSameContentAgainAndForce(t *testing.T) {
 	if !strings.Contains(rep, "already ingested") || !strings.Contains(rep, fmt.Sprint(rows(xbt))) {
 		t.Errorf("report: %s", rep)
 	}
-	if n := filesPublished(t, h.env.JS); n != 1 {
+	if n := testenv.FilesPublished(t, h.env.JS); n != 1 {
 		t.Fatalf("the same content was published again: %d FILES messages", n)
 	}
 	if got := readText(t, h.done("XBTUSD_1440.csv")); got != string(xbt) {
@@ -393,7 +378,7 @@ func TestSameContentAgainAndForce(t *testing.T) {
 	h.startWatcher(func(c *watcher.Config) { c.Force = true })
 	h.write("XBTUSD_1440.csv", xbt)
 	h.waitFile(h.done("XBTUSD_1440.csv.2"), 15*time.Second)
-	if n := filesPublished(t, h.env.JS); n != 2 {
+	if n := testenv.FilesPublished(t, h.env.JS); n != 2 {
 		t.Fatalf("--force: %d FILES messages, want 2", n)
 	}
 	if exists(h.done("XBTUSD_1440.csv.2.report.txt")) {
@@ -488,7 +473,7 @@ func TestRestartWaitsForFilesInFlight(t *testing.T) {
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	p := h.write("XBTUSD_1440.csv", xbt)
 	deadline := time.Now().Add(10 * time.Second)
-	for filesPublished(t, h.env.JS) == 0 {
+	for testenv.FilesPublished(t, h.env.JS) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("file never queued")
 		}
@@ -497,7 +482,7 @@ func TestRestartWaitsForFilesInFlight(t *testing.T) {
 	stop()
 	h.startWatcher(nil)
 	time.Sleep(700 * time.Millisecond) // settle and more
-	if n := filesPublished(t, h.env.JS); n != 1 {
+	if n := testenv.FilesPublished(t, h.env.JS); n != 1 {
 		t.Fatalf("restart republished a file in flight: %d FILES messages", n)
 	}
 	if !exists(p) {
@@ -538,7 +523,7 @@ func TestQueuedWithoutWorkIsRequeued(t *testing.T) {
 	h.startSim(ledgertest.Options{BatchRows: 100})
 	h.startWatcher(func(c *watcher.Config) { c.RequeueAfter = 300 * time.Millisecond })
 	h.waitFile(h.done("XBTUSD_1440.csv"), 15*time.Second)
-	if n := filesPublished(t, h.env.JS); n != 1 {
+	if n := testenv.FilesPublished(t, h.env.JS); n != 1 {
 		t.Errorf("%d FILES messages, want the one requeued", n)
 	}
 	if e := h.entryByName("XBTUSD_1440.csv"); e.State != contract.FileCommitted || e.RowsCommitted != int64(rows(xbt)) {

@@ -1,4 +1,4 @@
-package watcher
+package ingest
 
 import (
 	"archive/zip"
@@ -133,9 +133,9 @@ func judge(name string, size int64, f Filters) (Candidate, *Skipped) {
 	return Candidate{Name: name, Pair: pair, Interval: interval, Tier: tier, Size: size}, nil
 }
 
-// judgeFile decides about one directory entry found by Lstat; ignored is
+// JudgeFile decides about one directory entry found by Lstat; ignored is
 // true for names and kinds that are never looked at.
-func judgeFile(path string, fi fs.FileInfo, f Filters) (c Candidate, s *Skipped, ignored bool) {
+func JudgeFile(path string, fi fs.FileInfo, f Filters) (c Candidate, s *Skipped, ignored bool) {
 	name := fi.Name()
 	if Ignored(name) || fi.IsDir() {
 		return Candidate{}, nil, true
@@ -155,8 +155,8 @@ func judgeFile(path string, fi fs.FileInfo, f Filters) (c Candidate, s *Skipped,
 	return c, s, false
 }
 
-// zipMembers lists what a zip holds: members to ingest and members skipped.
-func zipMembers(path string, f Filters) ([]Candidate, []Skipped, error) {
+// ZipMembers lists what a zip holds: members to ingest and members skipped.
+func ZipMembers(path string, f Filters) ([]Candidate, []Skipped, error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, nil, &FileError{Path: path, Err: fmt.Errorf("not a readable zip: %w", err)}
@@ -203,7 +203,7 @@ func Scan(dir string, f Filters) ([]Candidate, []Skipped, error) {
 			continue // gone since the listing
 		}
 		if !fi.IsDir() && fi.Mode().IsRegular() && IsZip(fi.Name()) && !Ignored(fi.Name()) {
-			cs, ss, err := zipMembers(path, f)
+			cs, ss, err := ZipMembers(path, f)
 			if err != nil {
 				skipped = append(skipped, Skipped{Path: path, Name: fi.Name(), Kind: SkipRejected, Reason: err.Error()})
 				continue
@@ -212,7 +212,7 @@ func Scan(dir string, f Filters) ([]Candidate, []Skipped, error) {
 			skipped = append(skipped, ss...)
 			continue
 		}
-		c, s, ignored := judgeFile(path, fi, f)
+		c, s, ignored := JudgeFile(path, fi, f)
 		switch {
 		case ignored:
 		case s != nil:
@@ -223,6 +223,15 @@ func Scan(dir string, f Filters) ([]Candidate, []Skipped, error) {
 	}
 	SortCandidates(cands)
 	return cands, skipped, nil
+}
+
+// TotalSize is the bytes of the candidates.
+func TotalSize(cs []Candidate) int64 {
+	var n int64
+	for _, c := range cs {
+		n += c.Size
+	}
+	return n
 }
 
 // SortCandidates orders by tier, interval, then name: the order a bulk load

@@ -1,0 +1,353 @@
+package ingest
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// ErrChanged means the file changed while it was read; it is tried again
+// once it has settled.
+var ErrChanged = errors.New("the file changed while it was read")
+
+// SubmitOptions tune one submission.
+type SubmitOptions struct {
+	// Force ingests again content the ledger already has (committed,
+	// rejected or failed) as a new run: the ledger entry starts over and
+	// every message id of the run carries the run's name (FileEvent.Run), so
+	// nothing of it is dropped as a duplicate of the previous run.
+	Force bool
+	// OnBadRow is passed to the parsers: "skip" (default) or "reject-file".
+	OnBadRow string
+}
+
+// Outcome of a submission.
+type Outcome string
+
+const (
+	// Queued: bytes stored, ledger QUEUED, work published.
+	Queued Outcome = "queued"
+	// InFlight: the same content is already queued or parsed; wait for it.
+	InFlight Outcome = "in-flight"
+	// Settled: the ledger already has this content COMMITTED, REJECTED or
+	// FAILED and Force was not given; nothing was published.
+	Settled Outcome = "settled"
+)
+
+// Submission is what Submit did.
+type Submission struct {
+	Outcome  Outcome
+	Entry    contract.LedgerEntry // the ledger entry as Submit left or found it
+	Revision uint64               // its revision: later changes have higher ones
+}
+
+// Submitter stores files and queues them; safe for concurrent use.
+type Submitter struct {
+	js  jetstream.JetStream
+	led *ledger.Ledger
+	obj jetstream.ObjectStore
+	log *slog.Logger
+}
+
+// NewSubmitter binds to the ledger and the FILEDATA object store.
+func NewSubmitter(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Submitter, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	led, err := ledger.Open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := js.ObjectStore(ctx, topology.BucketFileData)
+	if err != nil {
+		return nil, fmt.Errorf("open object store %s: %w", topology.BucketFileData, err)
+	}
+	return &Submitter{js: js, led: led, obj: obj, log: log}, nil
+}
+
+// Ledger is the ledger the submitter writes.
+func (s *Submitter) Ledger() *ledger.Ledger { return s.led }
+
+// Submit stores and queues one plain file, named {PAIR}_{INTERVAL}.csv: the
+// whole of accepting a file, for callers that hold no Submitter.
+func Submit(ctx context.Context, js jetstream.JetStream, path string, opts SubmitOptions) (Submission, error) {
+	s, err := NewSubmitter(ctx, js, nil)
+	if err != nil {
+		return Submission{}, err
+	}
+	path, err = filepath.Abs(path)
+	if err != nil {
+		return Submission{}, err
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return Submission{}, &FileError{Path: path, Err: err}
+	}
+	c, skip, ignored := JudgeFile(path, fi, Filters{})
+	if ignored {
+		return Submission{}, &FileError{Path: path, Err: fmt.Errorf("%s is not a file that is ingested", fi.Name())}
+	}
+	if skip != nil {
+		return Submission{}, &FileError{Path: path, Err: errors.New(skip.Reason)}
+	}
+	return s.Submit(ctx, c, opts)
+}
+
+// Submit stores and queues one candidate (plain file or zip member):
+// hashes it for its file id, and unless the ledger already knows that
+// content puts the bytes in FILEDATA, writes the QUEUED ledger entry and
+// publishes the FileEvent. Memory use is bounded whatever the file size.
+func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions) (Submission, error) {
+	id, size, err := hashOf(c)
+	if err != nil {
+		return Submission{}, err
+	}
+	if size == 0 {
+		return Submission{}, &FileError{Path: c.Path, Err: errors.New("the file is empty")}
+	}
+	for attempt := 0; attempt < 10; attempt++ {
+		have, rev, err := s.led.Get(ctx, id)
+		exists := err == nil
+		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return Submission{}, err
+		}
+		if exists && !opts.Force {
+			if ledger.Terminal(have.State) {
+				return Submission{Outcome: Settled, Entry: have, Revision: rev}, nil
+			}
+			return Submission{Outcome: InFlight, Entry: have, Revision: rev}, nil
+		}
+		if err := s.store(ctx, c, id, size); err != nil {
+			return Submission{}, err
+		}
+		now := time.Now().UTC()
+		e := contract.LedgerEntry{
+			FileID: id, Name: c.Name, Path: c.Path, Size: size, Pair: c.Pair, Interval: c.Interval,
+			State: contract.FileQueued, Created: now, Updated: now,
+		}
+		if exists {
+			// Base 36 of the time: short, and later runs sort after earlier ones.
+			e.Run = strconv.FormatInt(now.UnixNano(), 36)
+		}
+		var nrev uint64
+		if exists {
+			nrev, err = s.led.Put(ctx, e, rev)
+		} else {
+			nrev, err = s.led.Create(ctx, e)
+		}
+		if errors.Is(err, ledger.ErrConflict) || errors.Is(err, ledger.ErrExists) {
+			continue // someone else queued it or progress arrived: decide again
+		}
+		if err != nil {
+			return Submission{}, err
+		}
+		if err := s.publish(ctx, e, size, opts); err != nil {
+			// Undo the entry so a retry queues the file again instead of
+			// waiting for work that was never published.
+			if exists {
+				_, _ = s.led.Put(ctx, have, nrev)
+			} else {
+				_ = s.led.Delete(ctx, id, nrev)
+			}
+			return Submission{}, err
+		}
+		return Submission{Outcome: Queued, Entry: e, Revision: nrev}, nil
+	}
+	return Submission{}, fmt.Errorf("%s: the ledger entry kept changing under us", c.Name)
+}
+
+func (s *Submitter) publish(ctx context.Context, e contract.LedgerEntry, size int64, opts SubmitOptions) error {
+	ev := contract.FileEvent{
+		FileID: e.FileID, Name: e.Name, Object: e.FileID, Pair: e.Pair, Interval: e.Interval,
+		Size: size, Received: e.Created, OnBadRow: opts.OnBadRow, Force: opts.Force, Run: e.Run,
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode file event: %w", err)
+	}
+	msgID := contract.RunMsgID("file:"+e.FileID, e.Run)
+	if _, err := s.js.Publish(ctx, topology.SubjectFiles, b, jetstream.WithMsgID(msgID)); err != nil {
+		return fmt.Errorf("publish %s to %s: %w", e.Name, topology.SubjectFiles, err)
+	}
+	return nil
+}
+
+// store puts the bytes in FILEDATA under the file id, unless an earlier
+// submission did. The store's own digest of what it took is checked against
+// the id, so a file that changed after it was hashed is never stored under
+// the wrong id.
+func (s *Submitter) store(ctx context.Context, c Candidate, id string, size int64) error {
+	if info, err := s.obj.GetInfo(ctx, id); err == nil && !info.Deleted && int64(info.Size) == size {
+		return nil
+	}
+	rc, err := open(c)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	meta := jetstream.ObjectMeta{Name: id, Description: c.Name}
+	info, err := s.obj.Put(ctx, meta, rc)
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return err
+		}
+		return fmt.Errorf("store %s in %s: %w", c.Name, topology.BucketFileData, err)
+	}
+	// The object store hashes what it stored (SHA-256, like the file id):
+	// its digest tells a file that changed since it was hashed.
+	if sum, err := jetstream.DecodeObjectDigest(info.Digest); err != nil || hex.EncodeToString(sum) != id {
+		_ = s.obj.Delete(ctx, id)
+		return fmt.Errorf("%s: %w", c.Name, ErrChanged)
+	}
+	return nil
+}
+
+// hashOf reads a candidate once for its sha256 and size.
+func hashOf(c Candidate) (string, int64, error) {
+	rc, err := open(c)
+	if err != nil {
+		return "", 0, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// open opens a plain file or a zip member for reading; read errors are
+// FileErrors.
+func open(c Candidate) (io.ReadCloser, error) {
+	if c.Member == "" {
+		f, err := os.Open(c.Path)
+		if err != nil {
+			return nil, &FileError{Path: c.Path, Err: fmt.Errorf("cannot read: %w", err)}
+		}
+		return fileReader{r: f, c: f, path: c.Path}, nil
+	}
+	zr, err := zip.OpenReader(c.Path)
+	if err != nil {
+		return nil, &FileError{Path: c.Path, Err: fmt.Errorf("not a readable zip: %w", err)}
+	}
+	for _, zf := range zr.File {
+		if zf.Name != c.Member {
+			continue
+		}
+		r, err := zf.Open()
+		if err != nil {
+			zr.Close()
+			return nil, &FileError{Path: c.Path, Err: fmt.Errorf("zip member %s: %w", c.Member, err)}
+		}
+		return fileReader{r: r, c: multiCloser{r, zr}, path: c.Path, member: c.Member}, nil
+	}
+	zr.Close()
+	return nil, &FileError{Path: c.Path, Err: fmt.Errorf("zip member %s is gone", c.Member)}
+}
+
+// fileReader turns read errors into FileErrors naming the file.
+type fileReader struct {
+	r            io.Reader
+	c            io.Closer
+	path, member string
+}
+
+func (f fileReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF {
+		what := "read failed"
+		if f.member != "" {
+			what = "zip member " + f.member
+		}
+		return n, &FileError{Path: f.path, Err: fmt.Errorf("%s: %w", what, err)}
+	}
+	return n, err
+}
+
+func (f fileReader) Close() error { return f.c.Close() }
+
+type multiCloser []io.Closer
+
+func (m multiCloser) Close() error {
+	var first error
+	for _, c := range m {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// RequeueLost publishes again the work of files whose ledger entry is QUEUED
+// while no work is left in the FILES stream: the event was lost between the
+// ledger write and the publish (a crash, or a publish error whose undo also
+// failed), and nothing else would ever parse the file. The event goes out
+// under the run's own message id, so one that was in fact published is
+// dropped as a duplicate within the window, and parsed again harmlessly
+// after it. Entries changed less than minAge ago are left alone: their
+// event may be on its way. It returns the files requeued.
+func (s *Submitter) RequeueLost(ctx context.Context, fileIDs []string, minAge time.Duration, onBadRow string) ([]contract.LedgerEntry, error) {
+	if len(fileIDs) == 0 {
+		return nil, nil
+	}
+	st, err := s.js.Stream(ctx, topology.StreamFiles)
+	if err != nil {
+		return nil, fmt.Errorf("look up stream %s: %w", topology.StreamFiles, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s info: %w", topology.StreamFiles, err)
+	}
+	if info.State.Msgs > 0 {
+		return nil, nil // work is waiting or being parsed: maybe theirs
+	}
+	var out []contract.LedgerEntry
+	for _, id := range fileIDs {
+		e, _, err := s.led.Get(ctx, id)
+		if errors.Is(err, ledger.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if e.State != contract.FileQueued || time.Since(e.Updated) < minAge {
+			continue
+		}
+		if oi, err := s.obj.GetInfo(ctx, id); err != nil || oi.Deleted || int64(oi.Size) != e.Size {
+			return out, fmt.Errorf("%s is QUEUED but its bytes are not in %s (submit the file again with force): %v",
+				e.Name, topology.BucketFileData, err)
+		}
+		if err := s.publish(ctx, e, e.Size, SubmitOptions{OnBadRow: onBadRow, Force: e.Run != ""}); err != nil {
+			return out, err
+		}
+		s.log.Warn("requeued a file whose work was lost", "file", e.Name, "file_id", ShortID(id), "queued", e.Updated.Format(time.RFC3339))
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// ShortID is a file id cut to what a log line needs to tell files apart.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
