@@ -31,9 +31,9 @@ type JetStream struct {
 	Dir    string
 }
 
-// StartJetStream starts an embedded JetStream server on a free port; it is
-// stopped when the test ends.
-func StartJetStream(t testing.TB) *JetStream {
+// StartBareJetStream starts an embedded JetStream server on a free port with
+// no streams at all; it is stopped when the test ends.
+func StartBareJetStream(t testing.TB) *JetStream {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := natsembed.Start(natsembed.Config{StoreDir: dir})
@@ -50,12 +50,20 @@ func StartJetStream(t testing.TB) *JetStream {
 	if err != nil {
 		t.Fatalf("jetstream: %v", err)
 	}
+	return &JetStream{Server: s, URL: s.URL(), Conn: nc, JS: js, Dir: dir}
+}
+
+// StartJetStream starts an embedded JetStream server on a free port with the
+// pipeline's topology in place; it is stopped when the test ends.
+func StartJetStream(t testing.TB) *JetStream {
+	t.Helper()
+	env := StartBareJetStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
+	if err := topology.Ensure(ctx, env.JS, topology.DefaultOptions()); err != nil {
 		t.Fatalf("topology: %v", err)
 	}
-	return &JetStream{Server: s, URL: s.URL(), Conn: nc, JS: js, Dir: dir}
+	return env
 }
 
 // QuestDB is the test QuestDB with a table of the test's own.

@@ -1,14 +1,9 @@
 package replay
 
 import (
-	"bufio"
 	"context"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,34 +14,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
-
-const fixtures = "../../testdata/kraken"
-
-func readFixture(t testing.TB, name string) []contract.Candle {
-	t.Helper()
-	f, err := os.Open(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	defer f.Close()
-	var out []contract.Candle
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.Split(strings.TrimSpace(sc.Text()), ",")
-		if len(p) < 7 {
-			continue
-		}
-		v := make([]float64, 7)
-		for i := range v {
-			if v[i], err = strconv.ParseFloat(p[i], 64); err != nil {
-				t.Fatalf("fixture %s: %v", name, err)
-			}
-		}
-		out = append(out, contract.Candle{Time: int64(v[0]), Open: v[1], High: v[2], Low: v[3], Close: v[4],
-			Volume: v[5], Trades: int64(v[6]), VWAP: contract.NoVWAP})
-	}
-	return out
-}
 
 func batches(pair, base string, interval uint32, fileID string, candles []contract.Candle, per int) []*contract.Batch {
 	var out []*contract.Batch
@@ -151,8 +118,8 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 func TestReplayReproducesAndIsIdempotent(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
-	xbt := batches("XBTUSD", "BTC", 1440, "x", readFixture(t, "XBTUSD_1440.csv"), 50)
-	eth := batches("ETHUSD", "ETH", 1440, "e", readFixture(t, "ETHUSD_1440.csv"), 50)
+	xbt := batches("XBTUSD", "BTC", 1440, "x", testenv.FixtureCandles(t, "XBTUSD_1440.csv"), 50)
+	eth := batches("ETHUSD", "ETH", 1440, "e", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
 	publish(t, env.JS, xbt)
 	publish(t, env.JS, eth)
 	// Something that is not a batch is skipped, not fatal.
@@ -191,8 +158,8 @@ func TestReplayReproducesAndIsIdempotent(t *testing.T) {
 func TestReplayFiltersSeriesAndWindow(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
-	xbt := batches("XBTUSD", "BTC", 1440, "x", readFixture(t, "XBTUSD_1440.csv"), 50)
-	eth := batches("ETHUSD", "ETH", 1440, "e", readFixture(t, "ETHUSD_1440.csv"), 50)
+	xbt := batches("XBTUSD", "BTC", 1440, "x", testenv.FixtureCandles(t, "XBTUSD_1440.csv"), 50)
+	eth := batches("ETHUSD", "ETH", 1440, "e", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
 	publish(t, env.JS, xbt)
 	publish(t, env.JS, eth)
 

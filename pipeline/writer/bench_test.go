@@ -148,7 +148,7 @@ func BenchmarkWriterEndToEnd(b *testing.B) {
 		publish(b, env.JS, batches, "")
 		b.StartTimer()
 		start := time.Now()
-		stop := startWriter(b, Config{JS: env.JS, Log: testLog(b), QuestDB: q.Config()})
+		stop := startWriter(b, Config{JS: env.JS, Log: testenv.Logger(b), QuestDB: q.Config()})
 		waitDrained(b, env.JS, 5*time.Minute)
 		el := time.Since(start)
 		b.StopTimer()

@@ -3,8 +3,6 @@ package writer
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +14,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
-
-func testLog(t testing.TB) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // startWriter runs a writer until the returned stop is called (or the test ends).
 func startWriter(t testing.TB, cfg Config) (stop func()) {
@@ -51,7 +42,7 @@ func startWriter(t testing.TB, cfg Config) (stop func()) {
 }
 
 func xbtBatches(t testing.TB, fileID string, per int) []*contract.Batch {
-	c := readFixture(t, "XBTUSD_1440.csv")
+	c := testenv.FixtureCandles(t, "XBTUSD_1440.csv")
 	// Kraken's 6-column rows have no trade count: NULL in QuestDB.
 	for i := 0; i < 10; i++ {
 		c[i].Trades = contract.NoTrades
@@ -76,7 +67,7 @@ func TestWriterCommitsExactlyTheBatches(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 
 	xbt := xbtBatches(t, "xbtfile", 100)
-	eth := fileBatches("ETHUSD", "ETH", "USD", 1440, "ethfile", readFixture(t, "ETHUSD_1440.csv"), 64)
+	eth := fileBatches("ETHUSD", "ETH", "USD", 1440, "ethfile", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 64)
 	// An API batch with VWAP and trades, no file.
 	api := []*contract.Batch{{Source: "kraken", Pair: "XBTUSD", Base: "BTC", Quote: "USD", IntervalMinutes: 60,
 		Origin: contract.OriginAPI, FillID: "fill-1", Last: true, Candles: []contract.Candle{
@@ -88,7 +79,7 @@ func TestWriterCommitsExactlyTheBatches(t *testing.T) {
 	publish(t, env.JS, api, "")
 
 	reg := metrics.NewRegistry()
-	cfg := Config{JS: env.JS, Log: testLog(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond}
+	cfg := Config{JS: env.JS, Log: testenv.Logger(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond}
 	// Two writer "processes" compete for the batches.
 	startWriter(t, cfg)
 	startWriter(t, cfg)
@@ -141,7 +132,7 @@ func TestWriterDeadLettersWhatQuestDBRefuses(t *testing.T) {
 
 	reg := metrics.NewRegistry()
 	// A long interval: everything goes in one request, which must be bisected.
-	startWriter(t, Config{JS: env.JS, Log: testLog(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: time.Second})
+	startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: time.Second})
 	waitDrained(t, env.JS, 60*time.Second)
 
 	good := append(append([]*contract.Batch{}, batches[:3]...), batches[4:]...)
@@ -206,7 +197,7 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 
 	qs := q.Config()
 	qs.ILP = px.Conf()
-	startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
+	startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
 	batches := xbtBatches(t, "downfile", 50)
 	publish(t, env.JS, batches, "")
 
@@ -229,7 +220,7 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 	// A second outage, now that the writer's senders are connected: the
 	// requests themselves fail.
 	px.Down()
-	more := fileBatches("ETHUSD", "ETH", "USD", 1440, "downfile2", readFixture(t, "ETHUSD_1440.csv"), 50)
+	more := fileBatches("ETHUSD", "ETH", "USD", 1440, "downfile2", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
 	publish(t, env.JS, more, "")
 	time.Sleep(2 * time.Second)
 	if n := q.Count(t); n != 268 {
@@ -262,7 +253,7 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 
 	all := xbtBatches(t, "takeover", 30)
 	first, second := all[:4], all[4:]
-	stopA := startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
+	stopA := startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
 	publish(t, env.JS, first, "")
 	waitDrained(t, env.JS, 30*time.Second)
 
@@ -280,7 +271,7 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 	}
 	stopA()
 
-	startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond})
+	startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond})
 	waitDrained(t, env.JS, 60*time.Second)
 	assertRows(t, queryRows(t, q, q.Table), all)
 	got := map[uint32]bool{}
