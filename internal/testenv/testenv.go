@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -64,6 +65,25 @@ func StartJetStream(t testing.TB) *JetStream {
 		t.Fatalf("topology: %v", err)
 	}
 	return env
+}
+
+// PublishBatches puts batches on CANDLES under their message ids; idSuffix
+// makes the ids differ from an earlier publication (a re-publish outside the
+// duplicate window).
+func (j *JetStream) PublishBatches(t testing.TB, batches []*contract.Batch, idSuffix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, b := range batches {
+		data, err := contract.EncodeBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subj := topology.CandleSubject(b.Source, b.Pair, int(b.IntervalMinutes))
+		if _, err := j.JS.Publish(ctx, subj, data, jetstream.WithMsgID(b.MsgID()+idSuffix)); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
 }
 
 // QuestDB is the test QuestDB with a table of the test's own.

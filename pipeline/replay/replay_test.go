@@ -7,12 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 func batches(pair, base string, interval uint32, fileID string, candles []contract.Candle, per int) []*contract.Batch {
@@ -23,21 +20,6 @@ func batches(pair, base string, interval uint32, fileID string, candles []contra
 			Candles: candles[i:min(i+per, len(candles))]})
 	}
 	return out
-}
-
-func publish(t testing.TB, js jetstream.JetStream, bs []*contract.Batch) {
-	t.Helper()
-	ctx := context.Background()
-	for _, b := range bs {
-		data, err := contract.EncodeBatch(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := js.Publish(ctx, topology.CandleSubject(b.Source, b.Pair, int(b.IntervalMinutes)), data,
-			jetstream.WithMsgID(b.MsgID())); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 type key struct {
@@ -115,13 +97,21 @@ func sameRows(t testing.TB, got, want map[key]vals) {
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// seed publishes the XBTUSD and ETHUSD daily fixtures, in batches of 50, on
+// a fresh JetStream, next to a fresh QuestDB table.
+func seed(t *testing.T) (env *testenv.JetStream, q *testenv.QuestDB, xbt, eth []*contract.Batch) {
+	t.Helper()
+	env = testenv.StartJetStream(t)
+	q = testenv.NewQuestDB(t)
+	xbt = batches("XBTUSD", "BTC", 1440, "x", testenv.FixtureCandles(t, "XBTUSD_1440.csv"), 50)
+	eth = batches("ETHUSD", "ETH", 1440, "e", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
+	env.PublishBatches(t, xbt, "")
+	env.PublishBatches(t, eth, "")
+	return env, q, xbt, eth
+}
+
 func TestReplayReproducesAndIsIdempotent(t *testing.T) {
-	env := testenv.StartJetStream(t)
-	q := testenv.NewQuestDB(t)
-	xbt := batches("XBTUSD", "BTC", 1440, "x", testenv.FixtureCandles(t, "XBTUSD_1440.csv"), 50)
-	eth := batches("ETHUSD", "ETH", 1440, "e", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
-	publish(t, env.JS, xbt)
-	publish(t, env.JS, eth)
+	env, q, xbt, eth := seed(t)
 	// Something that is not a batch is skipped, not fatal.
 	if _, err := env.JS.Publish(context.Background(), "candles.kraken.XBTUSD.1440", []byte("junk")); err != nil {
 		t.Fatal(err)
@@ -156,12 +146,7 @@ func TestReplayReproducesAndIsIdempotent(t *testing.T) {
 }
 
 func TestReplayFiltersSeriesAndWindow(t *testing.T) {
-	env := testenv.StartJetStream(t)
-	q := testenv.NewQuestDB(t)
-	xbt := batches("XBTUSD", "BTC", 1440, "x", testenv.FixtureCandles(t, "XBTUSD_1440.csv"), 50)
-	eth := batches("ETHUSD", "ETH", 1440, "e", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
-	publish(t, env.JS, xbt)
-	publish(t, env.JS, eth)
+	env, q, xbt, _ := seed(t)
 
 	since, _, err := ParseTime("2013-12-01")
 	if err != nil {

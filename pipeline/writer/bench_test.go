@@ -145,7 +145,7 @@ func BenchmarkWriterEndToEnd(b *testing.B) {
 		b.StopTimer()
 		env := testenv.StartJetStream(b)
 		q := testenv.NewQuestDB(b)
-		publish(b, env.JS, batches, "")
+		env.PublishBatches(b, batches, "")
 		b.StartTimer()
 		start := time.Now()
 		stop := startWriter(b, Config{JS: env.JS, Log: testenv.Logger(b), QuestDB: q.Config()})

@@ -32,24 +32,6 @@ func fileBatches(pair, base, quote string, interval uint32, fileID string, candl
 	return out
 }
 
-// publish puts batches on CANDLES; idSuffix makes the message ids differ
-// from an earlier publication (a re-publish outside the duplicate window).
-func publish(t testing.TB, js jetstream.JetStream, batches []*contract.Batch, idSuffix string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, b := range batches {
-		data, err := contract.EncodeBatch(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		subj := topology.CandleSubject(b.Source, b.Pair, int(b.IntervalMinutes))
-		if _, err := js.Publish(ctx, subj, data, jetstream.WithMsgID(b.MsgID()+idSuffix)); err != nil {
-			t.Fatalf("publish: %v", err)
-		}
-	}
-}
-
 // row is a candle as QuestDB returns it.
 type row struct {
 	ts                                time.Time

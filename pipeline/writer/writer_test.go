@@ -74,9 +74,9 @@ func TestWriterCommitsExactlyTheBatches(t *testing.T) {
 			{Time: 1736496000, Open: 94000.5, High: 94100, Low: 93900.25, Close: 94050, VWAP: 94010.125, Volume: 12.5, Trades: 321},
 			{Time: 1736499600, Open: 94050, High: 94060, Low: 94000, Close: 94001, VWAP: contract.NoVWAP, Volume: 0, Trades: 0},
 		}}}
-	publish(t, env.JS, xbt, "")
-	publish(t, env.JS, eth, "")
-	publish(t, env.JS, api, "")
+	env.PublishBatches(t, xbt, "")
+	env.PublishBatches(t, eth, "")
+	env.PublishBatches(t, api, "")
 
 	reg := metrics.NewRegistry()
 	cfg := Config{JS: env.JS, Log: testenv.Logger(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond}
@@ -109,8 +109,8 @@ func TestWriterCommitsExactlyTheBatches(t *testing.T) {
 
 	// The same batches again, past JetStream's duplicate window (new ids):
 	// QuestDB's DEDUP keeps the table as it was.
-	publish(t, env.JS, xbt, ":again")
-	publish(t, env.JS, eth, ":again")
+	env.PublishBatches(t, xbt, ":again")
+	env.PublishBatches(t, eth, ":again")
 	waitDrained(t, env.JS, 60*time.Second)
 	assertRows(t, queryRows(t, q, q.Table), xbt, eth, api)
 }
@@ -123,7 +123,7 @@ func TestWriterDeadLettersWhatQuestDBRefuses(t *testing.T) {
 	// interval_minutes is an INT column: QuestDB refuses 3e9 with a 400.
 	bad := batches[3]
 	bad.IntervalMinutes = 3_000_000_000
-	publish(t, env.JS, batches, "")
+	env.PublishBatches(t, batches, "")
 	// And something that is not a batch at all.
 	ctx := context.Background()
 	if _, err := env.JS.Publish(ctx, topology.CandleSubject("kraken", "XBTUSD", 1440), []byte("hello")); err != nil {
@@ -199,7 +199,7 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 	qs.ILP = px.Conf()
 	startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
 	batches := xbtBatches(t, "downfile", 50)
-	publish(t, env.JS, batches, "")
+	env.PublishBatches(t, batches, "")
 
 	time.Sleep(3 * time.Second)
 	if n := q.Count(t); n != 0 {
@@ -221,7 +221,7 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 	// requests themselves fail.
 	px.Down()
 	more := fileBatches("ETHUSD", "ETH", "USD", 1440, "downfile2", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
-	publish(t, env.JS, more, "")
+	env.PublishBatches(t, more, "")
 	time.Sleep(2 * time.Second)
 	if n := q.Count(t); n != 268 {
 		t.Fatalf("%d rows during the second outage, want 268", n)
@@ -254,11 +254,11 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 	all := xbtBatches(t, "takeover", 30)
 	first, second := all[:4], all[4:]
 	stopA := startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
-	publish(t, env.JS, first, "")
+	env.PublishBatches(t, first, "")
 	waitDrained(t, env.JS, 30*time.Second)
 
 	px.SetMute(true)
-	publish(t, env.JS, second, "")
+	env.PublishBatches(t, second, "")
 	var want int64
 	for _, b := range all {
 		want += int64(len(b.Candles))
