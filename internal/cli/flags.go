@@ -34,6 +34,13 @@ func Bind(fs *pflag.FlagSet, flag, env string) {
 	f.Usage += " [$" + env + "]"
 }
 
+// Flag defines a flag with define (fs.StringVar, fs.DurationVar, …) and
+// binds it to the environment variable env, as Bind does.
+func Flag[T any](fs *pflag.FlagSet, define func(p *T, name string, value T, usage string), p *T, name string, value T, usage, env string) {
+	define(p, name, value, usage)
+	Bind(fs, name, env)
+}
+
 // EnvName is the environment variable bound to a flag, or "".
 func EnvName(f *pflag.Flag) string {
 	if v := f.Annotations[envAnnotation]; len(v) > 0 {

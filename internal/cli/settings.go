@@ -42,30 +42,18 @@ const DefaultNATSURL = "nats://127.0.0.1:4222"
 
 // AddFlags registers the NATS flags.
 func (n *NATS) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&n.URL, "nats", DefaultNATSURL, "NATS server URL(s), comma separated")
-	Bind(fs, "nats", "FFF_NATS_URL")
-	fs.StringVar(&n.User, "nats-user", "", "NATS user name")
-	Bind(fs, "nats-user", "FFF_NATS_USER")
-	fs.StringVar(&n.Password, "nats-password", "", "NATS password (prefer the environment variable)")
-	Bind(fs, "nats-password", "FFF_NATS_PASSWORD")
-	fs.StringVar(&n.Creds, "nats-creds", "", "NATS credentials file")
-	Bind(fs, "nats-creds", "FFF_NATS_CREDS")
-	fs.StringVar(&n.NKey, "nats-nkey", "", "NATS nkey seed file")
-	Bind(fs, "nats-nkey", "FFF_NATS_NKEY")
-	fs.StringVar(&n.TLSCert, "nats-tls-cert", "", "client TLS certificate for NATS")
-	Bind(fs, "nats-tls-cert", "FFF_NATS_TLS_CERT")
-	fs.StringVar(&n.TLSKey, "nats-tls-key", "", "client TLS key for NATS")
-	Bind(fs, "nats-tls-key", "FFF_NATS_TLS_KEY")
-	fs.StringVar(&n.TLSCA, "nats-tls-ca", "", "CA certificate to verify the NATS server")
-	Bind(fs, "nats-tls-ca", "FFF_NATS_TLS_CA")
-	fs.DurationVar(&n.CandlesMaxAge, "candles-max-age", 0, "drop candle batches older than this from the CANDLES stream (0: keep for replay)")
-	Bind(fs, "candles-max-age", "FFF_CANDLES_MAX_AGE")
-	fs.Int64Var(&n.CandlesMaxBytes, "candles-max-bytes", 0, "cap the CANDLES stream at this many bytes (0: no cap)")
-	Bind(fs, "candles-max-bytes", "FFF_CANDLES_MAX_BYTES")
-	fs.IntVar(&n.Replicas, "replicas", 1, "JetStream replicas for streams and buckets (3 on a cluster)")
-	Bind(fs, "replicas", "FFF_REPLICAS")
-	fs.BoolVar(&n.Compress, "compress-streams", false, "store CANDLES and FILEDATA S2-compressed (off: S2 streams did not survive some cluster faults, docs/RELIABILITY.md)")
-	Bind(fs, "compress-streams", "FFF_COMPRESS_STREAMS")
+	Flag(fs, fs.StringVar, &n.URL, "nats", DefaultNATSURL, "NATS server URL(s), comma separated", "FFF_NATS_URL")
+	Flag(fs, fs.StringVar, &n.User, "nats-user", "", "NATS user name", "FFF_NATS_USER")
+	Flag(fs, fs.StringVar, &n.Password, "nats-password", "", "NATS password (prefer the environment variable)", "FFF_NATS_PASSWORD")
+	Flag(fs, fs.StringVar, &n.Creds, "nats-creds", "", "NATS credentials file", "FFF_NATS_CREDS")
+	Flag(fs, fs.StringVar, &n.NKey, "nats-nkey", "", "NATS nkey seed file", "FFF_NATS_NKEY")
+	Flag(fs, fs.StringVar, &n.TLSCert, "nats-tls-cert", "", "client TLS certificate for NATS", "FFF_NATS_TLS_CERT")
+	Flag(fs, fs.StringVar, &n.TLSKey, "nats-tls-key", "", "client TLS key for NATS", "FFF_NATS_TLS_KEY")
+	Flag(fs, fs.StringVar, &n.TLSCA, "nats-tls-ca", "", "CA certificate to verify the NATS server", "FFF_NATS_TLS_CA")
+	Flag(fs, fs.DurationVar, &n.CandlesMaxAge, "candles-max-age", 0, "drop candle batches older than this from the CANDLES stream (0: keep for replay)", "FFF_CANDLES_MAX_AGE")
+	Flag(fs, fs.Int64Var, &n.CandlesMaxBytes, "candles-max-bytes", 0, "cap the CANDLES stream at this many bytes (0: no cap)", "FFF_CANDLES_MAX_BYTES")
+	Flag(fs, fs.IntVar, &n.Replicas, "replicas", 1, "JetStream replicas for streams and buckets (3 on a cluster)", "FFF_REPLICAS")
+	Flag(fs, fs.BoolVar, &n.Compress, "compress-streams", false, "store CANDLES and FILEDATA S2-compressed (off: S2 streams did not survive some cluster faults, docs/RELIABILITY.md)", "FFF_COMPRESS_STREAMS")
 }
 
 // Topology is the stream options these settings ask for.
@@ -128,17 +116,14 @@ func (n NATS) Connect(name string, log *slog.Logger) (*nats.Conn, error) {
 
 // AddQuestDBFlags registers --questdb, --questdb-pg and --table into q.
 func AddQuestDBFlags(fs *pflag.FlagSet, q *questdb.Config) {
-	fs.StringVar(&q.ILP, "questdb", questdb.DefaultILP, "QuestDB ILP client configuration string (HTTP transport)")
-	Bind(fs, "questdb", "FFF_QUESTDB")
-	fs.StringVar(&q.PG, "questdb-pg", questdb.DefaultPG, "QuestDB PostgreSQL wire URL, for SQL")
-	Bind(fs, "questdb-pg", "FFF_QUESTDB_PG")
+	Flag(fs, fs.StringVar, &q.ILP, "questdb", questdb.DefaultILP, "QuestDB ILP client configuration string (HTTP transport)", "FFF_QUESTDB")
+	Flag(fs, fs.StringVar, &q.PG, "questdb-pg", questdb.DefaultPG, "QuestDB PostgreSQL wire URL, for SQL", "FFF_QUESTDB_PG")
 	AddTableFlag(fs, q)
 }
 
 // AddTableFlag registers only --table.
 func AddTableFlag(fs *pflag.FlagSet, q *questdb.Config) {
-	fs.StringVar(&q.Table, "table", questdb.DefaultTable, "QuestDB table for candles")
-	Bind(fs, "table", "FFF_TABLE")
+	Flag(fs, fs.StringVar, &q.Table, "table", questdb.DefaultTable, "QuestDB table for candles", "FFF_TABLE")
 }
 
 // Log configures slog.
@@ -149,10 +134,8 @@ type Log struct {
 
 // AddFlags registers the logging flags.
 func (l *Log) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&l.Level, "log-level", "info", "log level: debug, info, warn, error")
-	Bind(fs, "log-level", "FFF_LOG_LEVEL")
-	fs.StringVar(&l.Format, "log-format", "text", "log format: text or json")
-	Bind(fs, "log-format", "FFF_LOG_FORMAT")
+	Flag(fs, fs.StringVar, &l.Level, "log-level", "info", "log level: debug, info, warn, error", "FFF_LOG_LEVEL")
+	Flag(fs, fs.StringVar, &l.Format, "log-format", "text", "log format: text or json", "FFF_LOG_FORMAT")
 }
 
 // Logger builds the logger these settings ask for.
@@ -178,8 +161,7 @@ type Metrics struct {
 
 // AddFlags registers --metrics-addr with a per-service default ("" = off).
 func (m *Metrics) AddFlags(fs *pflag.FlagSet, def string) {
-	fs.StringVar(&m.Addr, "metrics-addr", def, "serve Prometheus /metrics and /healthz on this address (empty: off)")
-	Bind(fs, "metrics-addr", "FFF_METRICS_ADDR")
+	Flag(fs, fs.StringVar, &m.Addr, "metrics-addr", def, "serve Prometheus /metrics and /healthz on this address (empty: off)", "FFF_METRICS_ADDR")
 }
 
 // Common is what every service binary takes.

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -31,9 +32,9 @@ type JetStream struct {
 	Dir    string
 }
 
-// StartJetStream starts an embedded JetStream server on a free port; it is
-// stopped when the test ends.
-func StartJetStream(t testing.TB) *JetStream {
+// StartBareJetStream starts an embedded JetStream server on a free port with
+// no streams at all; it is stopped when the test ends.
+func StartBareJetStream(t testing.TB) *JetStream {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := natsembed.Start(natsembed.Config{StoreDir: dir})
@@ -50,12 +51,39 @@ func StartJetStream(t testing.TB) *JetStream {
 	if err != nil {
 		t.Fatalf("jetstream: %v", err)
 	}
+	return &JetStream{Server: s, URL: s.URL(), Conn: nc, JS: js, Dir: dir}
+}
+
+// StartJetStream starts an embedded JetStream server on a free port with the
+// pipeline's topology in place; it is stopped when the test ends.
+func StartJetStream(t testing.TB) *JetStream {
+	t.Helper()
+	env := StartBareJetStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
+	if err := topology.Ensure(ctx, env.JS, topology.DefaultOptions()); err != nil {
 		t.Fatalf("topology: %v", err)
 	}
-	return &JetStream{Server: s, URL: s.URL(), Conn: nc, JS: js, Dir: dir}
+	return env
+}
+
+// PublishBatches puts batches on CANDLES under their message ids; idSuffix
+// makes the ids differ from an earlier publication (a re-publish outside the
+// duplicate window).
+func (j *JetStream) PublishBatches(t testing.TB, batches []*contract.Batch, idSuffix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, b := range batches {
+		data, err := contract.EncodeBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subj := topology.CandleSubject(b.Source, b.Pair, int(b.IntervalMinutes))
+		if _, err := j.JS.Publish(ctx, subj, data, jetstream.WithMsgID(b.MsgID()+idSuffix)); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
 }
 
 // QuestDB is the test QuestDB with a table of the test's own.

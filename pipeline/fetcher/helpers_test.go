@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"math"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,7 +52,7 @@ func newEnv(t *testing.T, opts ...krakentest.Option) *env {
 	e := &env{t: t, js: js, fake: fake, reg: metrics.NewRegistry()}
 	e.cfg = fetcher.Config{
 		JS:        js.JS,
-		Log:       slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:       testenv.Logger(t),
 		Metrics:   e.reg,
 		KrakenURL: fake.URL,
 		Rate:      1000,
@@ -89,13 +87,6 @@ func (e *env) stop() {
 	case <-time.After(15 * time.Second):
 		e.t.Error("fetcher did not stop within 15s of cancel")
 	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // pub publishes bytes on fills.kraken exactly as `nats pub` does: a core

@@ -11,28 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
-	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 )
-
-func startJS(t *testing.T) jetstream.JetStream {
-	t.Helper()
-	s, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("embedded nats: %v", err)
-	}
-	t.Cleanup(s.Stop)
-	nc, err := nats.Connect(s.URL())
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream: %v", err)
-	}
-	return js
-}
 
 func stream(t *testing.T, js jetstream.JetStream, ackWait time.Duration) jetstream.Consumer {
 	t.Helper()
@@ -89,7 +70,7 @@ func info(t *testing.T, c jetstream.Consumer) *jetstream.ConsumerInfo {
 }
 
 func TestPullOutcomeDrivesSettlement(t *testing.T) {
-	js := startJS(t)
+	js := testenv.StartBareJetStream(t).JS
 	c := stream(t, js, 30*time.Second)
 	ctx := context.Background()
 	type seen struct {
@@ -172,7 +153,7 @@ func TestPullOutcomeDrivesSettlement(t *testing.T) {
 }
 
 func TestPullKeepAliveHoldsSlowMessage(t *testing.T) {
-	js := startJS(t)
+	js := testenv.StartBareJetStream(t).JS
 	ackWait := 300 * time.Millisecond
 	c := stream(t, js, ackWait)
 	var deliveries atomic.Int32
@@ -231,7 +212,7 @@ func bucket(t *testing.T, js jetstream.JetStream) jetstream.KeyValue {
 
 func TestUpdateRetriesConflict(t *testing.T) {
 	ctx := context.Background()
-	kv := bucket(t, startJS(t))
+	kv := bucket(t, testenv.StartBareJetStream(t).JS)
 	if _, err := kv.Put(ctx, "k", []byte(`{"N":1}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +253,7 @@ func TestUpdateRetriesConflict(t *testing.T) {
 
 func TestUpdateReplacesUnreadableRecord(t *testing.T) {
 	ctx := context.Background()
-	kv := bucket(t, startJS(t))
+	kv := bucket(t, testenv.StartBareJetStream(t).JS)
 	if _, err := kv.Put(ctx, "k", []byte(`not json`)); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +276,7 @@ func TestUpdateReplacesUnreadableRecord(t *testing.T) {
 }
 
 func TestPublisherWindowAndError(t *testing.T) {
-	js := startJS(t)
+	js := testenv.StartBareJetStream(t).JS
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "P", Subjects: []string{"p.>"}}); err != nil {
 		t.Fatal(err)

@@ -6,31 +6,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
-
-// Real Kraken bodies; see its README.md.
-const fixtures = "../../testdata/kraken"
-
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return b
-}
 
 // snippets returns the JSON lines of rest_snippets.txt in order.
 func snippets(t *testing.T) []string {
 	var out []string
-	for _, l := range strings.Split(string(fixture(t, "rest_snippets.txt")), "\n") {
+	for _, l := range strings.Split(string(testenv.Fixture(t, "rest_snippets.txt")), "\n") {
 		l = strings.TrimSpace(l)
 		if strings.HasPrefix(l, "[") || strings.HasPrefix(l, "{") {
 			out = append(out, l)
@@ -63,7 +50,7 @@ func serveBody(t *testing.T, status int, body []byte) *bodyServer {
 }
 
 func TestOHLCParsesRealResponse(t *testing.T) {
-	srv := serveBody(t, 200, fixture(t, "ohlc_XXBTZUSD_1440_DawnKosmos-kraken-go.json"))
+	srv := serveBody(t, 200, testenv.Fixture(t, "ohlc_XXBTZUSD_1440_DawnKosmos-kraken-go.json"))
 	c := NewClient(srv.URL, nil)
 	res, err := c.OHLC(context.Background(), "XBTUSD", 1440, 1680825600)
 	if err != nil {
@@ -100,7 +87,7 @@ func TestOHLCParsesRealResponse(t *testing.T) {
 }
 
 func TestOHLCResultKeyDiffersFromRequest(t *testing.T) {
-	srv := serveBody(t, 200, fixture(t, "ohlc_XETHZEUR_60_since-now_ccxt-issue22606.json"))
+	srv := serveBody(t, 200, testenv.Fixture(t, "ohlc_XETHZEUR_60_since-now_ccxt-issue22606.json"))
 	res, err := NewClient(srv.URL, nil).OHLC(context.Background(), "ETHEUR", 60, 1716546459)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +99,7 @@ func TestOHLCResultKeyDiffersFromRequest(t *testing.T) {
 		t.Fatalf("candle %+v", c)
 	}
 
-	srv2 := serveBody(t, 200, fixture(t, "ohlc_XBTUSDT_60_ccxt-pr22607.json"))
+	srv2 := serveBody(t, 200, testenv.Fixture(t, "ohlc_XBTUSDT_60_ccxt-pr22607.json"))
 	res, err = NewClient(srv2.URL, nil).OHLC(context.Background(), "XBTUSDT", 60, 1716523348)
 	if err != nil {
 		t.Fatal(err)

@@ -7,29 +7,17 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
 
-const fixtures = "../../testdata/kraken"
-
 // testNow pins "now" so the future-time rule does not depend on the clock.
 var testNow = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
-
-func readFixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return b
-}
 
 // expectCandles parses a clean CSV the slow, obvious way.
 func expectCandles(t testing.TB, data []byte) []contract.Candle {
@@ -98,7 +86,7 @@ func TestFixturesParseExactly(t *testing.T) {
 		rows int
 	}{{"XBTUSD_1440.csv", 268}, {"ETHUSD_1440.csv", 295}} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := readFixture(t, tc.name)
+			data := testenv.Fixture(t, tc.name)
 			want := expectCandles(t, data)
 			for _, bufSize := range []int{DefaultBufferSize, 100, 131} {
 				res := readAll(t, NewReader(bytes.NewReader(data), 1440, WithNow(testNow), WithBufferSize(bufSize)))
@@ -119,7 +107,7 @@ func TestFixturesParseExactly(t *testing.T) {
 }
 
 func TestFixtureValues(t *testing.T) {
-	res := readAll(t, NewReader(bytes.NewReader(readFixture(t, "XBTUSD_1440.csv")), 1440, WithNow(testNow)))
+	res := readAll(t, NewReader(bytes.NewReader(testenv.Fixture(t, "XBTUSD_1440.csv")), 1440, WithNow(testNow)))
 	first := contract.Candle{Time: 1381017600, Open: 122, High: 122, Low: 122, Close: 122, VWAP: contract.NoVWAP, Volume: 0.1, Trades: 1}
 	if !sameCandle(res.candles[0], first) || !math.IsNaN(res.candles[0].VWAP) {
 		t.Errorf("first candle %+v, want %+v with NaN VWAP", res.candles[0], first)
@@ -129,7 +117,7 @@ func TestFixtureValues(t *testing.T) {
 		t.Errorf("third candle %+v, want %+v", res.candles[2], third)
 	}
 	// ETHUSD has a volume written as 4E+2.
-	eth := readAll(t, NewReader(bytes.NewReader(readFixture(t, "ETHUSD_1440.csv")), 1440, WithNow(testNow)))
+	eth := readAll(t, NewReader(bytes.NewReader(testenv.Fixture(t, "ETHUSD_1440.csv")), 1440, WithNow(testNow)))
 	found := false
 	for _, c := range eth.candles {
 		if c.Time == 1443744000 {

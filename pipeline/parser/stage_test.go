@@ -221,7 +221,7 @@ func assertCandles(t *testing.T, got, want []contract.Candle) {
 
 func TestStageParsesFixture(t *testing.T) {
 	h := newHarness(t)
-	data := readFixture(t, "XBTUSD_1440.csv")
+	data := testenv.Fixture(t, "XBTUSD_1440.csv")
 	h.startParser(Config{BatchSize: 100})
 	ev := h.drop("XBTUSD_1440.csv", data, nil)
 

@@ -1,52 +1,16 @@
 package replay
 
 import (
-	"bufio"
 	"context"
 	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
-
-const fixtures = "../../testdata/kraken"
-
-func readFixture(t testing.TB, name string) []contract.Candle {
-	t.Helper()
-	f, err := os.Open(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	defer f.Close()
-	var out []contract.Candle
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.Split(strings.TrimSpace(sc.Text()), ",")
-		if len(p) < 7 {
-			continue
-		}
-		v := make([]float64, 7)
-		for i := range v {
-			if v[i], err = strconv.ParseFloat(p[i], 64); err != nil {
-				t.Fatalf("fixture %s: %v", name, err)
-			}
-		}
-		out = append(out, contract.Candle{Time: int64(v[0]), Open: v[1], High: v[2], Low: v[3], Close: v[4],
-			Volume: v[5], Trades: int64(v[6]), VWAP: contract.NoVWAP})
-	}
-	return out
-}
 
 func batches(pair, base string, interval uint32, fileID string, candles []contract.Candle, per int) []*contract.Batch {
 	var out []*contract.Batch
@@ -56,21 +20,6 @@ func batches(pair, base string, interval uint32, fileID string, candles []contra
 			Candles: candles[i:min(i+per, len(candles))]})
 	}
 	return out
-}
-
-func publish(t testing.TB, js jetstream.JetStream, bs []*contract.Batch) {
-	t.Helper()
-	ctx := context.Background()
-	for _, b := range bs {
-		data, err := contract.EncodeBatch(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := js.Publish(ctx, topology.CandleSubject(b.Source, b.Pair, int(b.IntervalMinutes)), data,
-			jetstream.WithMsgID(b.MsgID())); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 type key struct {
@@ -148,13 +97,21 @@ func sameRows(t testing.TB, got, want map[key]vals) {
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// seed publishes the XBTUSD and ETHUSD daily fixtures, in batches of 50, on
+// a fresh JetStream, next to a fresh QuestDB table.
+func seed(t *testing.T) (env *testenv.JetStream, q *testenv.QuestDB, xbt, eth []*contract.Batch) {
+	t.Helper()
+	env = testenv.StartJetStream(t)
+	q = testenv.NewQuestDB(t)
+	xbt = batches("XBTUSD", "BTC", 1440, "x", testenv.FixtureCandles(t, "XBTUSD_1440.csv"), 50)
+	eth = batches("ETHUSD", "ETH", 1440, "e", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
+	env.PublishBatches(t, xbt, "")
+	env.PublishBatches(t, eth, "")
+	return env, q, xbt, eth
+}
+
 func TestReplayReproducesAndIsIdempotent(t *testing.T) {
-	env := testenv.StartJetStream(t)
-	q := testenv.NewQuestDB(t)
-	xbt := batches("XBTUSD", "BTC", 1440, "x", readFixture(t, "XBTUSD_1440.csv"), 50)
-	eth := batches("ETHUSD", "ETH", 1440, "e", readFixture(t, "ETHUSD_1440.csv"), 50)
-	publish(t, env.JS, xbt)
-	publish(t, env.JS, eth)
+	env, q, xbt, eth := seed(t)
 	// Something that is not a batch is skipped, not fatal.
 	if _, err := env.JS.Publish(context.Background(), "candles.kraken.XBTUSD.1440", []byte("junk")); err != nil {
 		t.Fatal(err)
@@ -189,12 +146,7 @@ func TestReplayReproducesAndIsIdempotent(t *testing.T) {
 }
 
 func TestReplayFiltersSeriesAndWindow(t *testing.T) {
-	env := testenv.StartJetStream(t)
-	q := testenv.NewQuestDB(t)
-	xbt := batches("XBTUSD", "BTC", 1440, "x", readFixture(t, "XBTUSD_1440.csv"), 50)
-	eth := batches("ETHUSD", "ETH", 1440, "e", readFixture(t, "ETHUSD_1440.csv"), 50)
-	publish(t, env.JS, xbt)
-	publish(t, env.JS, eth)
+	env, q, xbt, _ := seed(t)
 
 	since, _, err := ParseTime("2013-12-01")
 	if err != nil {

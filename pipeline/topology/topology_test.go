@@ -7,32 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
-
-// bare starts an embedded server with no topology at all.
-func bare(t *testing.T) jetstream.JetStream {
-	t.Helper()
-	s, err := natsembed.Start(natsembed.Config{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	nc, err := nats.Connect(s.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -50,7 +29,7 @@ func streamConfig(t *testing.T, js jetstream.JetStream, name string) jetstream.S
 }
 
 func TestEnsureCreatesEverythingAndIsIdempotent(t *testing.T) {
-	js := bare(t)
+	js := testenv.StartBareJetStream(t).JS
 	ctx := ctxT(t)
 	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
 		t.Fatalf("first Ensure: %v", err)
@@ -123,7 +102,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 // either way is applied to streams that already exist, CANDLES and the
 // FILEDATA object store alike.
 func TestEnsureCompressionSetting(t *testing.T) {
-	js := bare(t)
+	js := testenv.StartBareJetStream(t).JS
 	ctx := ctxT(t)
 	for _, step := range []struct {
 		compress bool
@@ -161,7 +140,7 @@ func TestEnsureRefusesConflictingStream(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			js := bare(t)
+			js := testenv.StartBareJetStream(t).JS
 			ctx := ctxT(t)
 			if _, err := js.CreateStream(ctx, c.cfg); err != nil {
 				t.Fatalf("create by hand: %v", err)
@@ -194,7 +173,7 @@ func TestEnsureRefusesConflictingStream(t *testing.T) {
 func TestEnsureAcceptsCompatibleExtras(t *testing.T) {
 	// An operator may widen a stream's subjects or raise its message size:
 	// that is compatible and stays.
-	js := bare(t)
+	js := testenv.StartBareJetStream(t).JS
 	ctx := ctxT(t)
 	cfg := jetstream.StreamConfig{Name: topology.StreamCandles, Subjects: []string{"candles.>", "legacy.candles.>"}, MaxMsgSize: 16 << 20}
 	if _, err := js.CreateStream(ctx, cfg); err != nil {
@@ -210,7 +189,7 @@ func TestEnsureAcceptsCompatibleExtras(t *testing.T) {
 }
 
 func TestEnsureAppliesCandleLimits(t *testing.T) {
-	js := bare(t)
+	js := testenv.StartBareJetStream(t).JS
 	ctx := ctxT(t)
 	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
 		t.Fatal(err)
@@ -247,7 +226,7 @@ func TestEnsureAppliesCandleLimits(t *testing.T) {
 }
 
 func TestEnsureConsumer(t *testing.T) {
-	js := bare(t)
+	js := testenv.StartBareJetStream(t).JS
 	ctx := ctxT(t)
 	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
 		t.Fatal(err)
@@ -296,7 +275,7 @@ func TestEnsureConsumer(t *testing.T) {
 }
 
 func TestEnsureConsumerRefusesConflicts(t *testing.T) {
-	js := bare(t)
+	js := testenv.StartBareJetStream(t).JS
 	ctx := ctxT(t)
 	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
 		t.Fatal(err)

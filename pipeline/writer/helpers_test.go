@@ -1,14 +1,9 @@
 package writer
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,49 +14,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
-
-const fixtures = "../../testdata/kraken"
-
-// readFixture reads a Kraken OHLCVT CSV with a minimal reader of its own
-// (the parser package is tested separately).
-func readFixture(t testing.TB, name string) []contract.Candle {
-	t.Helper()
-	f, err := os.Open(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	defer f.Close()
-	var out []contract.Candle
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		p := strings.Split(line, ",")
-		if len(p) < 6 {
-			t.Fatalf("fixture %s: short row %q", name, line)
-		}
-		num := func(s string) float64 {
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				t.Fatalf("fixture %s: %q: %v", name, line, err)
-			}
-			return v
-		}
-		ts, err := strconv.ParseInt(p[0], 10, 64)
-		if err != nil {
-			t.Fatalf("fixture %s: %q: %v", name, line, err)
-		}
-		c := contract.Candle{Time: ts, Open: num(p[1]), High: num(p[2]), Low: num(p[3]), Close: num(p[4]),
-			Volume: num(p[5]), VWAP: contract.NoVWAP, Trades: contract.NoTrades}
-		if len(p) > 6 && p[6] != "" {
-			c.Trades = int64(num(p[6]))
-		}
-		out = append(out, c)
-	}
-	return out
-}
 
 // fileBatches splits candles into CSV batches of size n, as the parser does.
 func fileBatches(pair, base, quote string, interval uint32, fileID string, candles []contract.Candle, n int) []*contract.Batch {
@@ -78,24 +30,6 @@ func fileBatches(pair, base, quote string, interval uint32, fileID string, candl
 		out[len(out)-1].Last = true
 	}
 	return out
-}
-
-// publish puts batches on CANDLES; idSuffix makes the message ids differ
-// from an earlier publication (a re-publish outside the duplicate window).
-func publish(t testing.TB, js jetstream.JetStream, batches []*contract.Batch, idSuffix string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, b := range batches {
-		data, err := contract.EncodeBatch(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		subj := topology.CandleSubject(b.Source, b.Pair, int(b.IntervalMinutes))
-		if _, err := js.Publish(ctx, subj, data, jetstream.WithMsgID(b.MsgID()+idSuffix)); err != nil {
-			t.Fatalf("publish: %v", err)
-		}
-	}
 }
 
 // row is a candle as QuestDB returns it.

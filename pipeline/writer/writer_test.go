@@ -3,8 +3,6 @@ package writer
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +14,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
-
-func testLog(t testing.TB) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // startWriter runs a writer until the returned stop is called (or the test ends).
 func startWriter(t testing.TB, cfg Config) (stop func()) {
@@ -51,7 +42,7 @@ func startWriter(t testing.TB, cfg Config) (stop func()) {
 }
 
 func xbtBatches(t testing.TB, fileID string, per int) []*contract.Batch {
-	c := readFixture(t, "XBTUSD_1440.csv")
+	c := testenv.FixtureCandles(t, "XBTUSD_1440.csv")
 	// Kraken's 6-column rows have no trade count: NULL in QuestDB.
 	for i := 0; i < 10; i++ {
 		c[i].Trades = contract.NoTrades
@@ -76,19 +67,19 @@ func TestWriterCommitsExactlyTheBatches(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 
 	xbt := xbtBatches(t, "xbtfile", 100)
-	eth := fileBatches("ETHUSD", "ETH", "USD", 1440, "ethfile", readFixture(t, "ETHUSD_1440.csv"), 64)
+	eth := fileBatches("ETHUSD", "ETH", "USD", 1440, "ethfile", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 64)
 	// An API batch with VWAP and trades, no file.
 	api := []*contract.Batch{{Source: "kraken", Pair: "XBTUSD", Base: "BTC", Quote: "USD", IntervalMinutes: 60,
 		Origin: contract.OriginAPI, FillID: "fill-1", Last: true, Candles: []contract.Candle{
 			{Time: 1736496000, Open: 94000.5, High: 94100, Low: 93900.25, Close: 94050, VWAP: 94010.125, Volume: 12.5, Trades: 321},
 			{Time: 1736499600, Open: 94050, High: 94060, Low: 94000, Close: 94001, VWAP: contract.NoVWAP, Volume: 0, Trades: 0},
 		}}}
-	publish(t, env.JS, xbt, "")
-	publish(t, env.JS, eth, "")
-	publish(t, env.JS, api, "")
+	env.PublishBatches(t, xbt, "")
+	env.PublishBatches(t, eth, "")
+	env.PublishBatches(t, api, "")
 
 	reg := metrics.NewRegistry()
-	cfg := Config{JS: env.JS, Log: testLog(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond}
+	cfg := Config{JS: env.JS, Log: testenv.Logger(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond}
 	// Two writer "processes" compete for the batches.
 	startWriter(t, cfg)
 	startWriter(t, cfg)
@@ -118,8 +109,8 @@ func TestWriterCommitsExactlyTheBatches(t *testing.T) {
 
 	// The same batches again, past JetStream's duplicate window (new ids):
 	// QuestDB's DEDUP keeps the table as it was.
-	publish(t, env.JS, xbt, ":again")
-	publish(t, env.JS, eth, ":again")
+	env.PublishBatches(t, xbt, ":again")
+	env.PublishBatches(t, eth, ":again")
 	waitDrained(t, env.JS, 60*time.Second)
 	assertRows(t, queryRows(t, q, q.Table), xbt, eth, api)
 }
@@ -132,7 +123,7 @@ func TestWriterDeadLettersWhatQuestDBRefuses(t *testing.T) {
 	// interval_minutes is an INT column: QuestDB refuses 3e9 with a 400.
 	bad := batches[3]
 	bad.IntervalMinutes = 3_000_000_000
-	publish(t, env.JS, batches, "")
+	env.PublishBatches(t, batches, "")
 	// And something that is not a batch at all.
 	ctx := context.Background()
 	if _, err := env.JS.Publish(ctx, topology.CandleSubject("kraken", "XBTUSD", 1440), []byte("hello")); err != nil {
@@ -141,7 +132,7 @@ func TestWriterDeadLettersWhatQuestDBRefuses(t *testing.T) {
 
 	reg := metrics.NewRegistry()
 	// A long interval: everything goes in one request, which must be bisected.
-	startWriter(t, Config{JS: env.JS, Log: testLog(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: time.Second})
+	startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), Metrics: reg, QuestDB: q.Config(), FlushInterval: time.Second})
 	waitDrained(t, env.JS, 60*time.Second)
 
 	good := append(append([]*contract.Batch{}, batches[:3]...), batches[4:]...)
@@ -206,9 +197,9 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 
 	qs := q.Config()
 	qs.ILP = px.Conf()
-	startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
+	startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
 	batches := xbtBatches(t, "downfile", 50)
-	publish(t, env.JS, batches, "")
+	env.PublishBatches(t, batches, "")
 
 	time.Sleep(3 * time.Second)
 	if n := q.Count(t); n != 0 {
@@ -229,8 +220,8 @@ func TestWriterHoldsWhileQuestDBIsDown(t *testing.T) {
 	// A second outage, now that the writer's senders are connected: the
 	// requests themselves fail.
 	px.Down()
-	more := fileBatches("ETHUSD", "ETH", "USD", 1440, "downfile2", readFixture(t, "ETHUSD_1440.csv"), 50)
-	publish(t, env.JS, more, "")
+	more := fileBatches("ETHUSD", "ETH", "USD", 1440, "downfile2", testenv.FixtureCandles(t, "ETHUSD_1440.csv"), 50)
+	env.PublishBatches(t, more, "")
 	time.Sleep(2 * time.Second)
 	if n := q.Count(t); n != 268 {
 		t.Fatalf("%d rows during the second outage, want 268", n)
@@ -262,12 +253,12 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 
 	all := xbtBatches(t, "takeover", 30)
 	first, second := all[:4], all[4:]
-	stopA := startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
-	publish(t, env.JS, first, "")
+	stopA := startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), QuestDB: qs, FlushInterval: 100 * time.Millisecond, MaxBackoff: time.Second})
+	env.PublishBatches(t, first, "")
 	waitDrained(t, env.JS, 30*time.Second)
 
 	px.SetMute(true)
-	publish(t, env.JS, second, "")
+	env.PublishBatches(t, second, "")
 	var want int64
 	for _, b := range all {
 		want += int64(len(b.Candles))
@@ -280,7 +271,7 @@ func TestWriterTakeoverAfterCommitWithoutAck(t *testing.T) {
 	}
 	stopA()
 
-	startWriter(t, Config{JS: env.JS, Log: testLog(t), QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond})
+	startWriter(t, Config{JS: env.JS, Log: testenv.Logger(t), QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond})
 	waitDrained(t, env.JS, 60*time.Second)
 	assertRows(t, queryRows(t, q, q.Table), all)
 	got := map[uint32]bool{}
