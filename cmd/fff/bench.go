@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
@@ -70,7 +68,7 @@ fails (e.g. a row count does not match).`,
 			if o.RSSFileSize, err = suite.ParseSize(rssSize); err != nil {
 				return fmt.Errorf("--rss-file-size: %w", err)
 			}
-			o.Out, o.Load = cmd.OutOrStdout(), benchLoad
+			o.Out = cmd.OutOrStdout()
 			if jsonOut {
 				o.Out = cmd.ErrOrStderr()
 			}
@@ -109,17 +107,6 @@ fails (e.g. a row count does not match).`,
 	f.BoolVar(&verbose, "verbose", false, "let the stages log at --log-level (default: warnings only)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the generated rows")
 	return cmd
-}
-
-// benchLoad is the benchmark's bulk load: fff ingest's driver over a folder.
-func benchLoad(ctx context.Context, js jetstream.JetStream, dir string, log *slog.Logger) (suite.LoadResult, error) {
-	sum, err := runIngest(ctx, js, ingestOptions{Dir: dir, Log: log}, io.Discard)
-	r := suite.LoadResult{Rows: sum.Records, Failed: sum.Failed}
-	if len(sum.Failures) > 0 {
-		f := sum.Failures[0]
-		r.FirstFailure = fmt.Sprintf("%s: %s: %s", f.Name, f.State, f.Reason)
-	}
-	return r, err
 }
 
 // newBenchStageCmd is the hidden command bench runs each stage in, so that

@@ -6,20 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
-	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
+	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/local"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
@@ -30,10 +26,6 @@ import (
 func init() {
 	rootCmd.AddCommand(newIngestCmd())
 }
-
-// defaultInFlight files are submitted ahead of the commits: enough to keep
-// parsers and writers busy with small files.
-const defaultInFlight = 64
 
 // errNoTerminal is why ingest refuses to ask for confirmation.
 var errNoTerminal = errors.New("stdin is not a terminal: pass --yes to ingest without confirmation")
@@ -102,7 +94,7 @@ Content already committed counts as done and is not loaded twice unless
 				if !isTerminal(in) {
 					return errNoTerminal
 				}
-				ok, err := confirm(in, cmd.ErrOrStderr(), fmt.Sprintf("Ingest %d file(s), %s? [y/N] ", len(cands), humanBytes(totalSize(cands))))
+				ok, err := confirm(in, cmd.ErrOrStderr(), fmt.Sprintf("Ingest %d file(s), %s? [y/N] ", len(cands), humanBytes(ingest.TotalSize(cands))))
 				if err != nil {
 					return err
 				}
@@ -140,11 +132,12 @@ Content already committed counts as done and is not loaded twice unless
 				js = j
 			}
 			progress := cmd.ErrOrStderr()
-			sum, err := runIngest(ctx, js, ingestOptions{
+			view := &progressView{out: progress, tty: isTerminal(progress)}
+			sum, err := ingest.Load(ctx, js, ingest.Options{
 				Candidates: cands, Force: force, OnBadRow: onBadRow, StopOnError: stopOnError,
-				Progress: progress, TTY: isTerminal(progress), Every: every, Log: logger, InFlight: inFlight,
-			}, out)
-			sum.print(out)
+				OnProgress: view.draw, ProgressEvery: view.interval(every), Log: logger, InFlight: inFlight,
+			})
+			printSummary(out, sum)
 			if err != nil {
 				return err
 			}
@@ -176,7 +169,7 @@ Content already committed counts as done and is not loaded twice unless
 	cli.Bind(fs, "on-bad-row", "FFF_ON_BAD_ROW")
 	fs.DurationVar(&every, "progress-every", 5*time.Second, "how often a progress line is printed when stderr is not a terminal")
 	cli.Bind(fs, "progress-every", "FFF_PROGRESS_EVERY")
-	fs.IntVar(&inFlight, "in-flight", defaultInFlight, "files submitted ahead of their commits at most")
+	fs.IntVar(&inFlight, "in-flight", ingest.DefaultInFlight, "files submitted ahead of their commits at most")
 	cli.Bind(fs, "in-flight", "FFF_INGEST_IN_FLIGHT")
 	return cmd
 }
@@ -224,14 +217,6 @@ func confirm(in io.Reader, prompt io.Writer, question string) (bool, error) {
 	return false, nil
 }
 
-func totalSize(cs []watcher.Candidate) int64 {
-	var n int64
-	for _, c := range cs {
-		n += c.Size
-	}
-	return n
-}
-
 // printPlan shows what was found, by tier and interval.
 func printPlan(out io.Writer, dir string, f watcher.Filters, cands []watcher.Candidate, skipped []watcher.Skipped) {
 	type key struct {
@@ -259,14 +244,14 @@ func printPlan(out io.Writer, dir string, f watcher.Filters, cands []watcher.Can
 		}
 		return keys[i].interval < keys[j].interval
 	})
-	fmt.Fprintf(out, "Found %d file(s) to ingest in %s (%s; filters: %s)\n", len(cands), dir, humanBytes(totalSize(cands)), f)
+	fmt.Fprintf(out, "Found %d file(s) to ingest in %s (%s; filters: %s)\n", len(cands), dir, humanBytes(ingest.TotalSize(cands)), f)
 	if len(cands) > 0 {
 		fmt.Fprintf(out, "  %-6s %9s %7s %10s\n", "tier", "interval", "files", "size")
 		for _, k := range keys {
 			g := groups[k]
 			fmt.Fprintf(out, "  %-6s %9s %7d %10s\n", k.tier, intervalName(k.interval), g.files, humanBytes(g.size))
 		}
-		fmt.Fprintf(out, "  %-6s %9s %7d %10s\n", "total", "", len(cands), humanBytes(totalSize(cands)))
+		fmt.Fprintf(out, "  %-6s %9s %7d %10s\n", "total", "", len(cands), humanBytes(ingest.TotalSize(cands)))
 	}
 	if len(skipped) > 0 {
 		fmt.Fprintf(out, "Not ingested: %d\n", len(skipped))
@@ -304,67 +289,27 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// ingestOptions configure runIngest.
-type ingestOptions struct {
-	Dir         string              // scanned when Candidates is nil
-	Filters     watcher.Filters     // for the scan
-	Candidates  []watcher.Candidate // what to load
-	Force       bool
-	OnBadRow    string
-	StopOnError bool
-	// NoKeeper: the caller already runs a ledger keeper (fff up).
-	NoKeeper bool
-	// InFlight caps the files submitted and not settled yet (default 64),
-	// so --stop-on-error stops soon after a failure.
-	InFlight int
-	Progress io.Writer     // progress display (nil: none)
-	TTY      bool          // redraw bars instead of printing lines
-	Every    time.Duration // line interval when not a TTY (default 5s)
-	Log      *slog.Logger
-}
-
-type ingestFailure struct {
-	Name   string
-	State  string
-	Reason string
-}
-
-// ingestSummary is what a bulk load did.
-type ingestSummary struct {
-	Files        int   // found
-	Committed    int   // committed by this load
-	Already      int   // committed before ("already ingested")
-	Failed       int   // rejected, failed, or could not be submitted
-	NotSubmitted int   // left out after a failure (--stop-on-error) or an interruption
-	Records      int64 // rows committed by this load
-	RowsRejected int64 // bad rows skipped
-	Bytes        int64
-	Elapsed      time.Duration
-	Failures     []ingestFailure
-}
-
-func (s ingestSummary) rate() float64 {
-	if s.Elapsed <= 0 {
-		return 0
-	}
-	return float64(s.Records) / s.Elapsed.Seconds()
-}
-
-func (s ingestSummary) print(out io.Writer) {
+// printSummary shows what the load did; a refusal by an earlier load says
+// how to try again.
+func printSummary(out io.Writer, s ingest.Summary) {
 	fmt.Fprintf(out, "\nSummary: %d file(s) in %s: %d committed, %d already ingested, %d failed",
 		s.Files, s.Elapsed.Round(time.Millisecond), s.Committed, s.Already, s.Failed)
 	if s.NotSubmitted > 0 {
 		fmt.Fprintf(out, ", %d not submitted", s.NotSubmitted)
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "Records committed: %s (%s rows/s on average)\n", thousands(s.Records), thousands(int64(s.rate())))
+	fmt.Fprintf(out, "Records committed: %s (%s rows/s on average)\n", thousands(s.Records), thousands(int64(s.Rate())))
 	if s.RowsRejected > 0 {
 		fmt.Fprintf(out, "Rows rejected: %s (bad lines are listed in the ledger: fff tail or the LEDGER bucket)\n", thousands(s.RowsRejected))
 	}
 	if len(s.Failures) > 0 {
 		fmt.Fprintln(out, "Failures:")
 		for _, f := range s.Failures {
-			fmt.Fprintf(out, "  %s: %s: %s\n", f.Name, f.State, f.Reason)
+			reason := f.Reason
+			if f.Before {
+				reason += "; use --force to try again"
+			}
+			fmt.Fprintf(out, "  %s: %s: %s\n", f.Name, f.State, reason)
 		}
 	}
 }
@@ -386,260 +331,12 @@ func thousands(n int64) string {
 	return b.String()
 }
 
-// tracked is one file id of the load (two candidates with the same content
-// share it).
-type tracked struct {
-	names  []string
-	size   int64
-	minRev uint64
-	entry  contract.LedgerEntry
-	done   bool
-}
-
-type submitted struct {
-	cand watcher.Candidate
-	sub  watcher.Submission
-	err  error
-}
-
-// runIngest loads the candidates into the pipeline reachable through js and
-// waits until each is settled in the ledger. It runs a ledger keeper unless
-// opts.NoKeeper. It never moves or changes the files. The summary is
-// returned (also on error, with what was done so far); printing it is up to
-// the caller.
-func runIngest(ctx context.Context, js jetstream.JetStream, opts ingestOptions, out io.Writer) (ingestSummary, error) {
-	start := time.Now()
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
-	if opts.Every <= 0 {
-		opts.Every = 5 * time.Second
-	}
-	if opts.InFlight <= 0 {
-		opts.InFlight = defaultInFlight
-	}
-	cands := opts.Candidates
-	if cands == nil && opts.Dir != "" {
-		var err error
-		if cands, _, err = watcher.Scan(opts.Dir, opts.Filters); err != nil {
-			return ingestSummary{}, err
-		}
-	}
-	sum := ingestSummary{Files: len(cands), Bytes: totalSize(cands)}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-
-	sub, err := watcher.NewSubmitter(ctx, js, opts.Log)
-	if err != nil {
-		return sum, err
-	}
-	keeperErr := make(chan error, 1)
-	if !opts.NoKeeper {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			keeperErr <- ledger.Run(ctx, ledger.Config{JS: js, Log: opts.Log})
-		}()
-	}
-	events, err := sub.Ledger().Watch(ctx)
-	if err != nil {
-		return sum, err
-	}
-
-	var stopSubmitting atomic.Bool
-	results := make(chan submitted)
-	slots := make(chan struct{}, opts.InFlight) // one per candidate submitted and not settled
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(results)
-		for _, c := range cands {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			if stopSubmitting.Load() || ctx.Err() != nil {
-				return
-			}
-			s, err := sub.Submit(ctx, c, watcher.SubmitOptions{Force: opts.Force, OnBadRow: opts.OnBadRow})
-			select {
-			case results <- submitted{cand: c, sub: s, err: err}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-
-	files := map[string]*tracked{}
-	var (
-		handled   int   // candidates submitted (or failed to)
-		settled   int   // candidates settled
-		doneBytes int64 // bytes of settled candidates
-		waiting   int   // file ids not settled
-	)
-	fail := func(name, state, reason string) {
-		sum.Failed++
-		sum.Failures = append(sum.Failures, ingestFailure{Name: name, State: state, Reason: reason})
-		if opts.StopOnError {
-			stopSubmitting.Store(true)
-		}
-	}
-	release := func() {
-		settled++
-		<-slots
-	}
-	settle := func(t *tracked) {
-		t.done = true
-		waiting--
-		e := t.entry
-		for _, name := range t.names {
-			doneBytes += t.size
-			switch e.State {
-			case contract.FileCommitted:
-				sum.Committed++
-			default:
-				fail(name, e.State, ledgerReason(e))
-			}
-			release() // after fail, so --stop-on-error is seen by the next submission
-		}
-		sum.Records += e.RowsCommitted
-		sum.RowsRejected += e.RowsRejected
-	}
-	onEvent := func(ev ledger.Event) {
-		t := files[ev.Entry.FileID]
-		if t == nil || t.done || ev.Revision < t.minRev {
-			return
-		}
-		t.entry = ev.Entry
-		if ledger.Terminal(ev.Entry.State) {
-			settle(t)
-		}
-	}
-	onSubmitted := func(r submitted) {
-		handled++
-		if r.err != nil {
-			doneBytes += r.cand.Size
-			fail(r.cand.Name, "NOT SUBMITTED", r.err.Error())
-			release()
-			return
-		}
-		e := r.sub.Entry
-		if r.sub.Outcome == watcher.Settled {
-			doneBytes += r.cand.Size
-			if e.State == contract.FileCommitted {
-				sum.Already++
-			} else {
-				fail(r.cand.Name, e.State, "rejected before ("+ledgerReason(e)+"); use --force to try again")
-			}
-			release()
-			return
-		}
-		if t := files[e.FileID]; t != nil && !t.done {
-			t.names = append(t.names, r.cand.Name) // same content twice in the folder
-			return
-		}
-		t := &tracked{names: []string{r.cand.Name}, size: r.cand.Size, minRev: r.sub.Revision, entry: e}
-		files[e.FileID] = t
-		waiting++
-		// Catch up with what happened between the submission and now.
-		if cur, rev, err := sub.Ledger().Get(ctx, e.FileID); err == nil {
-			onEvent(ledger.Event{Entry: cur, Revision: rev})
-		}
-	}
-
-	bar := &progressView{out: opts.Progress, tty: opts.TTY, start: start, total: len(cands), totalBytes: sum.Bytes}
-	draw := func(final bool) {
-		var rows int64
-		partial := float64(doneBytes)
-		for _, t := range files {
-			if t.done {
-				continue
-			}
-			rows += t.entry.RowsCommitted
-			if t.entry.RowsParsed > 0 {
-				partial += float64(t.size) * min(1, float64(t.entry.RowsCommitted)/float64(t.entry.RowsParsed))
-			}
-		}
-		bar.draw(settled, sum.Failed, sum.Records+rows, partial, final)
-	}
-	tick := time.NewTicker(bar.interval(opts.Every))
-	defer tick.Stop()
-	// A load interrupted between a file's ledger write and its publish left
-	// it QUEUED with no work: publish that work again (see RequeueLost).
-	requeue := time.NewTicker(30 * time.Second)
-	defer requeue.Stop()
-
-	for {
-		if results == nil && waiting == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			draw(true)
-			sum.NotSubmitted = len(cands) - handled
-			sum.Elapsed = time.Since(start)
-			return sum, fmt.Errorf("interrupted: %d file(s) not settled yet (those queued still go through the pipeline)", len(cands)-settled)
-		case err := <-keeperErr:
-			if err != nil && ctx.Err() == nil {
-				sum.Elapsed = time.Since(start)
-				return sum, fmt.Errorf("ledger keeper: %w", err)
-			}
-		case r, ok := <-results:
-			if !ok {
-				results = nil
-				continue
-			}
-			onSubmitted(r)
-		case ev, ok := <-events:
-			if !ok {
-				if ctx.Err() != nil {
-					continue
-				}
-				if events, err = sub.Ledger().Watch(ctx); err != nil {
-					return sum, err
-				}
-				continue
-			}
-			onEvent(ev)
-		case <-tick.C:
-			draw(false)
-		case <-requeue.C:
-			var ids []string
-			for id, t := range files {
-				if !t.done && t.entry.State == contract.FileQueued {
-					ids = append(ids, id)
-				}
-			}
-			if _, err := sub.RequeueLost(ctx, ids, time.Minute, opts.OnBadRow); err != nil && ctx.Err() == nil {
-				opts.Log.Warn("could not requeue a file whose work was lost", "err", err)
-			}
-		}
-	}
-	sum.NotSubmitted = len(cands) - handled
-	sum.Elapsed = time.Since(start)
-	draw(true)
-	return sum, nil
-}
-
-func ledgerReason(e contract.LedgerEntry) string {
-	if e.Reason != "" {
-		return e.Reason
-	}
-	return "no reason recorded"
-}
-
 // progressView draws progress: two redrawn bars on a terminal, otherwise
 // one line at a time.
 type progressView struct {
-	out        io.Writer
-	tty        bool
-	start      time.Time
-	total      int
-	totalBytes int64
-	drawn      bool
+	out   io.Writer
+	tty   bool
+	drawn bool
 }
 
 func (p *progressView) interval(every time.Duration) time.Duration {
@@ -649,45 +346,45 @@ func (p *progressView) interval(every time.Duration) time.Duration {
 	return every
 }
 
-func (p *progressView) draw(settled, failed int, rows int64, doneBytes float64, final bool) {
+func (p *progressView) draw(s ingest.Progress) {
 	if p.out == nil {
 		return
 	}
-	elapsed := time.Since(p.start)
+	elapsed := time.Since(s.Start)
 	rate := 0.0
 	if elapsed > 0 {
-		rate = float64(rows) / elapsed.Seconds()
+		rate = float64(s.Rows) / elapsed.Seconds()
 	}
 	frac := 1.0
-	if p.totalBytes > 0 {
-		frac = min(1, doneBytes/float64(p.totalBytes))
+	if s.Bytes > 0 {
+		frac = min(1, s.DoneBytes/float64(s.Bytes))
 	}
 	eta := "?"
 	switch {
-	case final || frac >= 1:
+	case s.Final || frac >= 1:
 		eta = "0s"
 	case frac > 0:
 		eta = (time.Duration(float64(elapsed) * (1 - frac) / frac)).Round(time.Second).String()
 	}
 	failedNote := ""
-	if failed > 0 {
-		failedNote = fmt.Sprintf(", %d failed", failed)
+	if s.Failed > 0 {
+		failedNote = fmt.Sprintf(", %d failed", s.Failed)
 	}
 	if !p.tty {
 		fmt.Fprintf(p.out, "ingest: %d/%d files%s, %s rows committed, %s rows/s, %.0f%% of the data, ETA %s\n",
-			settled, p.total, failedNote, thousands(rows), thousands(int64(rate)), frac*100, eta)
+			s.Settled, s.Files, failedNote, thousands(s.Rows), thousands(int64(rate)), frac*100, eta)
 		return
 	}
 	fileFrac := 1.0
-	if p.total > 0 {
-		fileFrac = float64(settled) / float64(p.total)
+	if s.Files > 0 {
+		fileFrac = float64(s.Settled) / float64(s.Files)
 	}
 	if p.drawn {
 		fmt.Fprint(p.out, "\033[2A")
 	}
-	fmt.Fprintf(p.out, "\r\033[Kfiles %s %d/%d%s\n", bar(fileFrac, 30), settled, p.total, failedNote)
+	fmt.Fprintf(p.out, "\r\033[Kfiles %s %d/%d%s\n", bar(fileFrac, 30), s.Settled, s.Files, failedNote)
 	fmt.Fprintf(p.out, "\r\033[Kdata  %s %3.0f%%  %s rows committed  %s rows/s  ETA %s\n",
-		bar(frac, 30), frac*100, thousands(rows), thousands(int64(rate)), eta)
+		bar(frac, 30), frac*100, thousands(s.Rows), thousands(int64(rate)), eta)
 	p.drawn = true
 }
 

@@ -11,10 +11,9 @@ import (
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
-	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger/ledgertest"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
-	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 )
 
 const krakenFixtures = "../../testdata/kraken"
@@ -133,35 +132,6 @@ func TestIngestFailureExitsNonZero(t *testing.T) {
 	}
 }
 
-func TestIngestStopOnError(t *testing.T) {
-	env := testenv.StartJetStream(t)
-	sim, err := ledgertest.Start(context.Background(), env.JS, ledgertest.Options{BatchRows: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Stop()
-	dir := t.TempDir()
-	// Sorted by tier, then interval: the bad one-minute file goes first.
-	os.WriteFile(filepath.Join(dir, "XBTUSD_1.csv"), []byte("BAD\n"), 0o644)
-	copyFixture(t, dir, "XBTUSD_1440.csv")
-	copyFixture(t, dir, "ETHUSD_1440.csv")
-	cands, _, err := watcher.Scan(dir, watcher.Filters{})
-	if err != nil || len(cands) != 3 || cands[0].Name != "XBTUSD_1.csv" {
-		t.Fatalf("scan: %v %+v", err, cands)
-	}
-	var out bytes.Buffer
-	sum, err := runIngest(context.Background(), env.JS, ingestOptions{Candidates: cands, StopOnError: true, InFlight: 1}, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Failed != 1 || sum.NotSubmitted != 2 || sum.Committed != 0 || len(sum.Failures) != 1 || sum.Failures[0].State != contract.FileRejected {
-		t.Fatalf("summary %+v", sum)
-	}
-	if n := filesMsgs(t, env); n != 1 {
-		t.Errorf("%d files submitted after the first failure, want none", n-1)
-	}
-}
-
 func TestIngestRefusesWithoutTerminal(t *testing.T) {
 	dir := t.TempDir()
 	copyFixture(t, dir, "XBTUSD_1440.csv")
@@ -187,9 +157,10 @@ func TestIngestRefusesWithoutTerminal(t *testing.T) {
 
 func TestIngestProgressBarsRedraw(t *testing.T) {
 	var b bytes.Buffer
-	p := &progressView{out: &b, tty: true, start: time.Now().Add(-2 * time.Second), total: 4, totalBytes: 1000}
-	p.draw(1, 0, 5000, 250, false)
-	p.draw(2, 1, 10000, 500, false)
+	p := &progressView{out: &b, tty: true}
+	start := time.Now().Add(-2 * time.Second)
+	p.draw(ingest.Progress{Files: 4, Bytes: 1000, Settled: 1, Failed: 0, Rows: 5000, DoneBytes: 250, Start: start})
+	p.draw(ingest.Progress{Files: 4, Bytes: 1000, Settled: 2, Failed: 1, Rows: 10000, DoneBytes: 500, Start: start})
 	s := b.String()
 	for _, want := range []string{"files [", "1/4", "2/4, 1 failed", "10,000 rows committed", "rows/s", "ETA ", "\033[2A", " 50%"} {
 		if !strings.Contains(s, want) {

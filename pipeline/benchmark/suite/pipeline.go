@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
+	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/local"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
@@ -26,7 +27,7 @@ type pipelineRun struct {
 }
 
 // runPipeline starts an embedded JetStream and the parser and writer stages,
-// submits every file of dir the way the watcher does (Options.Load, which
+// submits every file of dir the way the watcher does (ingest.Load, which
 // also runs the ledger keeper) and returns when the ledger has every file
 // committed. It checks the committed row count against want.
 func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipelineRun) (el time.Duration, err error) {
@@ -66,7 +67,7 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 		}
 	}()
 	start := time.Now()
-	sum, err := b.o.Load(lp.Context(), js, dir, b.stageLog)
+	sum, err := ingest.Load(lp.Context(), js, ingest.Options{Dir: dir, Log: b.stageLog})
 	el = time.Since(start)
 	if serr := lp.Err(); serr != nil {
 		return el, serr
@@ -87,10 +88,11 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 		}
 	}
 	if sum.Failed > 0 {
-		return el, fmt.Errorf("%d file(s) failed (first: %s)", sum.Failed, sum.FirstFailure)
+		f := sum.Failures[0]
+		return el, fmt.Errorf("%d file(s) failed (first: %s: %s: %s)", sum.Failed, f.Name, f.State, f.Reason)
 	}
-	if sum.Rows != want {
-		return el, fmt.Errorf("the ledger says %d rows committed, %d were generated", sum.Rows, want)
+	if sum.Records != want {
+		return el, fmt.Errorf("the ledger says %d rows committed, %d were generated", sum.Records, want)
 	}
 	return el, nil
 }

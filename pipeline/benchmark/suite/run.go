@@ -9,7 +9,6 @@ package suite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
@@ -55,22 +53,6 @@ type Options struct {
 	// Executable is the binary whose hidden bench-stage command runs one
 	// stage for the memory step (default: this process's; see RunStage).
 	Executable string
-	// Load submits every file of a folder into the pipeline behind js and
-	// waits until each is settled (running a ledger keeper). Required.
-	Load LoadFunc
-}
-
-// LoadFunc bulk-loads every file of dir into the pipeline behind js and
-// waits until each file is settled in the ledger; it runs its own ledger
-// keeper.
-type LoadFunc func(ctx context.Context, js jetstream.JetStream, dir string, log *slog.Logger) (LoadResult, error)
-
-// LoadResult is what a load did.
-type LoadResult struct {
-	Rows   int64 // rows committed
-	Failed int   // files failed or rejected
-	// FirstFailure describes the first failed file ("name: state: reason").
-	FirstFailure string
 }
 
 // QuestDBError is a failure to reach QuestDB before the first step: the
@@ -105,9 +87,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	start := time.Now()
 	if o.Files <= 0 || o.Rows < int64(o.Files) {
 		return nil, fmt.Errorf("%d rows over %d files: want at least one row per file", o.Rows, o.Files)
-	}
-	if o.Load == nil {
-		return nil, errors.New("benchmark: no Load function")
 	}
 	rssSize := o.RSSFileSize
 	b := &bench{o: o, out: o.Out, stageLog: o.StageLog, self: o.Executable}

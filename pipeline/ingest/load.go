@@ -1,0 +1,349 @@
+// Package ingest submits Kraken OHLCVT files to the pipeline and follows
+// them in the ledger until they settle: the bulk-load driver of fff ingest
+// and fff bench.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
+	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
+)
+
+// DefaultInFlight files are submitted ahead of the commits: enough to keep
+// parsers and writers busy with small files.
+const DefaultInFlight = 64
+
+// Options configure Load.
+type Options struct {
+	Dir         string              // scanned when Candidates is nil
+	Filters     watcher.Filters     // for the scan
+	Candidates  []watcher.Candidate // what to load
+	Force       bool                // load again content already settled
+	OnBadRow    string              // passed to the parsers: "skip" or "reject-file"
+	StopOnError bool                // submit nothing more after the first failure
+	// NoKeeper: the caller already runs a ledger keeper (fff up).
+	NoKeeper bool
+	// InFlight caps the files submitted and not settled yet (default
+	// DefaultInFlight), so StopOnError stops soon after a failure.
+	InFlight int
+	// OnProgress is called every ProgressEvery (default 5s) and once at the
+	// end, from Load's goroutine; nil: not called.
+	OnProgress    func(Progress)
+	ProgressEvery time.Duration
+	Log           *slog.Logger
+}
+
+// Progress is a snapshot of a running load.
+type Progress struct {
+	Files   int   // candidates in the load
+	Bytes   int64 // their total size
+	Settled int   // candidates settled, refused or not submittable
+	Failed  int
+	Rows    int64 // rows committed, including those of files still in flight
+	// DoneBytes counts settled files whole and files in flight by the share
+	// of their parsed rows already committed, so a few big files move the
+	// estimate before they settle.
+	DoneBytes float64
+	Start     time.Time
+	Final     bool
+}
+
+// Failure is one file that did not commit.
+type Failure struct {
+	Name   string
+	State  string // ledger state, or NotSubmitted
+	Reason string
+	// Before: an earlier load settled this content without committing it;
+	// only Force loads it again.
+	Before bool
+}
+
+// NotSubmitted is the Failure.State of a file Load could not submit.
+const NotSubmitted = "NOT SUBMITTED"
+
+// Summary is what a bulk load did.
+type Summary struct {
+	Files        int   // found
+	Committed    int   // committed by this load
+	Already      int   // committed before ("already ingested")
+	Failed       int   // rejected, failed, or could not be submitted
+	NotSubmitted int   // left out after a failure (StopOnError) or an interruption
+	Records      int64 // rows committed by this load
+	RowsRejected int64 // bad rows skipped
+	Bytes        int64
+	Elapsed      time.Duration
+	Failures     []Failure
+}
+
+// Rate is the rows committed per second on average.
+func (s Summary) Rate() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Records) / s.Elapsed.Seconds()
+}
+
+// TotalSize is the bytes of the candidates.
+func TotalSize(cs []watcher.Candidate) int64 {
+	var n int64
+	for _, c := range cs {
+		n += c.Size
+	}
+	return n
+}
+
+// tracked is one file id of the load (two candidates with the same content
+// share it).
+type tracked struct {
+	names  []string
+	size   int64
+	minRev uint64
+	entry  contract.LedgerEntry
+	done   bool
+}
+
+type submitted struct {
+	cand watcher.Candidate
+	sub  watcher.Submission
+	err  error
+}
+
+// Load loads the candidates into the pipeline reachable through js and
+// waits until each is settled in the ledger. It runs a ledger keeper unless
+// opts.NoKeeper. It never moves or changes the files. The summary is
+// returned also on error, with what was done so far.
+func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, error) {
+	start := time.Now()
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = 5 * time.Second
+	}
+	if opts.InFlight <= 0 {
+		opts.InFlight = DefaultInFlight
+	}
+	cands := opts.Candidates
+	if cands == nil && opts.Dir != "" {
+		var err error
+		if cands, _, err = watcher.Scan(opts.Dir, opts.Filters); err != nil {
+			return Summary{}, err
+		}
+	}
+	sum := Summary{Files: len(cands), Bytes: TotalSize(cands)}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	sub, err := watcher.NewSubmitter(ctx, js, opts.Log)
+	if err != nil {
+		return sum, err
+	}
+	keeperErr := make(chan error, 1)
+	if !opts.NoKeeper {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keeperErr <- ledger.Run(ctx, ledger.Config{JS: js, Log: opts.Log})
+		}()
+	}
+	events, err := sub.Ledger().Watch(ctx)
+	if err != nil {
+		return sum, err
+	}
+
+	var stopSubmitting atomic.Bool
+	results := make(chan submitted)
+	slots := make(chan struct{}, opts.InFlight) // one per candidate submitted and not settled
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(results)
+		for _, c := range cands {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			if stopSubmitting.Load() || ctx.Err() != nil {
+				return
+			}
+			s, err := sub.Submit(ctx, c, watcher.SubmitOptions{Force: opts.Force, OnBadRow: opts.OnBadRow})
+			select {
+			case results <- submitted{cand: c, sub: s, err: err}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	files := map[string]*tracked{}
+	var (
+		handled   int   // candidates submitted (or failed to)
+		settled   int   // candidates settled
+		doneBytes int64 // bytes of settled candidates
+		waiting   int   // file ids not settled
+	)
+	fail := func(f Failure) {
+		sum.Failed++
+		sum.Failures = append(sum.Failures, f)
+		if opts.StopOnError {
+			stopSubmitting.Store(true)
+		}
+	}
+	release := func() {
+		settled++
+		<-slots
+	}
+	settle := func(t *tracked) {
+		t.done = true
+		waiting--
+		e := t.entry
+		for _, name := range t.names {
+			doneBytes += t.size
+			switch e.State {
+			case contract.FileCommitted:
+				sum.Committed++
+			default:
+				fail(Failure{Name: name, State: e.State, Reason: Reason(e)})
+			}
+			release() // after fail, so StopOnError is seen by the next submission
+		}
+		sum.Records += e.RowsCommitted
+		sum.RowsRejected += e.RowsRejected
+	}
+	onEvent := func(ev ledger.Event) {
+		t := files[ev.Entry.FileID]
+		if t == nil || t.done || ev.Revision < t.minRev {
+			return
+		}
+		t.entry = ev.Entry
+		if ledger.Terminal(ev.Entry.State) {
+			settle(t)
+		}
+	}
+	onSubmitted := func(r submitted) {
+		handled++
+		if r.err != nil {
+			doneBytes += r.cand.Size
+			fail(Failure{Name: r.cand.Name, State: NotSubmitted, Reason: r.err.Error()})
+			release()
+			return
+		}
+		e := r.sub.Entry
+		if r.sub.Outcome == watcher.Settled {
+			doneBytes += r.cand.Size
+			if e.State == contract.FileCommitted {
+				sum.Already++
+			} else {
+				fail(Failure{Name: r.cand.Name, State: e.State, Reason: "rejected before (" + Reason(e) + ")", Before: true})
+			}
+			release()
+			return
+		}
+		if t := files[e.FileID]; t != nil && !t.done {
+			t.names = append(t.names, r.cand.Name) // same content twice in the folder
+			return
+		}
+		t := &tracked{names: []string{r.cand.Name}, size: r.cand.Size, minRev: r.sub.Revision, entry: e}
+		files[e.FileID] = t
+		waiting++
+		// Catch up with what happened between the submission and now.
+		if cur, rev, err := sub.Ledger().Get(ctx, e.FileID); err == nil {
+			onEvent(ledger.Event{Entry: cur, Revision: rev})
+		}
+	}
+
+	report := func(final bool) {
+		if opts.OnProgress == nil {
+			return
+		}
+		p := Progress{Files: len(cands), Bytes: sum.Bytes, Settled: settled, Failed: sum.Failed,
+			Rows: sum.Records, DoneBytes: float64(doneBytes), Start: start, Final: final}
+		for _, t := range files {
+			if t.done {
+				continue
+			}
+			p.Rows += t.entry.RowsCommitted
+			if t.entry.RowsParsed > 0 {
+				p.DoneBytes += float64(t.size) * min(1, float64(t.entry.RowsCommitted)/float64(t.entry.RowsParsed))
+			}
+		}
+		opts.OnProgress(p)
+	}
+	tick := time.NewTicker(opts.ProgressEvery)
+	defer tick.Stop()
+	// A load interrupted between a file's ledger write and its publish left
+	// it QUEUED with no work: publish that work again (see RequeueLost).
+	requeue := time.NewTicker(30 * time.Second)
+	defer requeue.Stop()
+
+	for {
+		if results == nil && waiting == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			report(true)
+			sum.NotSubmitted = len(cands) - handled
+			sum.Elapsed = time.Since(start)
+			return sum, fmt.Errorf("interrupted: %d file(s) not settled yet (those queued still go through the pipeline)", len(cands)-settled)
+		case err := <-keeperErr:
+			if err != nil && ctx.Err() == nil {
+				sum.Elapsed = time.Since(start)
+				return sum, fmt.Errorf("ledger keeper: %w", err)
+			}
+		case r, ok := <-results:
+			if !ok {
+				results = nil
+				continue
+			}
+			onSubmitted(r)
+		case ev, ok := <-events:
+			if !ok {
+				if ctx.Err() != nil {
+					continue
+				}
+				if events, err = sub.Ledger().Watch(ctx); err != nil {
+					return sum, err
+				}
+				continue
+			}
+			onEvent(ev)
+		case <-tick.C:
+			report(false)
+		case <-requeue.C:
+			var ids []string
+			for id, t := range files {
+				if !t.done && t.entry.State == contract.FileQueued {
+					ids = append(ids, id)
+				}
+			}
+			if _, err := sub.RequeueLost(ctx, ids, time.Minute, opts.OnBadRow); err != nil && ctx.Err() == nil {
+				opts.Log.Warn("could not requeue a file whose work was lost", "err", err)
+			}
+		}
+	}
+	sum.NotSubmitted = len(cands) - handled
+	sum.Elapsed = time.Since(start)
+	report(true)
+	return sum, nil
+}
+
+// Reason is why the ledger entry settled as it did.
+func Reason(e contract.LedgerEntry) string {
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return "no reason recorded"
+}
