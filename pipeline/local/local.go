@@ -130,42 +130,32 @@ func splitListen(listen string) (string, int, error) {
 }
 
 func (p *Pipeline) startStages(o Options) {
-	js, log, reg := p.JS, o.Log, o.Metrics
-	// fill gives a stage config the pipeline's JetStream, logger and registry.
-	fill := func(j *jetstream.JetStream, l **slog.Logger, m **metrics.Registry) {
-		*j = js
-		if *l == nil {
-			*l = log
+	// deps gives a stage config the pipeline's JetStream, and its logger and
+	// registry unless the config has its own.
+	deps := func(js *jetstream.JetStream, log **slog.Logger, reg **metrics.Registry) {
+		*js = p.JS
+		if *log == nil {
+			*log = o.Log
 		}
-		if *m == nil {
-			*m = reg
+		if *reg == nil {
+			*reg = o.Metrics
 		}
 	}
-	if c := o.Keeper; c != nil {
-		cfg := *c
-		fill(&cfg.JS, &cfg.Log, &cfg.Metrics)
-		p.Go("ledger", func(ctx context.Context) error { return ledger.Run(ctx, cfg) })
+	startStage(p, "ledger", o.Keeper, func(c *ledger.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, ledger.Run)
+	startStage(p, "watcher", o.Watcher, func(c *watcher.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, watcher.Run)
+	startStage(p, "parser", o.Parser, func(c *parser.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, parser.Run)
+	startStage(p, "writer", o.Writer, func(c *writer.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, writer.Run)
+	startStage(p, "fetcher", o.Fetcher, func(c *fetcher.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, fetcher.Run)
+}
+
+// startStage runs a copy of cfg, completed by fill, when cfg is set.
+func startStage[C any](p *Pipeline, name string, cfg *C, fill func(*C), run func(context.Context, C) error) {
+	if cfg == nil {
+		return
 	}
-	if c := o.Watcher; c != nil {
-		cfg := *c
-		fill(&cfg.JS, &cfg.Log, &cfg.Metrics)
-		p.Go("watcher", func(ctx context.Context) error { return watcher.Run(ctx, cfg) })
-	}
-	if c := o.Parser; c != nil {
-		cfg := *c
-		fill(&cfg.JS, &cfg.Log, &cfg.Metrics)
-		p.Go("parser", func(ctx context.Context) error { return parser.Run(ctx, cfg) })
-	}
-	if c := o.Writer; c != nil {
-		cfg := *c
-		fill(&cfg.JS, &cfg.Log, &cfg.Metrics)
-		p.Go("writer", func(ctx context.Context) error { return writer.Run(ctx, cfg) })
-	}
-	if c := o.Fetcher; c != nil {
-		cfg := *c
-		fill(&cfg.JS, &cfg.Log, &cfg.Metrics)
-		p.Go("fetcher", func(ctx context.Context) error { return fetcher.Run(ctx, cfg) })
-	}
+	c := *cfg
+	fill(&c)
+	p.Go(name, func(ctx context.Context) error { return run(ctx, c) })
 }
 
 // Go runs fn as one more part of the pipeline (a metrics server, a load):
