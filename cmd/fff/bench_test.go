@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/benchmark/suite"
 )
 
 // TestMain lets the test binary stand in for fff when bench re-executes
@@ -46,7 +47,7 @@ func TestBenchSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
-	var rep benchReport
+	var rep suite.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out.String())
 	}
@@ -59,7 +60,7 @@ func TestBenchSmall(t *testing.T) {
 	if rep.Codec == nil || rep.Codec.NsPerCandle <= 0 {
 		t.Errorf("codec: %+v", rep.Codec)
 	}
-	for name, r := range map[string]*pipeResult{"questdb": rep.QuestDB, "null": rep.Null} {
+	for name, r := range map[string]*suite.PipelineResult{"questdb": rep.QuestDB, "null": rep.Null} {
 		if r == nil || r.Rows != 20000 || r.CandlesPerSec <= 0 || r.VisibleSecs < r.CommittedSecs {
 			t.Errorf("%s: %+v", name, r)
 		}
@@ -93,17 +94,5 @@ func TestBenchSmall(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("%d bench tables left behind", n)
-	}
-}
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"1GB": 1 << 30, "200MB": 200 << 20, "0": 0, "1.5k": 1536, "512": 512} {
-		got, err := parseSize(in)
-		if err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	if _, err := parseSize("lots"); err == nil {
-		t.Error("parseSize(lots): no error")
 	}
 }

@@ -16,7 +16,10 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
+	"github.com/feefifofunds/feefifofunds/pipeline/local"
+	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
 func init() {
@@ -107,7 +110,9 @@ Content already committed counts as done and is not loaded twice unless
 			defer stop()
 			var js jetstream.JetStream
 			if embedded {
-				p, err := startPipeline(ctx, pipelineOptions{Store: store, QuestDB: q, Parsers: workers, Writers: workers})
+				p, err := local.Start(ctx, local.Options{Store: store, Log: logger,
+					Parser: &parser.Config{Workers: workers},
+					Writer: &writer.Config{QuestDB: q, Workers: workers, Migrate: true}})
 				if err != nil {
 					return err
 				}

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
+	"github.com/feefifofunds/feefifofunds/pipeline/fetcher"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
+	"github.com/feefifofunds/feefifofunds/pipeline/local"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
+	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
+	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
 func init() {
@@ -43,34 +49,26 @@ requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
 			}
 			ctx, cancel := cli.SignalContext()
 			defer cancel()
-			if noFetcher {
-				krakenURL = ""
+			o := local.Options{
+				Store: store, Listen: listen, Log: logger, Metrics: metrics.Default,
+				Keeper:  &ledger.Config{},
+				Watcher: &watcher.Config{Inbox: inbox, Settle: settle, NoLedgerKeeper: true},
+				Parser:  &parser.Config{Workers: parsers},
+				Writer:  &writer.Config{QuestDB: q, Workers: writers, Migrate: true},
 			}
-			p, err := startPipeline(ctx, pipelineOptions{
-				Store: store, Listen: listen, QuestDB: q, Parsers: parsers, Writers: writers,
-				Inbox: inbox, Settle: settle, Keeper: true, KrakenURL: krakenURL, Metrics: metrics.Default,
-			})
+			if !noFetcher {
+				o.Fetcher = &fetcher.Config{KrakenURL: krakenURL}
+			}
+			p, err := local.Start(ctx, o)
 			if err != nil {
 				return err
 			}
-			var wg sync.WaitGroup
-			var merr error
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := metrics.Serve(p.ctx, metricsAdr, metrics.Default, nil, logger); err != nil {
-					merr = err
-					p.cancel()
-				}
-			}()
+			p.Go("metrics", func(ctx context.Context) error {
+				return metrics.Serve(ctx, metricsAdr, metrics.Default, nil, logger)
+			})
 			logger.Info("pipeline running", "inbox", inbox, "table", q.Table, "nats", p.URL)
 			<-p.Done()
-			err = p.Stop()
-			wg.Wait()
-			if err == nil {
-				err = merr
-			}
-			return err
+			return p.Stop()
 		},
 	}
 	f := cmd.Flags()

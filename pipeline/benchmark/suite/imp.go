@@ -1,0 +1,58 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
+)
+
+// imp is step 5: the same rows through QuestDB's /imp, one file after the
+// other (/imp is single-threaded), into a WAL table partitioned like ours,
+// timed until count() sees every row.
+func (b *bench) imp(ctx context.Context, files []benchmark.File) (*ImpResult, error) {
+	dir := filepath.Join(b.work, "imp")
+	impFiles, err := benchmark.Generate(benchmark.Spec{Dir: dir, Rows: b.o.Rows, Files: b.o.Files, Seed: b.o.Seed}, benchmark.Imp)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	table := fmt.Sprintf("fff_bench_imp_%d", time.Now().UnixNano()%1_000_000_000)
+	ddl := "CREATE TABLE " + table + ` (ts TIMESTAMP, pair SYMBOL CAPACITY 4096 CACHE, open DOUBLE, high DOUBLE,
+		low DOUBLE, close DOUBLE, volume DOUBLE, trades LONG) TIMESTAMP(ts) PARTITION BY MONTH WAL`
+	if _, err := b.pool.Exec(ctx, ddl); err != nil {
+		return nil, fmt.Errorf("create %s: %w", table, err)
+	}
+	defer b.dropTable(table)
+	res := &ImpResult{Table: table}
+	client := &http.Client{Timeout: 30 * time.Minute}
+	params := url.Values{"timestamp": {"ts"}, "partitionBy": {"MONTH"}, "forceHeader": {"true"}}
+	start := time.Now()
+	for i, f := range impFiles {
+		r, err := benchmark.Import(ctx, client, b.httpBase, table, f.Path, params)
+		if err != nil {
+			return nil, err
+		}
+		if r.RowsRejected > 0 || r.RowsImported != files[i].Rows {
+			return nil, fmt.Errorf("/imp %s: %d rows imported, %d rejected, want %d", filepath.Base(f.Path), r.RowsImported, r.RowsRejected, files[i].Rows)
+		}
+		res.Rows += r.RowsImported
+		res.Bytes += f.Bytes
+	}
+	res.PostSecs = time.Since(start).Seconds()
+	n, err := b.countApplied(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	res.VisibleSecs = time.Since(start).Seconds()
+	if n != b.o.Rows {
+		return nil, fmt.Errorf("table %s holds %d rows after /imp, %d were generated", table, n, b.o.Rows)
+	}
+	res.RowsPerSec = float64(n) / res.VisibleSecs
+	return res, nil
+}
