@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark/suite"
+	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
@@ -25,7 +25,7 @@ func init() {
 
 func newBenchCmd() *cobra.Command {
 	var (
-		o       suite.Options
+		o       benchmark.Options
 		rssSize string
 		jsonOut bool
 		verbose bool
@@ -65,7 +65,7 @@ fails (e.g. a row count does not match).`,
 				return fmt.Errorf("--rows %d --files %d: want at least one row per file", o.Rows, o.Files)
 			}
 			var err error
-			if o.RSSFileSize, err = suite.ParseSize(rssSize); err != nil {
+			if o.RSSFileSize, err = benchmark.ParseSize(rssSize); err != nil {
 				return fmt.Errorf("--rss-file-size: %w", err)
 			}
 			o.Out = cmd.OutOrStdout()
@@ -76,8 +76,8 @@ fails (e.g. a row count does not match).`,
 			if verbose {
 				o.StageLog = logger
 			}
-			rep, err := suite.Run(ctx, o)
-			var qerr *suite.QuestDBError
+			rep, err := benchmark.Run(ctx, o)
+			var qerr *benchmark.QuestDBError
 			if errors.As(err, &qerr) {
 				err = fmt.Errorf("%w (or pass --skip-questdb)", err)
 			}
@@ -128,7 +128,7 @@ func newBenchStageCmd() *cobra.Command {
 			if err := runBenchStage(cmd, args[0], n, q, file, workers, flushRows); err != nil {
 				return err
 			}
-			return suite.ReportPeakRSS(cmd.OutOrStdout())
+			return benchmark.ReportPeakRSS(cmd.OutOrStdout())
 		},
 	}
 	n.AddFlags(cmd.Flags())

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark/suite"
+	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 )
 
 // TestMain lets the test binary stand in for fff when bench re-executes
@@ -47,7 +47,7 @@ func TestBenchSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out.String())
 	}
-	var rep suite.Report
+	var rep benchmark.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out.String())
 	}
@@ -60,7 +60,7 @@ func TestBenchSmall(t *testing.T) {
 	if rep.Codec == nil || rep.Codec.NsPerCandle <= 0 {
 		t.Errorf("codec: %+v", rep.Codec)
 	}
-	for name, r := range map[string]*suite.PipelineResult{"questdb": rep.QuestDB, "null": rep.Null} {
+	for name, r := range map[string]*benchmark.PipelineResult{"questdb": rep.QuestDB, "null": rep.Null} {
 		if r == nil || r.Rows != 20000 || r.CandlesPerSec <= 0 || r.VisibleSecs < r.CommittedSecs {
 			t.Errorf("%s: %+v", name, r)
 		}

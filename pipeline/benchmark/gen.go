@@ -1,7 +1,9 @@
-// Package benchmark holds what `fff bench` measures the pipeline with: a
-// generator of Kraken-like OHLCVT CSV sets, a null ILP sink (an HTTP server
-// that answers like QuestDB and keeps nothing), and QuestDB's own CSV import
-// (/imp) as the yardstick.
+// Package benchmark is `fff bench`: it generates a Kraken-like OHLCVT set
+// and measures each step of the pipeline (parse, codec, end to end into a
+// null ILP server and into QuestDB, QuestDB's own /imp as the yardstick, peak
+// RSS per stage) against the bars of docs/PERFORMANCE.md. Run is the whole
+// benchmark; cmd/fff only parses flags and prints the report. The null
+// server and the /imp client are QuestDB adapters (pipeline/questdb).
 package benchmark
 
 import (

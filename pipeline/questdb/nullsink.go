@@ -10,7 +10,7 @@ import (
 
 // NullSink is a Sink that stores nothing and commits every request at once,
 // so a benchmark can measure what comes before QuestDB without ILP encoding
-// or HTTP (benchmark.NullSink keeps both, answering like QuestDB's endpoint).
+// or HTTP (NullServer keeps both, answering like QuestDB's endpoint).
 // The counters may be read from other goroutines.
 type NullSink struct {
 	Requests atomic.Int64

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
@@ -16,7 +15,7 @@ import (
 // nullQuestDB answers like QuestDB's HTTP endpoint without storing
 // anything (the null sink of fff bench): it measures the client side alone.
 func nullQuestDB(tb testing.TB) string {
-	n, err := benchmark.StartNullSink()
+	n, err := questdb.StartNullServer()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,11 +1,4 @@
-// Package suite is fff bench: it generates a Kraken-like set and measures
-// each step of the pipeline (parse, codec, end to end into a null ILP sink
-// and into QuestDB, QuestDB's own /imp, peak RSS per stage) against the bars
-// of docs/PERFORMANCE.md. Run is the whole benchmark; cmd/fff only parses
-// flags and prints the JSON. (It sits below pipeline/benchmark, which keeps
-// the generator and the null sink, because the writer's tests import those
-// and this package imports the writer.)
-package suite
+package benchmark
 
 import (
 	"context"
@@ -21,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/redact"
@@ -146,7 +138,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// 1. the set
 	setDir := filepath.Join(b.work, "set")
 	t0 := time.Now()
-	files, err := benchmark.Generate(benchmark.Spec{Dir: setDir, Rows: o.Rows, Files: o.Files, Seed: o.Seed}, benchmark.Kraken)
+	files, err := Generate(Spec{Dir: setDir, Rows: o.Rows, Files: o.Files, Seed: o.Seed}, Kraken)
 	if err != nil {
 		return rep, fmt.Errorf("generate: %w", err)
 	}

@@ -1,4 +1,4 @@
-package suite
+package benchmark
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
 
 // imp is step 5: the same rows through QuestDB's /imp, one file after the
 // other (/imp is single-threaded), into a WAL table partitioned like ours,
 // timed until count() sees every row.
-func (b *bench) imp(ctx context.Context, files []benchmark.File) (*ImpResult, error) {
+func (b *bench) imp(ctx context.Context, files []File) (*ImpResult, error) {
 	dir := filepath.Join(b.work, "imp")
-	impFiles, err := benchmark.Generate(benchmark.Spec{Dir: dir, Rows: b.o.Rows, Files: b.o.Files, Seed: b.o.Seed}, benchmark.Imp)
+	impFiles, err := Generate(Spec{Dir: dir, Rows: b.o.Rows, Files: b.o.Files, Seed: b.o.Seed}, Imp)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (b *bench) imp(ctx context.Context, files []benchmark.File) (*ImpResult, er
 	params := url.Values{"timestamp": {"ts"}, "partitionBy": {"MONTH"}, "forceHeader": {"true"}}
 	start := time.Now()
 	for i, f := range impFiles {
-		r, err := benchmark.Import(ctx, client, b.httpBase, table, f.Path, params)
+		r, err := questdb.Import(ctx, client, b.httpBase, table, f.Path, params)
 		if err != nil {
 			return nil, err
 		}

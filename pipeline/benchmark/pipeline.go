@@ -1,4 +1,4 @@
-package suite
+package benchmark
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/local"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
@@ -174,7 +173,7 @@ func (b *bench) countApplied(ctx context.Context, table string) (int64, error) {
 
 // nullRun is step 6.
 func (b *bench) nullRun(ctx context.Context, dir string) (*PipelineResult, error) {
-	sink, err := benchmark.StartNullSink()
+	sink, err := questdb.StartNullServer()
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package suite
+package benchmark
 
 import (
 	"errors"
@@ -9,14 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 // parse runs the parser's reader over every file on one goroutine.
-func (b *bench) parse(files []benchmark.File) (*ParseResult, error) {
+func (b *bench) parse(files []File) (*ParseResult, error) {
 	var rows int64
 	start := time.Now()
 	for _, f := range files {

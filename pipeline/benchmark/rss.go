@@ -1,4 +1,4 @@
-package suite
+package benchmark
 
 import (
 	"bytes"
@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/local"
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
 
 // rss is step 7: one file of about size bytes through each stage, each in
@@ -26,7 +26,7 @@ import (
 func (b *bench) rss(ctx context.Context, size int64) (res *RSSResult, err error) {
 	dir := filepath.Join(b.work, "rss")
 	defer os.RemoveAll(dir)
-	f, err := benchmark.GenerateSize(filepath.Join(dir, "in"), size, b.o.Seed+1000)
+	f, err := GenerateSize(filepath.Join(dir, "in"), size, b.o.Seed+1000)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (b *bench) rss(ctx context.Context, size int64) (res *RSSResult, err error)
 	if err != nil {
 		return res, err
 	}
-	sink, err := benchmark.StartNullSink()
+	sink, err := questdb.StartNullServer()
 	if err != nil {
 		return res, err
 	}

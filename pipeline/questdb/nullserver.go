@@ -1,4 +1,4 @@
-package benchmark
+package questdb
 
 import (
 	"bytes"
@@ -16,23 +16,23 @@ import (
 	"time"
 )
 
-// NullSink answers like QuestDB's HTTP endpoint without storing anything:
+// NullServer answers like QuestDB's HTTP endpoint without storing anything:
 // /settings announces ILP v2, /write drains the body and says 204. It
 // measures the client side of the pipeline alone.
-type NullSink struct {
+type NullServer struct {
 	srv      *http.Server
 	ln       net.Listener
 	Bytes    atomic.Int64
 	Requests atomic.Int64
 }
 
-// StartNullSink listens on a free port of 127.0.0.1.
-func StartNullSink() (*NullSink, error) {
+// StartNullServer listens on a free port of 127.0.0.1.
+func StartNullServer() (*NullServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	n := &NullSink{ln: ln}
+	n := &NullServer{ln: ln}
 	n.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/settings":
@@ -54,13 +54,13 @@ func StartNullSink() (*NullSink, error) {
 }
 
 // Addr is host:port.
-func (n *NullSink) Addr() string { return n.ln.Addr().String() }
+func (n *NullServer) Addr() string { return n.ln.Addr().String() }
 
 // ILP is the ILP client configuration pointing at the sink.
-func (n *NullSink) ILP() string { return "http::addr=" + n.Addr() + ";" }
+func (n *NullServer) ILP() string { return "http::addr=" + n.Addr() + ";" }
 
 // Close stops the server.
-func (n *NullSink) Close() error { return n.srv.Close() }
+func (n *NullServer) Close() error { return n.srv.Close() }
 
 // ImpResult is QuestDB's answer to one /imp request.
 type ImpResult struct {
