@@ -35,29 +35,26 @@ func Render(data []byte) (json.RawMessage, error) {
 // JSON cannot carry, become null: an absent VWAP is NaN on the wire.
 func RenderBatch(b *Batch) json.RawMessage {
 	out := make([]byte, 0, 256+len(b.Candles)*160)
-	out = append(out, `{"source":`...)
-	out = appendJSONString(out, b.Source)
-	out = append(out, `,"pair":`...)
-	out = appendJSONString(out, b.Pair)
-	out = append(out, `,"base":`...)
-	out = appendJSONString(out, b.Base)
-	out = append(out, `,"quote":`...)
-	out = appendJSONString(out, b.Quote)
-	out = append(out, `,"interval_minutes":`...)
+	out = append(out, '{')
+	for i, f := range []struct{ key, val string }{
+		{"source", b.Source}, {"pair", b.Pair}, {"base", b.Base}, {"quote", b.Quote},
+	} {
+		out = appendKey(out, f.key, i > 0)
+		out = appendJSONString(out, f.val)
+	}
+	out = appendKey(out, "interval_minutes", true)
 	out = strconv.AppendUint(out, uint64(b.IntervalMinutes), 10)
-	out = append(out, `,"origin":`...)
-	out = appendJSONString(out, b.Origin.String())
-	out = append(out, `,"file_id":`...)
-	out = appendJSONString(out, b.FileID)
-	out = append(out, `,"file_name":`...)
-	out = appendJSONString(out, b.FileName)
-	out = append(out, `,"fill_id":`...)
-	out = appendJSONString(out, b.FillID)
-	out = append(out, `,"batch_index":`...)
+	for _, f := range []struct{ key, val string }{
+		{"origin", b.Origin.String()}, {"file_id", b.FileID}, {"file_name", b.FileName}, {"fill_id", b.FillID},
+	} {
+		out = appendKey(out, f.key, true)
+		out = appendJSONString(out, f.val)
+	}
+	out = appendKey(out, "batch_index", true)
 	out = strconv.AppendUint(out, uint64(b.BatchIndex), 10)
-	out = append(out, `,"last":`...)
+	out = appendKey(out, "last", true)
 	out = strconv.AppendBool(out, b.Last)
-	out = append(out, `,"count":`...)
+	out = appendKey(out, "count", true)
 	out = strconv.AppendInt(out, int64(len(b.Candles)), 10)
 	out = append(out, `,"candles":[`...)
 	for i := range b.Candles {
@@ -67,19 +64,15 @@ func RenderBatch(b *Batch) json.RawMessage {
 		}
 		out = append(out, `{"time":"`...)
 		out = time.Unix(c.Time, 0).UTC().AppendFormat(out, time.RFC3339)
-		out = append(out, `","open":`...)
-		out = appendJSONFloat(out, c.Open)
-		out = append(out, `,"high":`...)
-		out = appendJSONFloat(out, c.High)
-		out = append(out, `,"low":`...)
-		out = appendJSONFloat(out, c.Low)
-		out = append(out, `,"close":`...)
-		out = appendJSONFloat(out, c.Close)
-		out = append(out, `,"vwap":`...)
-		out = appendJSONFloat(out, c.VWAP)
-		out = append(out, `,"volume":`...)
-		out = appendJSONFloat(out, c.Volume)
-		out = append(out, `,"trades":`...)
+		out = append(out, '"')
+		for _, f := range [...]struct {
+			key string
+			val float64
+		}{{"open", c.Open}, {"high", c.High}, {"low", c.Low}, {"close", c.Close}, {"vwap", c.VWAP}, {"volume", c.Volume}} {
+			out = appendKey(out, f.key, true)
+			out = appendJSONFloat(out, f.val)
+		}
+		out = appendKey(out, "trades", true)
 		if c.HasTrades() {
 			out = strconv.AppendInt(out, c.Trades, 10)
 		} else {
@@ -89,6 +82,16 @@ func RenderBatch(b *Batch) json.RawMessage {
 	}
 	out = append(out, "]}"...)
 	return out
+}
+
+// appendKey writes `"key":`, after a comma unless it is the first.
+func appendKey(dst []byte, key string, comma bool) []byte {
+	if comma {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, key...)
+	return append(dst, '"', ':')
 }
 
 // appendJSONFloat formats like encoding/json (shortest representation that

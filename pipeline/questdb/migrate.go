@@ -187,22 +187,13 @@ func Up(ctx context.Context, db Querier, table string) ([]Migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	var done []Migration
+	var pending []Migration
 	for _, s := range states {
-		if s.Applied {
-			continue
+		if !s.Applied {
+			pending = append(pending, s.Migration)
 		}
-		for _, stmt := range s.Statements(true, table) {
-			if err := execBusy(ctx, db, stmt); err != nil {
-				return done, fmt.Errorf("migration %04d_%s up on %s: %w", s.Version, s.Name, table, err)
-			}
-		}
-		if err := record(ctx, db, table, s.Migration, "up"); err != nil {
-			return done, err
-		}
-		done = append(done, s.Migration)
 	}
-	return done, nil
+	return apply(ctx, db, table, pending, true)
 }
 
 // Down reverts the newest steps applied migrations of table.
@@ -211,21 +202,33 @@ func Down(ctx context.Context, db Querier, table string, steps int) ([]Migration
 	if err != nil {
 		return nil, err
 	}
-	var done []Migration
-	for i := len(states) - 1; i >= 0 && len(done) < steps; i-- {
-		s := states[i]
-		if !s.Applied {
-			continue
+	var applied []Migration
+	for i := len(states) - 1; i >= 0 && len(applied) < steps; i-- {
+		if states[i].Applied {
+			applied = append(applied, states[i].Migration)
 		}
-		for _, stmt := range s.Statements(false, table) {
+	}
+	return apply(ctx, db, table, applied, false)
+}
+
+// apply runs each migration's statements in the given order and records it;
+// it returns the ones done before a failure.
+func apply(ctx context.Context, db Querier, table string, migs []Migration, up bool) ([]Migration, error) {
+	dir := "down"
+	if up {
+		dir = "up"
+	}
+	var done []Migration
+	for _, m := range migs {
+		for _, stmt := range m.Statements(up, table) {
 			if err := execBusy(ctx, db, stmt); err != nil {
-				return done, fmt.Errorf("migration %04d_%s down on %s: %w", s.Version, s.Name, table, err)
+				return done, fmt.Errorf("migration %04d_%s %s on %s: %w", m.Version, m.Name, dir, table, err)
 			}
 		}
-		if err := record(ctx, db, table, s.Migration, "down"); err != nil {
+		if err := record(ctx, db, table, m, dir); err != nil {
 			return done, err
 		}
-		done = append(done, s.Migration)
+		done = append(done, m)
 	}
 	return done, nil
 }

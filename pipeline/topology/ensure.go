@@ -225,74 +225,55 @@ func ensureCompression(ctx context.Context, js jetstream.JetStream, name string,
 }
 
 // Consumer configurations. AckWait is short and long work sends InProgress,
-// so a crashed worker's messages come back quickly.
-func ParserConsumer() jetstream.ConsumerConfig {
+// so a crashed worker's messages come back quickly. Every consumer acks
+// explicitly and starts at the beginning of its stream.
+func consumer(durable, description, filter string, ackWait time.Duration, maxDeliver, maxAckPending int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       ConsumerParser,
-		Description:   "Parsers: competing consumers of accepted files",
-		FilterSubject: SubjectFiles,
+		Durable:       durable,
+		Description:   description,
+		FilterSubject: filter,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxDeliver:    5,
-		MaxAckPending: 64,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}
-}
-
-// WriterConsumer reads every candle batch. Writers share it.
-func WriterConsumer(maxAckPending int) jetstream.ConsumerConfig {
-	if maxAckPending <= 0 {
-		maxAckPending = 1024
-	}
-	return jetstream.ConsumerConfig{
-		Durable:       ConsumerWriter,
-		Description:   "Writers: competing consumers committing candle batches to QuestDB",
-		FilterSubject: SubjectCandles,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       60 * time.Second,
-		// Unlimited: every delivery that fails is a transient one (QuestDB
-		// down, a report not stored, a writer stopped while holding the
-		// batch), and poison batches are dead-lettered by the writer itself
-		// (undecodable, or refused by QuestDB). A limit would make JetStream
-		// stop delivering a batch silently, losing its rows.
-		MaxDeliver:    -1,
+		AckWait:       ackWait,
+		MaxDeliver:    maxDeliver,
 		MaxAckPending: maxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 }
 
-// FetcherConsumer reads fill requests for one exchange.
-func FetcherConsumer(source string) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:       "fetcher-" + source,
-		Description:   "Fetchers: fill requests for " + source,
-		FilterSubject: FillSubject(source),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       60 * time.Second,
-		// Unlimited, as for the writer: bad requests are dead-lettered by
-		// the fetcher, Kraken's failures recorded on the gap; what is
-		// retried (NATS trouble, shutdown) must not be dropped silently.
-		MaxDeliver:    -1,
-		MaxAckPending: 16,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}
+// ParserConsumer: parsers are competing consumers of accepted files.
+func ParserConsumer() jetstream.ConsumerConfig {
+	return consumer(ConsumerParser, "Parsers: competing consumers of accepted files", SubjectFiles, 30*time.Second, 5, 64)
 }
 
-// ProgressConsumer is the watcher's view of per-file progress.
-func ProgressConsumer() jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:       ConsumerProgress,
-		Description:   "Watcher: per-file progress folded into the LEDGER bucket",
-		FilterSubject: SubjectProgress,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		// Unlimited: a report is only handed back when the ledger write
-		// failed, and malformed ones are dead-lettered; dropping one would
-		// leave its file waiting for ever.
-		MaxDeliver:    -1,
-		MaxAckPending: 4096,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+// WriterConsumer reads every candle batch. Writers share it.
+//
+// MaxDeliver is unlimited: every delivery that fails is a transient one
+// (QuestDB down, a report not stored, a writer stopped while holding the
+// batch), and poison batches are dead-lettered by the writer itself
+// (undecodable, or refused by QuestDB). A limit would make JetStream stop
+// delivering a batch silently, losing its rows.
+func WriterConsumer(maxAckPending int) jetstream.ConsumerConfig {
+	if maxAckPending <= 0 {
+		maxAckPending = 1024
 	}
+	return consumer(ConsumerWriter, "Writers: competing consumers committing candle batches to QuestDB", SubjectCandles,
+		60*time.Second, -1, maxAckPending)
+}
+
+// FetcherConsumer reads fill requests for one exchange. MaxDeliver is
+// unlimited, as for the writer: bad requests are dead-lettered by the
+// fetcher, the exchange's failures recorded on the gap; what is retried
+// (NATS trouble, shutdown) must not be dropped silently.
+func FetcherConsumer(source string) jetstream.ConsumerConfig {
+	return consumer("fetcher-"+source, "Fetchers: fill requests for "+source, FillSubject(source), 60*time.Second, -1, 16)
+}
+
+// ProgressConsumer is the watcher's view of per-file progress. MaxDeliver is
+// unlimited: a report is only handed back when the ledger write failed, and
+// malformed ones are dead-lettered; dropping one would leave its file
+// waiting for ever.
+func ProgressConsumer() jetstream.ConsumerConfig {
+	return consumer(ConsumerProgress, "Watcher: per-file progress folded into the LEDGER bucket", SubjectProgress, 30*time.Second, -1, 4096)
 }
 
 // EnsureConsumer creates a durable consumer or updates its tunables. An
