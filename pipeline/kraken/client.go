@@ -309,21 +309,12 @@ func (c *Client) OHLC(ctx context.Context, pair string, interval int, since int6
 
 // ParseOHLCResult decodes the "result" member of an OHLC response.
 func ParseOHLCResult(raw json.RawMessage) (OHLCResult, error) {
-	members, err := decodeMembers(raw)
-	if err != nil {
-		return OHLCResult{}, fmt.Errorf("kraken OHLC: %w", err)
-	}
 	var res OHLCResult
-	if l, ok := members["last"]; ok {
-		if res.Last, err = parseInt(l); err != nil {
-			return OHLCResult{}, fmt.Errorf("kraken OHLC: last: %w", err)
-		}
-	}
-	key, rows, err := pairMember(members)
-	if err != nil {
+	var rows [][]json.RawMessage
+	var err error
+	if res.Pair, res.Last, rows, err = pairRows(raw); err != nil {
 		return OHLCResult{}, fmt.Errorf("kraken OHLC: %w", err)
 	}
-	res.Pair = key
 	res.Candles = make([]contract.Candle, 0, len(rows))
 	for i, row := range rows {
 		if len(row) < 8 {
@@ -346,6 +337,23 @@ func ParseOHLCResult(raw json.RawMessage) (OHLCResult, error) {
 		res.Candles = append(res.Candles, k)
 	}
 	return res, nil
+}
+
+// pairRows splits an OHLC or Trades result: the rows under Kraken's own
+// pair key (XXBTZUSD, whatever name was asked for) and "last", the since of
+// the next call.
+func pairRows(raw json.RawMessage) (key string, last int64, rows [][]json.RawMessage, err error) {
+	members, err := decodeMembers(raw)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if l, ok := members["last"]; ok {
+		if last, err = parseInt(l); err != nil {
+			return "", 0, nil, fmt.Errorf("last: %w", err)
+		}
+	}
+	key, rows, err = pairMember(members)
+	return key, last, rows, err
 }
 
 // Trade is one row of /0/public/Trades.
@@ -394,21 +402,12 @@ func (c *Client) Trades(ctx context.Context, pair string, sinceNS int64) (Trades
 
 // ParseTradesResult decodes the "result" member of a Trades response.
 func ParseTradesResult(raw json.RawMessage) (TradesResult, error) {
-	members, err := decodeMembers(raw)
-	if err != nil {
-		return TradesResult{}, fmt.Errorf("kraken Trades: %w", err)
-	}
 	var res TradesResult
-	if l, ok := members["last"]; ok {
-		if res.Last, err = parseInt(l); err != nil {
-			return TradesResult{}, fmt.Errorf("kraken Trades: last: %w", err)
-		}
-	}
-	key, rows, err := pairMember(members)
-	if err != nil {
+	var rows [][]json.RawMessage
+	var err error
+	if res.Pair, res.Last, rows, err = pairRows(raw); err != nil {
 		return TradesResult{}, fmt.Errorf("kraken Trades: %w", err)
 	}
-	res.Pair = key
 	res.Trades = make([]Trade, 0, len(rows))
 	for i, row := range rows {
 		if len(row) < 5 {
