@@ -176,8 +176,7 @@ func AppendBatch(dst []byte, b *Batch) ([]byte, error) {
 	}
 	n := len(b.Candles)
 	cols := p[off:]
-	t, o, h, l := cols[0:8*n], cols[8*n:16*n], cols[16*n:24*n], cols[24*n:32*n]
-	c, v, vol, tr := cols[32*n:40*n], cols[40*n:48*n], cols[48*n:56*n], cols[56*n:64*n]
+	t, o, h, l, c, v, vol, tr := columns(cols, n)
 	for i := range b.Candles {
 		k := &b.Candles[i]
 		j := 8 * i
@@ -238,8 +237,7 @@ func DecodeBatch(data []byte, b *Batch) error {
 	}
 	b.Candles = b.Candles[:n]
 	cols := data[off:]
-	t, o, h, l := cols[0:8*n], cols[8*n:16*n], cols[16*n:24*n], cols[24*n:32*n]
-	c, v, vol, tr := cols[32*n:40*n], cols[40*n:48*n], cols[48*n:56*n], cols[56*n:64*n]
+	t, o, h, l, c, v, vol, tr := columns(cols, n)
 	for i := range b.Candles {
 		k := &b.Candles[i]
 		j := 8 * i
@@ -258,4 +256,11 @@ func DecodeBatch(data []byte, b *Batch) error {
 // IsBatch reports whether data starts like an encoded candle batch.
 func IsBatch(data []byte) bool {
 	return len(data) >= headerSize && string(data[:4]) == batchMagic
+}
+
+// columns splits the column section of a batch of n candles: time, open,
+// high, low, close, vwap, volume, trades, 8 bytes a value each.
+func columns(cols []byte, n int) (t, o, h, l, c, v, vol, tr []byte) {
+	col := func(k int) []byte { return cols[k*8*n : (k+1)*8*n] }
+	return col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7)
 }
