@@ -434,14 +434,9 @@ func (s *Server) ohlc(w http.ResponseWriter, q url.Values) {
 		}
 		interval = n
 	}
-	var since int64
-	if v := q.Get("since"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			writeError(w, kraken.ErrInvalidArgs)
-			return
-		}
-		since = n
+	since, _, ok := querySince(w, q, kraken.ErrInvalidArgs)
+	if !ok {
+		return
 	}
 	p, ok := s.lookup(name)
 	if !ok {
@@ -541,15 +536,9 @@ func (s *Server) tradesPage(w http.ResponseWriter, q url.Values) {
 		}
 		limit = n
 	}
-	sinceSet := q.Get("since") != ""
-	var since int64
-	if sinceSet {
-		n, err := strconv.ParseInt(q.Get("since"), 10, 64)
-		if err != nil {
-			writeError(w, kraken.ErrInvalidArgs+":since")
-			return
-		}
-		since = n
+	since, sinceSet, ok := querySince(w, q, kraken.ErrInvalidArgs+":since")
+	if !ok {
+		return
 	}
 	p, ok := s.lookup(name)
 	if !ok {
@@ -599,4 +588,19 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// querySince reads the since parameter as Kraken does: absent is 0, a
+// non-number answers errText (the two endpoints word it differently).
+func querySince(w http.ResponseWriter, q url.Values, errText string) (since int64, set, ok bool) {
+	v := q.Get("since")
+	if v == "" {
+		return 0, false, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		writeError(w, errText)
+		return 0, true, false
+	}
+	return n, true, true
 }
