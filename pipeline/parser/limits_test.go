@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
@@ -21,27 +18,13 @@ import (
 // payload (1 MB) instead of the embedded server's 8 MB.
 func newHarnessMaxPayload(t *testing.T, maxPayload int32) *harness {
 	t.Helper()
-	dir := t.TempDir()
-	s, err := natsembed.Start(natsembed.Config{StoreDir: dir, MaxPayload: maxPayload})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	nc, err := nats.Connect(s.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := testenv.StartBareJetStreamWith(t, natsembed.Config{MaxPayload: maxPayload})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
+	if err := topology.Ensure(ctx, env.JS, topology.DefaultOptions()); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, env: &testenv.JetStream{Server: s, URL: s.URL(), Conn: nc, JS: js, Dir: dir}, ctx: ctx}
+	return &harness{t: t, env: env, ctx: ctx}
 }
 
 // A report is never what fails a file: 50 lines with 200 KB fields (10 MB
