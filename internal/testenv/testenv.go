@@ -36,8 +36,16 @@ type JetStream struct {
 // no streams at all; it is stopped when the test ends.
 func StartBareJetStream(t testing.TB) *JetStream {
 	t.Helper()
+	return StartBareJetStreamWith(t, natsembed.Config{})
+}
+
+// StartBareJetStreamWith is StartBareJetStream with server settings (a max
+// payload, say); the store directory is the test's own.
+func StartBareJetStreamWith(t testing.TB, cfg natsembed.Config) *JetStream {
+	t.Helper()
 	dir := t.TempDir()
-	s, err := natsembed.Start(natsembed.Config{StoreDir: dir})
+	cfg.StoreDir = dir
+	s, err := natsembed.Start(cfg)
 	if err != nil {
 		t.Fatalf("embedded nats: %v", err)
 	}

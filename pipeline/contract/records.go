@@ -75,13 +75,21 @@ type LedgerEntry struct {
 	Updated        time.Time  `json:"updated"`
 	CommittedBatch []uint32   `json:"committed_batches,omitempty"` // indices seen, to count each once
 	Run            string     `json:"run,omitempty"`               // the current run (FileEvent.Run)
+	// Waiting says why a QUEUED file is not getting on, when the cause is
+	// the pipeline's own trouble (the store, the network), never its
+	// content: such a file is retried, not rejected. Empty once it moves on.
+	Waiting string `json:"waiting,omitempty"`
+	// Reput asks whoever still has the source (the watcher, `fff ingest`)
+	// to put the bytes in FILEDATA again: the stored copy cannot be read
+	// back intact.
+	Reput bool `json:"reput,omitempty"`
 }
 
 // Progress is published by parsers and writers on progress.file.<file_id> so
 // the watcher (and `fff ingest`) learn how far a file got.
 type Progress struct {
 	FileID string `json:"file_id"`
-	Kind   string `json:"kind"` // "parsed", "committed", "rejected" or "failed"
+	Kind   string `json:"kind"` // "parsed", "committed", "rejected", "failed" or "waiting"
 	// For "committed": the batch and its row count.
 	Batch uint32 `json:"batch,omitempty"`
 	Rows  int64  `json:"rows,omitempty"`
@@ -92,6 +100,10 @@ type Progress struct {
 	Errors       []RowError `json:"errors,omitempty"`
 	Reason       string     `json:"reason,omitempty"`
 	Table        string     `json:"table,omitempty"`
+	// For "waiting" (the parser is retrying for a reason not in the file):
+	// the attempt, and whether the stored bytes should be put again.
+	Attempt int  `json:"attempt,omitempty"`
+	Reput   bool `json:"reput,omitempty"`
 	// Run is the FileEvent.Run the report belongs to; the ledger ignores
 	// reports of any other run than the entry's.
 	Run string `json:"run,omitempty"`

@@ -19,6 +19,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/schemas"
 )
 
@@ -262,7 +263,7 @@ func TestSchemaEnumsMatchGo(t *testing.T) {
 		{enum("gap_record.schema.json", "$defs", "state", "enum"), strs(contract.GapOpen, contract.GapRequested, contract.GapFilled, contract.GapFailed, contract.GapUnfillable, contract.GapNoTrades), "gap states"},
 		{enum("gap_record.schema.json", "properties", "class", "enum"), strs(contract.ClassFillable, contract.ClassUnfillable, contract.ClassFillableFromTrades, contract.ClassNoTrades), "gap classes"},
 		{enum("candle_batch.schema.json", "properties", "origin", "enum"), strs(contract.OriginCSV.String(), contract.OriginAPI.String(), contract.OriginTrades.String()), "origins"},
-		{enum("progress.schema.json", "properties", "kind", "enum"), strs("parsed", "committed", "rejected", "failed"), "progress kinds"},
+		{enum("progress.schema.json", "properties", "kind", "enum"), strs(ledger.KindParsed, ledger.KindCommitted, ledger.KindRejected, ledger.KindFailed, ledger.KindWaiting), "progress kinds"},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {

@@ -7,11 +7,13 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -24,13 +26,17 @@ const (
 	HeaderSequence   = "Fff-Original-Sequence"
 	HeaderDeliveries = "Fff-Deliveries"
 	HeaderFailedAt   = "Fff-Failed-At"
+	// HeaderTruncated is set when the original message did not fit a dead
+	// letter beside its headers: its value is the original length in bytes,
+	// and the letter carries the first part of the data only.
+	HeaderTruncated = "Fff-Truncated"
 )
 
 // IsLetterHeader says whether a header is one Publish adds (and a replay
 // must drop), as opposed to one of the original message's own.
 func IsLetterHeader(k string) bool {
 	switch k {
-	case HeaderReason, HeaderStage, HeaderSubject, HeaderStream, HeaderSequence, HeaderDeliveries, HeaderFailedAt:
+	case HeaderReason, HeaderStage, HeaderSubject, HeaderStream, HeaderSequence, HeaderDeliveries, HeaderFailedAt, HeaderTruncated:
 		return true
 	}
 	return false
@@ -72,7 +78,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, l Letter) error {
 			m.Header.Add(k, v)
 		}
 	}
-	m.Header.Set(HeaderReason, l.Reason)
+	m.Header.Set(HeaderReason, headerValue(l.Reason))
 	m.Header.Set(HeaderStage, l.Stage)
 	m.Header.Set(HeaderSubject, l.Subject)
 	m.Header.Set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
@@ -85,6 +91,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, l Letter) error {
 	if l.Deliveries > 0 {
 		m.Header.Set(HeaderDeliveries, strconv.FormatUint(l.Deliveries, 10))
 	}
+	fit(m, int(js.Conn().MaxPayload()))
 	if _, err := js.PublishMsg(ctx, m, opts...); err != nil {
 		return fmt.Errorf("dead-letter to %s: %w", m.Subject, err)
 	}
@@ -101,4 +108,33 @@ func Msg(ctx context.Context, js jetstream.JetStream, stage string, msg jetstrea
 		return fmt.Errorf("terminate dead-lettered message: %w", err)
 	}
 	return nil
+}
+
+// headerValue makes a reason safe for a header: one line, clipped, so that
+// no reason can be what makes a letter unpublishable.
+func headerValue(s string) string {
+	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	return contract.Shorten(s, contract.MaxReasonBytes)
+}
+
+// fit cuts the data of a letter that would exceed the server's max payload
+// (headers included) and says so in HeaderTruncated: a dead letter must
+// never fail for its size, or the message it stands for would be lost.
+func fit(m *nats.Msg, maxPayload int) {
+	if maxPayload <= 0 {
+		return
+	}
+	hdr := 0
+	for k, vs := range m.Header {
+		for _, v := range vs {
+			hdr += len(k) + len(v) + 4 // "k: v\r\n"
+		}
+	}
+	// Room for the truncation header itself, the status line and slack.
+	room := maxPayload - hdr - 128
+	if len(m.Data) <= room {
+		return
+	}
+	m.Header.Set(HeaderTruncated, strconv.Itoa(len(m.Data)))
+	m.Data = m.Data[:max(room, 0)]
 }

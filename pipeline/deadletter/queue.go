@@ -143,6 +143,11 @@ func (q *Queue) Replay(ctx context.Context, seq uint64) (string, error) {
 	if subj == "" {
 		return "", fmt.Errorf("no %s header: cannot tell where it came from", HeaderSubject)
 	}
+	if n := m.Header.Get(HeaderTruncated); n != "" {
+		// Its data is only the first part of the original: sending it back
+		// would pass off a fragment as the message.
+		return "", fmt.Errorf("the letter holds %d of the original %s bytes (%s): it cannot be replayed", len(m.Data), n, HeaderTruncated)
+	}
 	out := nats.NewMsg(subj)
 	out.Data = m.Data
 	for k, vs := range m.Header {

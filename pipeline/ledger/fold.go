@@ -22,6 +22,10 @@ const (
 	KindCommitted = "committed"
 	KindRejected  = "rejected"
 	KindFailed    = "failed"
+	// KindWaiting: the parser is retrying a file for a reason not in its
+	// content (the store, the network). The entry stays QUEUED and notes
+	// the reason (Waiting) and whether the bytes should be put again.
+	KindWaiting = "waiting"
 )
 
 // Apply folds one progress report into an entry and says whether anything
@@ -42,6 +46,7 @@ func Apply(e *contract.LedgerEntry, p contract.Progress, now time.Time) bool {
 		e.RowsParsed = p.RowsParsed
 		e.RowsRejected = p.RowsRejected
 		e.Errors = capErrors(p.Errors)
+		e.Waiting, e.Reput = "", false
 		switch {
 		case e.State == "" || e.State == contract.FileQueued:
 			e.State = contract.FileParsed
@@ -67,6 +72,7 @@ func Apply(e *contract.LedgerEntry, p contract.Progress, now time.Time) bool {
 		}
 		e.State = contract.FileRejected
 		e.Reason = p.Reason
+		e.Waiting, e.Reput = "", false
 		if p.RowsRejected > 0 {
 			e.RowsRejected = p.RowsRejected
 		}
@@ -79,9 +85,17 @@ func Apply(e *contract.LedgerEntry, p contract.Progress, now time.Time) bool {
 		case e.State != contract.FileFailed:
 			e.State = contract.FileFailed
 			e.Reason = reason
-		case !strings.Contains(e.Reason, reason):
+		case !strings.Contains(e.Reason, reason) && len(e.Reason) < contract.MaxReasonBytes:
+			// Capped, so the entry always fits a KV value.
 			e.Reason += "; " + reason
 		}
+	case KindWaiting:
+		if e.State != "" && e.State != contract.FileQueued {
+			// A late report: the file got on meanwhile.
+			return false
+		}
+		e.Waiting = p.Reason
+		e.Reput = p.Reput
 	default:
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"regexp"
 	"sync"
 	"time"
@@ -56,6 +57,17 @@ type Config struct {
 	FetchWait   time.Duration       // how long one pull waits for work (default 1s; a stopping parser waits that long)
 	AckTimeout  time.Duration       // how long to wait for one PubAck before re-publishing (default 30s)
 	RetryDelay  time.Duration       // a failed file is retried after RetryDelay × attempts (default 2s)
+	// MaxRetryDelay caps that delay (default 30s).
+	MaxRetryDelay time.Duration
+	// ReadTimeout bounds one request reading the file's object (its info,
+	// or one 128 KB chunk), not the whole read (default 5s).
+	ReadTimeout time.Duration
+	// ReadAttempts is how often one such request is made before the read
+	// fails and the file is retried later (default 6).
+	ReadAttempts int
+	// SpoolDir holds each file's verified bytes while it is parsed (default
+	// os.TempDir()): at most Workers files, deleted right after.
+	SpoolDir string
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -97,6 +109,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = 2 * time.Second
+	}
+	if c.MaxRetryDelay <= 0 {
+		c.MaxRetryDelay = 30 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 5 * time.Second
+	}
+	if c.ReadAttempts <= 0 {
+		c.ReadAttempts = 6
 	}
 	return c, nil
 }
@@ -153,12 +174,17 @@ type stage struct {
 	registry   *assets.Registry
 	ledger     *ledger.Ledger
 	maxDeliver int
+	maxMsg     int // the largest message the server takes (its max payload)
+
+	objMu  sync.Mutex
+	objStr jetstream.Stream // the stream behind FILEDATA, once looked up
 
 	files         func(result string) *metrics.Value
 	rowsParsed    *metrics.Value
 	rowsRejected  *metrics.Value
 	batches       *metrics.Value
 	retries       *metrics.Value
+	waits         *metrics.Value
 	inFlightFiles *metrics.Value
 }
 
@@ -183,6 +209,7 @@ func newStage(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog
 	s := &stage{
 		cfg: cfg, js: js, log: log, cons: cons, store: store, registry: reg, ledger: led,
 		maxDeliver: cons.CachedInfo().Config.MaxDeliver,
+		maxMsg:     int(js.Conn().MaxPayload()),
 		files: func(result string) *metrics.Value {
 			return m.Counter("fff_parser_files_total", "Files the parser finished, by result (parsed, rejected, deadlettered, already_committed)", "result", result)
 		},
@@ -190,6 +217,7 @@ func newStage(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog
 		rowsRejected:  m.Counter("fff_parser_rows_rejected_total", "Bad CSV rows skipped or causing a file's rejection"),
 		batches:       m.Counter("fff_parser_batches_published_total", "Candle batches published to CANDLES (all acknowledged before a file is reported parsed)"),
 		retries:       m.Counter("fff_parser_retries_total", "Files handed back for a later attempt after an error"),
+		waits:         m.Counter("fff_parser_waits_total", "Attempts that failed for the pipeline's own trouble (store, network); the file waits, it is never rejected for it"),
 		inFlightFiles: m.Gauge("fff_parser_files_in_progress", "Files being parsed right now"),
 	}
 	return s, nil
@@ -249,14 +277,10 @@ func (s *stage) handle(ctx context.Context, msg jetstream.Msg) error {
 		// Shutting down: Pull hands the file to another parser right away.
 		log.Info("stopped mid-file; handed back", "err", err)
 		return err
-	case s.maxDeliver > 0 && delivered+1 >= uint64(s.maxDeliver):
-		// The next delivery would be the last one: give up with the real reason.
-		return jsplumb.DeadLetter(fmt.Errorf("gave up after %d attempts: %w", delivered, err))
 	default:
-		s.retries.Inc()
-		delay := time.Duration(delivered) * s.cfg.RetryDelay
-		log.Warn("parsing failed; will retry", "err", err, "retry_in", delay)
-		return jsplumb.Retry(err, delay)
+		// Only its content rejects a file (process did that already); what
+		// is left is the pipeline's own trouble, which waiting mends.
+		return s.wait(ctx, msg, ev, delivered, err, log)
 	}
 }
 
@@ -334,9 +358,18 @@ func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Lo
 		return s.reject(ctx, ev, &summary{}, err.Error(), log)
 	}
 
+	// Nothing is published before every byte is read back and verified.
+	f, err := s.spool(ctx, ev)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		f.Close()
+		os.Remove(f.Name())
+	}()
 	if onBad == OnBadRowReject {
 		// First pass: validate only, so a file with a bad row publishes nothing.
-		sum, err := s.read(ctx, ev, nil)
+		sum, err := s.read(ctx, ev, f, nil)
 		if err != nil {
 			return "", err
 		}
@@ -348,6 +381,9 @@ func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Lo
 		if sum.good == 0 {
 			return s.reject(ctx, ev, sum, sum.emptyReason(), log)
 		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return "", fmt.Errorf("rewind spooled %s: %w", ev.Object, err)
+		}
 	}
 
 	tmpl := contract.Batch{
@@ -355,7 +391,11 @@ func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Lo
 		IntervalMinutes: uint32(ev.Interval), Origin: contract.OriginCSV,
 		FileID: ev.FileID, FileName: ev.Name,
 	}
-	sum, err := s.read(ctx, ev, &tmpl)
+	sum, err := s.read(ctx, ev, f, &tmpl)
+	var ce *contentError
+	if errors.As(err, &ce) {
+		return s.reject(ctx, ev, sum, ce.Error(), log)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -389,11 +429,15 @@ func (s *stage) reject(ctx context.Context, ev contract.FileEvent, sum *summary,
 }
 
 func (s *stage) publishProgress(ctx context.Context, p contract.Progress) error {
-	data, err := json.Marshal(p)
+	data, err := contract.EncodeProgress(p, s.maxMsg-contract.HeaderRoom)
 	if err != nil {
 		return fmt.Errorf("encode progress: %w", err)
 	}
 	id := contract.RunMsgID(p.Kind+":"+p.FileID, p.Run)
+	if p.Kind == ledger.KindWaiting {
+		// Every wait is its own report: the ledger notes the latest reason.
+		id = contract.RunMsgID(fmt.Sprintf("%s:%s:%d", p.Kind, p.FileID, p.Attempt), p.Run)
+	}
 	if _, err := s.js.Publish(ctx, topology.ProgressSubject(p.FileID), data, jetstream.WithMsgID(id)); err != nil {
 		return fmt.Errorf("publish %s progress: %w", p.Kind, err)
 	}
@@ -415,34 +459,11 @@ func (s *stage) registerAssets(ctx context.Context, base, quote string, log *slo
 	}
 }
 
-// read streams the file's object once. With tmpl nil it only validates;
-// otherwise it publishes the good rows in batches built from tmpl and waits
-// until JetStream acknowledged every one.
-func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.Batch) (*summary, error) {
-	info, err := s.store.GetInfo(ctx, ev.Object)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return nil, fmt.Errorf("%s/%s: %w", topology.BucketFileData, ev.Object, errObjectMissing)
-		}
-		return nil, fmt.Errorf("look up %s/%s: %w", topology.BucketFileData, ev.Object, err)
-	}
-	// The object store client gives the whole read one deadline (5 s when the
-	// context has none), so a big file needs one sized to it. It must not be
-	// cancelled with ctx: nats.go (v1.55) then stops the chunk subscription
-	// without ending the reader, whose Read, and Close behind it, wait out
-	// the deadline; a parser stopped mid-file hung for minutes. The loop
-	// below watches ctx instead, and Close ends the read.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout(info.Size))
-	defer cancel()
-	obj, err := s.store.Get(rctx, ev.Object)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return nil, fmt.Errorf("%s/%s: %w", topology.BucketFileData, ev.Object, errObjectMissing)
-		}
-		return nil, fmt.Errorf("open %s/%s: %w", topology.BucketFileData, ev.Object, err)
-	}
-	defer obj.Close()
-	rd := NewReader(obj, ev.Interval, WithNow(s.cfg.Now))
+// read parses the file's verified bytes once. With tmpl nil it only
+// validates; otherwise it publishes the good rows in batches built from tmpl
+// and waits until JetStream acknowledged every one.
+func (s *stage) read(ctx context.Context, ev contract.FileEvent, src io.Reader, tmpl *contract.Batch) (*summary, error) {
+	rd := NewReader(src, ev.Interval, WithNow(s.cfg.Now))
 	sum := &summary{}
 	var (
 		pub   *jsplumb.Publisher
@@ -468,7 +489,7 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 				sum.addError(re)
 				continue
 			}
-			return nil, fmt.Errorf("read %s/%s: %w", topology.BucketFileData, ev.Object, err)
+			return nil, fmt.Errorf("read spooled %s/%s: %w", topology.BucketFileData, ev.Object, err)
 		}
 		sum.good++
 		if sum.good&0xffff == 0 && ctx.Err() != nil {
@@ -504,19 +525,14 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, tmpl *contract.
 	return sum, nil
 }
 
-// readTimeout bounds reading (and publishing) one object: five minutes plus
-// one second per megabyte, ten times slower than the slowest rate measured.
-func readTimeout(size uint64) time.Duration {
-	return 5*time.Minute + time.Duration(size>>20)*time.Second
-}
-
 // publishBatch queues one batch on pub. Its message id carries the file's
 // run (a forced re-ingest is not a duplicate), and so does the Fff-Run
 // header, for the writer's reports.
 func publishBatch(ctx context.Context, pub *jsplumb.Publisher, subj string, b *contract.Batch, run string) error {
 	data, err := contract.AppendBatch(pub.Buffer(), b)
 	if err != nil {
-		return fmt.Errorf("encode batch %d: %w", b.BatchIndex, err)
+		// The batch is built from the file and its event alone: no retry mends it.
+		return &contentError{fmt.Errorf("encode batch %d: %w", b.BatchIndex, err)}
 	}
 	m := nats.NewMsg(subj)
 	m.Data = data

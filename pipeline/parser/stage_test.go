@@ -82,6 +82,17 @@ func (h *harness) runParser(cfg Config) (stop func()) {
 // drop stores a file's bytes and queues its FileEvent, as the watcher does.
 func (h *harness) drop(name string, data []byte, mutate func(*contract.FileEvent)) contract.FileEvent {
 	h.t.Helper()
+	ev := h.store(name, data)
+	if mutate != nil {
+		mutate(&ev)
+	}
+	h.queue(ev, "file:"+ev.FileID)
+	return ev
+}
+
+// store puts a file's bytes in FILEDATA and returns its event, unqueued.
+func (h *harness) store(name string, data []byte) contract.FileEvent {
+	h.t.Helper()
 	sum := sha256.Sum256(data)
 	id := hex.EncodeToString(sum[:])
 	store, err := h.env.JS.ObjectStore(h.ctx, topology.BucketFileData)
@@ -94,12 +105,7 @@ func (h *harness) drop(name string, data []byte, mutate func(*contract.FileEvent
 	pair, interval, _ := strings.Cut(strings.TrimSuffix(name, ".csv"), "_")
 	var iv int
 	fmt.Sscan(interval, &iv)
-	ev := contract.FileEvent{FileID: id, Name: name, Object: id, Pair: pair, Interval: iv, Size: int64(len(data)), Received: time.Now().UTC()}
-	if mutate != nil {
-		mutate(&ev)
-	}
-	h.queue(ev, "file:"+ev.FileID)
-	return ev
+	return contract.FileEvent{FileID: id, Name: name, Object: id, Pair: pair, Interval: iv, Size: int64(len(data)), Received: time.Now().UTC()}
 }
 
 func (h *harness) queue(ev contract.FileEvent, msgID string) {

@@ -1,0 +1,48 @@
+package ingest
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// NeedsReput says whether the parser asked, through the ledger, for a
+// file's bytes to be put in FILEDATA again: the stored copy could not be
+// read back intact (a store fault, not the file's), and the file waits
+// QUEUED instead of being rejected.
+func NeedsReput(e contract.LedgerEntry) bool {
+	return e.State == contract.FileQueued && e.Reput
+}
+
+// Reput puts a candidate's bytes in FILEDATA again, replacing the stored
+// copy, when its ledger entry asks for it (NeedsReput); it says whether it
+// did. The parser retrying the file then reads the new copy. The store's
+// digest of what it took is checked against the file id, as on the first
+// put: a source that changed since is not stored under the old id (the
+// object is removed and ErrChanged returned; the file keeps waiting).
+func (s *Submitter) Reput(ctx context.Context, c Candidate, e contract.LedgerEntry) (bool, error) {
+	if !NeedsReput(e) {
+		return false, nil
+	}
+	rc, err := open(c)
+	if err != nil {
+		return false, err
+	}
+	defer rc.Close()
+	info, err := s.obj.Put(ctx, jetstream.ObjectMeta{Name: e.FileID, Description: c.Name}, rc)
+	if err != nil {
+		return false, fmt.Errorf("put %s in %s again: %w", c.Name, topology.BucketFileData, err)
+	}
+	if sum, err := jetstream.DecodeObjectDigest(info.Digest); err != nil || hex.EncodeToString(sum) != e.FileID {
+		_ = s.obj.Delete(ctx, e.FileID)
+		return false, fmt.Errorf("%s: %w", c.Name, ErrChanged)
+	}
+	s.log.Warn("put a file's bytes again: the stored copy could not be read back intact",
+		"file", c.Name, "file_id", ShortID(e.FileID), "reason", e.Waiting)
+	return true, nil
+}

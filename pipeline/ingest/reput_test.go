@@ -1,0 +1,69 @@
+package ingest_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
+	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
+	"github.com/feefifofunds/feefifofunds/pipeline/topology"
+)
+
+// Reput puts the bytes again only when the ledger asks, and never stores a
+// source that changed under the old id.
+func TestReput(t *testing.T) {
+	env := testenv.StartJetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sub, err := ingest.NewSubmitter(ctx, env.JS, testenv.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := env.JS.ObjectStore(ctx, topology.BucketFileData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("1600000000,1,2,0.5,1.5,10,5\n")
+	sum := sha256.Sum256(data)
+	id := hex.EncodeToString(sum[:])
+	cases := []struct {
+		name    string
+		entry   contract.LedgerEntry
+		content []byte
+		want    bool
+		wantErr error
+	}{
+		{"not asked", contract.LedgerEntry{FileID: id, State: contract.FileQueued}, data, false, nil},
+		{"asked but settled", contract.LedgerEntry{FileID: id, State: contract.FileCommitted, Reput: true}, data, false, nil},
+		{"asked", contract.LedgerEntry{FileID: id, State: contract.FileQueued, Reput: true, Waiting: "digests do not match"}, data, true, nil},
+		{"source changed", contract.LedgerEntry{FileID: id, State: contract.FileQueued, Reput: true}, []byte("1600000000,9,9,9,9,9,9\n"), false, ingest.ErrChanged},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_ = store.Delete(ctx, id)
+			path := filepath.Join(t.TempDir(), "XBTUSD_60.csv")
+			if err := os.WriteFile(path, c.content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cand := ingest.Candidate{Path: path, Name: "XBTUSD_60.csv", Pair: "XBTUSD", Interval: 60, Size: int64(len(c.content))}
+			did, err := sub.Reput(ctx, cand, c.entry)
+			if did != c.want || !errors.Is(err, c.wantErr) {
+				t.Fatalf("Reput = %v, %v; want %v, %v", did, err, c.want, c.wantErr)
+			}
+			got, err := store.GetBytes(ctx, id)
+			switch {
+			case c.want && (err != nil || string(got) != string(data)):
+				t.Errorf("stored %q, %v", got, err)
+			case !c.want && err == nil:
+				t.Errorf("bytes stored under %s although nothing was to be put: %q", id[:12], got)
+			}
+		})
+	}
+}
