@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,15 +16,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
-
-func hourly(start int64, n int, price float64) []byte {
-	var b bytes.Buffer
-	for i := range n {
-		p := price + float64(i)
-		fmt.Fprintf(&b, "%d,%g,%g,%g,%g,%g,%d\n", start+int64(i)*3600, p, p+2, p-1, p+1, 1.5+float64(i), 3+i)
-	}
-	return b.Bytes()
-}
 
 // fff ingest --embedded's path (local pipeline, ingest.Load, the real parser
 // and writer into the real QuestDB): the same bytes under two names and zip
@@ -49,7 +39,7 @@ func TestLoadEveryIdentity(t *testing.T) {
 
 	const t0 = 1736496000
 	dir := t.TempDir()
-	same := hourly(t0, 24, 100)
+	same := testenv.HourlyCSV(t0, 24, 100)
 	os.WriteFile(filepath.Join(dir, "AAAUSD_60.csv"), same, 0o644)
 	os.WriteFile(filepath.Join(dir, "BBBUSD_60.csv"), same, 0o644)
 	var zb bytes.Buffer
@@ -57,7 +47,7 @@ func TestLoadEveryIdentity(t *testing.T) {
 	for _, m := range []struct {
 		name string
 		b    []byte
-	}{{"Kraken_OHLCVT/CCCUSD_60.csv", same}, {"x/DDDUSD_60.csv", hourly(t0, 5, 300)}, {"y/DDDUSD_60.csv", hourly(t0+5*3600, 5, 300)},
+	}{{"Kraken_OHLCVT/CCCUSD_60.csv", same}, {"x/DDDUSD_60.csv", testenv.HourlyCSV(t0, 5, 300)}, {"y/DDDUSD_60.csv", testenv.HourlyCSV(t0+5*3600, 5, 300)},
 		{"Kraken_OHLCVT/README.md", []byte("hi")}} {
 		w, _ := zw.Create(m.name)
 		w.Write(m.b)

@@ -23,17 +23,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
-// hourly is n valid 60-minute rows from open time start on; price sets the
-// values, so two calls with different prices give different candles.
-func hourly(start int64, n int, price float64) []byte {
-	var b bytes.Buffer
-	for i := range n {
-		p := price + float64(i)
-		fmt.Fprintf(&b, "%d,%g,%g,%g,%g,%g,%d\n", start+int64(i)*3600, p, p+2, p-1, p+1, 1.5+float64(i), 3+i)
-	}
-	return b.Bytes()
-}
-
 const t0 = 1736496000 // 2025-01-10T08:00:00Z
 
 func zipOf(t *testing.T, members ...[2]string) []byte {
@@ -76,7 +65,7 @@ func TestNothingSkippedSilently(t *testing.T) {
 	h.startWatcher(func(c *watcher.Config) { c.Log = log })
 
 	t.Run("same bytes under two names both load", func(t *testing.T) {
-		b := hourly(t0, 30, 100)
+		b := testenv.HourlyCSV(t0, 30, 100)
 		h.write("AAAUSD_60.csv", b)
 		h.waitFile(h.done("AAAUSD_60.csv"), 60*time.Second)
 		h.write("BBBUSD_60.csv", b)
@@ -98,11 +87,11 @@ func TestNothingSkippedSilently(t *testing.T) {
 	t.Run("zip members in folders, same base name, non-CSV and ../", func(t *testing.T) {
 		outside := filepath.Join(filepath.Dir(h.inbox), "x.csv")
 		data := zipOf(t,
-			[2]string{"Kraken_OHLCVT/CCCUSD_60.csv", string(hourly(t0, 20, 200))},
-			[2]string{"a/DDDUSD_60.csv", string(hourly(t0, 10, 300))},
-			[2]string{"b/DDDUSD_60.csv", string(hourly(t0+10*3600, 10, 310))},
+			[2]string{"Kraken_OHLCVT/CCCUSD_60.csv", string(testenv.HourlyCSV(t0, 20, 200))},
+			[2]string{"a/DDDUSD_60.csv", string(testenv.HourlyCSV(t0, 10, 300))},
+			[2]string{"b/DDDUSD_60.csv", string(testenv.HourlyCSV(t0+10*3600, 10, 310))},
 			[2]string{"Kraken_OHLCVT/README.txt", "not candles"},
-			[2]string{"../../EEEUSD_60.csv", string(hourly(t0, 5, 400))},
+			[2]string{"../../EEEUSD_60.csv", string(testenv.HourlyCSV(t0, 5, 400))},
 			[2]string{"../../x.csv", "1,2,3"},
 		)
 		h.write("kraken.zip", data)
@@ -129,9 +118,9 @@ func TestNothingSkippedSilently(t *testing.T) {
 	})
 
 	t.Run("replaced with new content after it was ingested", func(t *testing.T) {
-		h.write("FFFUSD_60.csv", hourly(t0, 10, 500))
+		h.write("FFFUSD_60.csv", testenv.HourlyCSV(t0, 10, 500))
 		h.waitFile(h.done("FFFUSD_60.csv"), 60*time.Second)
-		h.write("FFFUSD_60.csv", hourly(t0+10*3600, 10, 510))
+		h.write("FFFUSD_60.csv", testenv.HourlyCSV(t0+10*3600, 10, 510))
 		h.waitFile(h.done("FFFUSD_60.csv.1"), 60*time.Second)
 		if n := questCount(t, q, "FFFUSD", 20); n != 20 {
 			t.Errorf("FFFUSD: %d rows, want both contents' 20", n)
@@ -139,7 +128,7 @@ func TestNothingSkippedSilently(t *testing.T) {
 	})
 
 	t.Run("duplicate open times name both lines", func(t *testing.T) {
-		rows := strings.Split(strings.TrimSpace(string(hourly(t0, 5, 600))), "\n")
+		rows := strings.Split(strings.TrimSpace(string(testenv.HourlyCSV(t0, 5, 600))), "\n")
 		// Line 6 repeats line 2 with other values, line 7 repeats line 3 as it is.
 		in := append(rows, strings.Replace(rows[1], ",602,", ",602.5,", 1), rows[2])
 		h.write("GGGUSD_60.csv", []byte(strings.Join(in, "\n")+"\n"))
@@ -164,7 +153,7 @@ func TestNothingSkippedSilently(t *testing.T) {
 	t.Run("hints in the reason", func(t *testing.T) {
 		var gz bytes.Buffer
 		zw := gzip.NewWriter(&gz)
-		zw.Write(hourly(t0, 50, 700))
+		zw.Write(testenv.HourlyCSV(t0, 50, 700))
 		zw.Close()
 		var ms bytes.Buffer
 		for i := range 3 {
@@ -190,7 +179,7 @@ func TestNothingSkippedSilently(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(h.inbox, "more", "deeper"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		h.write(filepath.Join("more", "JJJUSD_60.csv"), hourly(t0, 3, 800))
+		h.write(filepath.Join("more", "JJJUSD_60.csv"), testenv.HourlyCSV(t0, 3, 800))
 		testenv.WaitValue(t, "log lines about the sub-folder", func() float64 {
 			return float64(strings.Count(h.logs.String(), "sub-folders are not read"))
 		}, 1, 10*time.Second)
@@ -212,10 +201,10 @@ func TestReplacedWhileInFlight(t *testing.T) {
 	h := newHarness(t)
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
 	h.startWatcher(func(c *watcher.Config) { c.Log = log }) // no parser yet: the file stays in flight
-	p := h.write("KKKUSD_60.csv", hourly(t0, 10, 900))
+	p := h.write("KKKUSD_60.csv", testenv.HourlyCSV(t0, 10, 900))
 	testenv.WaitValue(t, "files queued", func() float64 { return float64(testenv.FilesPublished(t, h.env.JS)) }, 1, 10*time.Second)
 	// Written into the same file (same inode), as cp over it does.
-	if err := os.WriteFile(p, hourly(t0+10*3600, 10, 910), 0o644); err != nil {
+	if err := os.WriteFile(p, testenv.HourlyCSV(t0+10*3600, 10, 910), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h.startStages(log, parser.Config{Now: time.Now}, writer.Config{QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond})
@@ -227,7 +216,7 @@ func TestReplacedWhileInFlight(t *testing.T) {
 	if !strings.Contains(rep, "replaced while its earlier content was in flight") || !strings.Contains(rep, "COMMITTED with 10 row(s)") {
 		t.Errorf("report:\n%s", rep)
 	}
-	if got := readText(t, h.done("KKKUSD_60.csv")); got != string(hourly(t0+10*3600, 10, 910)) {
+	if got := readText(t, h.done("KKKUSD_60.csv")); got != string(testenv.HourlyCSV(t0+10*3600, 10, 910)) {
 		t.Errorf("ingested/ holds other bytes than the new content")
 	}
 }
@@ -240,7 +229,7 @@ func TestLedgerKeyedByContentAlone(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
-	b := hourly(t0, 12, 1000)
+	b := testenv.HourlyCSV(t0, 12, 1000)
 	sum := sha256.Sum256(b)
 	content := hex.EncodeToString(sum[:])
 	led, err := ledger.Open(ctx, h.env.JS)
