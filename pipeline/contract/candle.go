@@ -77,7 +77,7 @@ type Batch struct {
 	Quote           string // normalised quote asset, e.g. "USD"
 	IntervalMinutes uint32
 	Origin          Origin
-	// Provenance: FileID (sha256 of the file's bytes) and BatchIndex for CSV
+	// Provenance: FileID (ledger.FileID of the source file) and BatchIndex for CSV
 	// batches, FillID and BatchIndex for API batches.
 	FileID     string
 	FileName   string

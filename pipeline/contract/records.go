@@ -8,9 +8,13 @@ import (
 // FileEvent is the work item on the FILES stream: one accepted CSV whose bytes
 // are in the FILEDATA object store under Object. Parsers need nothing else.
 type FileEvent struct {
-	FileID   string    `json:"file_id"` // sha256 of the content, hex
-	Name     string    `json:"name"`    // e.g. "XBTUSD_60.csv" (zip members: "archive.zip/XBTUSD_60.csv")
-	Object   string    `json:"object"`  // object store key holding the bytes
+	// FileID is the file's identity: content, pair, interval and zip member
+	// path together (ledger.FileID); the same bytes under two names are two
+	// files. Ledgers written before carry the content's sha256 alone.
+	FileID   string    `json:"file_id"`
+	Content  string    `json:"content,omitempty"` // sha256 of the bytes, hex
+	Name     string    `json:"name"`              // e.g. "XBTUSD_60.csv" (zip members: "archive.zip/XBTUSD_60.csv")
+	Object   string    `json:"object"`            // object store key holding the bytes (the file id)
 	Pair     string    `json:"pair"`
 	Interval int       `json:"interval"`
 	Size     int64     `json:"size"`
@@ -57,7 +61,8 @@ type RowError struct {
 
 // LedgerEntry is a file's record in the LEDGER key-value bucket, keyed by FileID.
 type LedgerEntry struct {
-	FileID         string     `json:"file_id"`
+	FileID         string     `json:"file_id"`           // ledger.FileID (the content's sha256 in older entries)
+	Content        string     `json:"content,omitempty"` // sha256 of the bytes, hex
 	Name           string     `json:"name"`
 	Path           string     `json:"path,omitempty"` // where the watcher found it
 	Size           int64      `json:"size"`

@@ -121,9 +121,15 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 	}
 	cands := opts.Candidates
 	if cands == nil && opts.Dir != "" {
+		var skipped []Skipped
 		var err error
-		if cands, _, err = Scan(opts.Dir, opts.Filters); err != nil {
+		if cands, skipped, err = Scan(opts.Dir, opts.Filters); err != nil {
 			return Summary{}, err
+		}
+		// Not loaded, so said: a file left out without a word is a file
+		// the user believes is in QuestDB.
+		for _, s := range skipped {
+			opts.Log.Info("not ingested", "file", s.Name, "kind", s.Kind, "why", s.Reason)
 		}
 	}
 	sum := Summary{Files: len(cands), Bytes: TotalSize(cands)}

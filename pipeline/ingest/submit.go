@@ -110,22 +110,31 @@ func Submit(ctx context.Context, js jetstream.JetStream, path string, opts Submi
 }
 
 // Submit stores and queues one candidate (plain file or zip member):
-// hashes it for its file id, and unless the ledger already knows that
-// content puts the bytes in FILEDATA, writes the QUEUED ledger entry and
-// publishes the FileEvent. Memory use is bounded whatever the file size.
+// hashes it, and unless the ledger already knows that file (its content
+// under the same pair, interval and member path: ledger.FileID) puts the
+// bytes in FILEDATA, writes the QUEUED ledger entry and publishes the
+// FileEvent. Memory use is bounded whatever the file size.
 func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions) (Submission, error) {
-	id, size, err := hashOf(c)
+	content, size, err := hashOf(c)
 	if err != nil {
 		return Submission{}, err
 	}
 	if size == 0 {
 		return Submission{}, &FileError{Path: c.Path, Err: errors.New("the file is empty")}
 	}
+	id := ledger.FileID(content, c.Pair, c.Interval, c.Member)
 	for attempt := 0; attempt < 10; attempt++ {
 		have, rev, err := s.led.Get(ctx, id)
 		exists := err == nil
 		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
 			return Submission{}, err
+		}
+		if !exists && !opts.Force {
+			// A ledger written before ids included the pair and interval
+			// keys the file by its content alone.
+			if old, orev, err := s.led.Get(ctx, content); err == nil && ledger.LegacyMatch(old, content, c.Pair, c.Interval) {
+				have, rev, exists = old, orev, true
+			}
 		}
 		if exists && !opts.Force {
 			if ledger.Terminal(have.State) {
@@ -133,12 +142,12 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 			}
 			return Submission{Outcome: InFlight, Entry: have, Revision: rev}, nil
 		}
-		if err := s.store(ctx, c, id, size); err != nil {
+		if err := s.store(ctx, c, id, content, size); err != nil {
 			return Submission{}, err
 		}
 		now := time.Now().UTC()
 		e := contract.LedgerEntry{
-			FileID: id, Name: c.Name, Path: c.Path, Size: size, Pair: c.Pair, Interval: c.Interval,
+			FileID: id, Content: content, Name: c.Name, Path: c.Path, Size: size, Pair: c.Pair, Interval: c.Interval,
 			State: contract.FileQueued, Created: now, Updated: now,
 		}
 		if exists {
@@ -174,7 +183,7 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 
 func (s *Submitter) publish(ctx context.Context, e contract.LedgerEntry, size int64, opts SubmitOptions) error {
 	ev := contract.FileEvent{
-		FileID: e.FileID, Name: e.Name, Object: e.FileID, Pair: e.Pair, Interval: e.Interval,
+		FileID: e.FileID, Content: e.Content, Name: e.Name, Object: e.FileID, Pair: e.Pair, Interval: e.Interval,
 		Size: size, Received: e.Created, OnBadRow: opts.OnBadRow, Force: opts.Force, Run: e.Run,
 	}
 	b, err := json.Marshal(ev)
@@ -190,9 +199,11 @@ func (s *Submitter) publish(ctx context.Context, e contract.LedgerEntry, size in
 
 // store puts the bytes in FILEDATA under the file id, unless an earlier
 // submission did. The store's own digest of what it took is checked against
-// the id, so a file that changed after it was hashed is never stored under
-// the wrong id.
-func (s *Submitter) store(ctx context.Context, c Candidate, id string, size int64) error {
+// the content hash, so a file that changed after it was hashed is never
+// stored under the wrong id. Identical bytes under two names are stored
+// twice: the ledger keeper deletes a file's object when that file commits,
+// which must not take the bytes from under the other.
+func (s *Submitter) store(ctx context.Context, c Candidate, id, content string, size int64) error {
 	if info, err := s.obj.GetInfo(ctx, id); err == nil && !info.Deleted && int64(info.Size) == size {
 		return nil
 	}
@@ -212,14 +223,14 @@ func (s *Submitter) store(ctx context.Context, c Candidate, id string, size int6
 	}
 	// The object store hashes what it stored (SHA-256, like the file id):
 	// its digest tells a file that changed since it was hashed.
-	if sum, err := jetstream.DecodeObjectDigest(info.Digest); err != nil || hex.EncodeToString(sum) != id {
+	if sum, err := jetstream.DecodeObjectDigest(info.Digest); err != nil || hex.EncodeToString(sum) != content {
 		_ = s.obj.Delete(ctx, id)
 		return fmt.Errorf("%s: %w", c.Name, ErrChanged)
 	}
 	return nil
 }
 
-// hashOf reads a candidate once for its sha256 and size.
+// hashOf reads a candidate once for the sha256 of its bytes and its size.
 func hashOf(c Candidate) (string, int64, error) {
 	rc, err := open(c)
 	if err != nil {

@@ -81,6 +81,8 @@ type Reader struct {
 	header   bool
 	rows     int64 // good rows returned
 	bad      int64 // bad rows returned
+	repeats  int64 // rows identical to an earlier one with the same open time, skipped
+	times    *openTimes
 }
 
 // NewReader reads candles of the given interval (minutes) from src.
@@ -90,6 +92,7 @@ func NewReader(src io.Reader, interval int, opts ...Option) *Reader {
 		o(r)
 	}
 	r.buf = make([]byte, r.bufSize)
+	r.times = newOpenTimes(r.step)
 	r.minTime = Earliest.Unix()
 	r.maxTime = r.now().Unix()
 	return r
@@ -106,14 +109,26 @@ func (r *Reader) HeaderSkipped() bool { return r.header }
 func (r *Reader) Rows() int64    { return r.rows }
 func (r *Reader) BadRows() int64 { return r.bad }
 
+// Repeats counts rows skipped quietly because an earlier line had the same
+// open time and the same values: loading them again would change nothing.
+func (r *Reader) Repeats() int64 { return r.repeats }
+
 var errLineTooLong = errors.New("line too long")
 
 // Next reads the next candle into c. It returns io.EOF at the end, a
 // *RowError for a bad row (c is then unspecified; call Next again for the
-// following rows), or another error when the source cannot be read.
+// following rows), a *ContentError when the bytes are not CSV text, or
+// another error when the source cannot be read. A row repeating an earlier
+// open time is a bad row when its values differ (the earlier one is kept)
+// and skipped quietly when they are the same.
 func (r *Reader) Next(c *contract.Candle) error {
 	if r.step <= 0 {
 		return fmt.Errorf("interval %d minutes: must be positive", r.interval)
+	}
+	if !r.started {
+		if err := r.sniff(); err != nil {
+			return err
+		}
 	}
 	for {
 		line, err := r.readLine()
@@ -149,9 +164,32 @@ func (r *Reader) Next(c *contract.Candle) error {
 			r.bad++
 			return &RowError{Line: r.line, Reason: reason, Text: errText(line)}
 		}
+		if earlier, same := r.times.add(c.Time, r.line, c); earlier != 0 {
+			if same {
+				r.repeats++
+				continue
+			}
+			r.bad++
+			return &RowError{Line: r.line, Reason: repeatReason(c.Time, earlier), Text: errText(line)}
+		}
 		r.rows++
 		return nil
 	}
+}
+
+// sniff reads the first bytes and refuses input that is not text.
+func (r *Reader) sniff() error {
+	for r.w-r.r < 6 && r.rerr == nil {
+		if err := r.fill(); err != nil {
+			return fmt.Errorf("read line 1: %w", err)
+		}
+	}
+	if reason := sniff(r.buf[r.r:r.w]); reason != "" {
+		r.started = true
+		r.r, r.w, r.rerr = 0, 0, io.EOF
+		return &ContentError{Reason: reason}
+	}
+	return nil
 }
 
 // readLine returns the next line without its '\n'. The slice points into the
@@ -338,7 +376,7 @@ func (r *Reader) parse(line []byte, c *contract.Candle) string {
 	case t < r.minTime:
 		return fmt.Sprintf("time %s (%s) is before 2009-01-01", echo(f[0]), fmtTime(t))
 	case t > r.maxTime:
-		return fmt.Sprintf("time %s (%s) is in the future", echo(f[0]), fmtTime(t))
+		return fmt.Sprintf("time %s (%s) is in the future%s", echo(f[0]), fmtTime(t), r.msHint(t))
 	case t%r.step != 0:
 		return fmt.Sprintf("time %s (%s) is not aligned to the %d-minute interval", echo(f[0]), fmtTime(t), r.interval)
 	}

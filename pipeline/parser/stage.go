@@ -314,6 +314,7 @@ type summary struct {
 	bad     int64
 	errs    []contract.RowError
 	batches int
+	content string // why the bytes are not CSV text at all (ContentError)
 }
 
 func (s *summary) addError(re *RowError) {
@@ -326,6 +327,8 @@ func (s *summary) addError(re *RowError) {
 // emptyReason says why a file with no good row is rejected.
 func (s *summary) emptyReason() string {
 	switch {
+	case s.content != "":
+		return s.content
 	case s.bad > 0:
 		return fmt.Sprintf("no valid row: all %d rows are bad (first: line %d: %s)", s.bad, s.errs[0].Line, s.errs[0].Reason)
 	case s.header:
@@ -488,6 +491,11 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, src io.Reader, 
 			if errors.As(err, &re) {
 				sum.addError(re)
 				continue
+			}
+			var ce *ContentError
+			if errors.As(err, &ce) {
+				sum.content = ce.Reason
+				break
 			}
 			return nil, fmt.Errorf("read spooled %s/%s: %w", topology.BucketFileData, ev.Object, err)
 		}

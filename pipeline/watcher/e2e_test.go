@@ -15,7 +15,6 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
-	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
@@ -51,26 +50,9 @@ func readCSV(t *testing.T, b []byte) []csvRow {
 func TestEndToEndIntoQuestDB(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 	h := newHarness(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
-	errs := make(chan error, 2)
-	go func() {
-		errs <- parser.Run(ctx, parser.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(),
-			Now: func() time.Time { return time.Now() }})
-	}()
-	go func() {
-		errs <- writer.Run(ctx, writer.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), QuestDB: q.Config(),
-			FlushInterval: 100 * time.Millisecond})
-	}()
-	defer func() {
-		cancel()
-		for range 2 {
-			if err := <-errs; err != nil {
-				t.Errorf("stage: %v", err)
-			}
-		}
-	}()
+	h.startStages(log, parser.Config{Now: time.Now}, writer.Config{QuestDB: q.Config(), FlushInterval: 100 * time.Millisecond})
 
 	xbt := fixture(t, "XBTUSD_1440.csv")
 	eth := fixture(t, "ETHUSD_1440.csv")
@@ -161,27 +143,12 @@ func TestEndToEndQuestDBDownMidIngest(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 	px := testenv.NewProxy(t, q.HTTPAddr())
 	h := newHarness(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(h.logs, nil))
 	qs := q.Config()
 	qs.ILP = px.Conf()
-	errs := make(chan error, 2)
-	go func() {
-		errs <- parser.Run(ctx, parser.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), BatchSize: 50})
-	}()
-	go func() {
-		errs <- writer.Run(ctx, writer.Config{JS: h.env.JS, Log: log, Metrics: metrics.NewRegistry(), QuestDB: qs,
-			FlushInterval: 100 * time.Millisecond, FlushRows: 100, MaxBackoff: time.Second})
-	}()
-	defer func() {
-		cancel()
-		for range 2 {
-			if err := <-errs; err != nil {
-				t.Errorf("stage: %v", err)
-			}
-		}
-	}()
+	h.startStages(log, parser.Config{BatchSize: 50},
+		writer.Config{QuestDB: qs, FlushInterval: 100 * time.Millisecond, FlushRows: 100, MaxBackoff: time.Second})
 	h.startWatcher(func(c *watcher.Config) { c.Log = log })
 
 	// The first file lands with QuestDB up: the writer is connected.

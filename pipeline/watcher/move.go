@@ -90,6 +90,12 @@ func writeNote(path, text string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
+	// CreateTemp makes it 0600; the inbox is often a bind mount read by
+	// other users (the host's), who must be able to read why.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
 	if _, err := tmp.WriteString(text); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("write %s: %w", path, err)
@@ -159,7 +165,7 @@ func committedReport(e contract.LedgerEntry) string {
 func alreadyReport(name string, e contract.LedgerEntry) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: already ingested, not ingested again\n\n", name)
-	fmt.Fprintf(&b, "The same content (file id %s) was committed on %s as %s:\n",
+	fmt.Fprintf(&b, "The same content under the same pair and interval (file id %s) was committed on %s as %s:\n",
 		e.FileID, e.Updated.UTC().Format(timeFmt), e.Name)
 	fmt.Fprintf(&b, "  rows committed: %d\n  rows rejected:  %d\n", e.RowsCommitted, e.RowsRejected)
 	b.WriteString("\nTo load it again anyway, run the watcher or fff ingest with --force.\n")

@@ -181,6 +181,8 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg: cfg, filters: filters, log: log, sub: sub, tr: tr,
 		obs:     map[string]*observation{},
 		handled: map[string]handledKind{},
+		notes:   map[string]string{},
+		dirs:    map[string]bool{},
 		jobs:    make(chan job),
 		results: make(chan result),
 		m:       newCounters(cfg.Metrics),
@@ -322,6 +324,8 @@ type run struct {
 	obs     map[string]*observation
 	handled map[string]handledKind
 	queue   []job
+	notes   map[string]string // by path: an earlier content replaced while in flight
+	dirs    map[string]bool   // sub-folders already logged as not read
 	jobs    chan job
 	results chan result
 	m       counters
@@ -350,6 +354,7 @@ func (w *run) fsEvent(ev fsnotify.Event) {
 	switch {
 	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
 		delete(w.obs, ev.Name)
+		delete(w.dirs, ev.Name)
 		if w.handled[ev.Name] == handledFiltered {
 			delete(w.handled, ev.Name)
 		}
@@ -367,7 +372,11 @@ func (w *run) observe(path string) {
 		return
 	}
 	fi, err := os.Lstat(path)
-	if err != nil || fi.IsDir() {
+	if err != nil {
+		return
+	}
+	if fi.IsDir() {
+		w.subFolder(path)
 		return
 	}
 	if o, ok := w.obs[path]; ok {
@@ -396,6 +405,16 @@ func (w *run) rescan() {
 			delete(w.handled, p)
 		}
 	}
+}
+
+// subFolder says once per folder that it is not read: files dropped in a
+// folder would otherwise wait there without a word.
+func (w *run) subFolder(path string) {
+	if w.dirs[path] || path == w.cfg.Done || path == w.cfg.Rejected {
+		return
+	}
+	w.dirs[path] = true
+	w.log.Warn("sub-folders are not read: move the files themselves into the inbox", "folder", filepath.Base(path), "inbox", w.cfg.Inbox)
 }
 
 // checkSettled takes the files that have not changed for Settle.
@@ -562,6 +581,9 @@ func (w *run) zipResult(r result) {
 	}
 	w.handled[r.path] = handledWaiting
 	w.log.Info("zip queued", "file", name, "members", len(r.members), "skipped", len(r.skipped))
+	for _, s := range r.skipped {
+		w.log.Info("zip member not ingested", "file", name, "member", s.Member, "kind", s.Kind, "why", s.Reason)
+	}
 	type waited struct {
 		sub ingest.Submission
 		it  *item
@@ -633,6 +655,10 @@ func (w *run) settle(it *item, e contract.LedgerEntry) {
 		return
 	}
 	name := filepath.Base(it.path)
+	if replaced(it.path, it.fi) {
+		w.retake(it.path, entryOutcome(e))
+		return
+	}
 	switch e.State {
 	case contract.FileCommitted:
 		w.log.Info("committed", "file", name, "rows", e.RowsCommitted, "rows_rejected", e.RowsRejected)
@@ -647,6 +673,10 @@ func (w *run) settle(it *item, e contract.LedgerEntry) {
 }
 
 func (w *run) finishZip(z *zipTrack) {
+	if replaced(z.path, z.fi) {
+		w.retake(z.path, zipOutcome(z))
+		return
+	}
 	committed := 0
 	for _, m := range z.members {
 		if m.entry.State == contract.FileCommitted {
@@ -712,6 +742,9 @@ func (w *run) moveDone(path string, fi fs.FileInfo, report string) {
 		return
 	}
 	w.m.done.Inc()
+	if n := w.takeNote(path); n != "" {
+		report = n + "\n" + report
+	}
 	if report != "" {
 		if _, err := writeNote(to+".report.txt", report); err != nil {
 			w.log.Error("write report", "file", to, "err", err)
@@ -737,6 +770,9 @@ func (w *run) reject(path string, fi fs.FileInfo, reason string, e *contract.Led
 	note := reasonNote(name, reason, e)
 	if len(extra) > 0 {
 		note = name + ": rejected: " + reason + "\n\n" + strings.Join(extra, "")
+	}
+	if n := w.takeNote(path); n != "" {
+		note += "\n" + n
 	}
 	if _, err := writeNote(to+".reason.txt", note); err != nil {
 		w.log.Error("write reason", "file", to, "err", err)
