@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -75,26 +74,7 @@ func (d *dayDuration) Set(s string) error {
 	return nil
 }
 
-func parseDays(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i >= 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q: want a duration such as 90d, 7d, 1d12h or 6h", s)
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		s = s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q: want a duration such as 90d, 7d, 1d12h or 6h", s)
-	}
-	return days + v, nil
-}
+func parseDays(s string) (time.Duration, error) { return gapscanner.ParseDuration(s) }
 
 func formatDays(d time.Duration) string {
 	if d > 0 && d%(24*time.Hour) == 0 {
