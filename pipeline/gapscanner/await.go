@@ -43,10 +43,10 @@ func settledState(s string) bool {
 
 // AwaitProgress is how far a wait got.
 type AwaitProgress struct {
-	Total, Settled                        int
-	Filled, Failed, Unfillable, NoTrades  int
-	CandlesWritten                        int64
-	Elapsed                               time.Duration
+	Total, Settled                       int
+	Filled, Failed, Unfillable, NoTrades int
+	CandlesWritten                       int64
+	Elapsed                              time.Duration
 }
 
 // AwaitOptions tune Await.

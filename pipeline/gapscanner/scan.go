@@ -215,6 +215,8 @@ func (c *ScanConfig) defaults() error {
 		return err
 	}
 	c.Tiers = tiers
+	// Copies: jobs running side by side share their Config's slices.
+	c.Pairs, c.Assets = slices.Clone(c.Pairs), slices.Clone(c.Assets)
 	for i, p := range c.Pairs {
 		c.Pairs[i] = strings.ToUpper(strings.TrimSpace(p))
 	}

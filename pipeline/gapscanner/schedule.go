@@ -212,4 +212,3 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return days + v, nil
 }
-
