@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 )
 
@@ -27,23 +26,19 @@ asking Kraken for what it cannot serve. scan and run also purge past their
   gapscanner cleanup --days 30 --dry-run --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
+			if days <= 0 {
+				return fmt.Errorf("--days %v: want more than zero", days)
+			}
 			now, err := a.clock()
 			if err != nil {
 				return err
 			}
-			if days <= 0 {
-				return fmt.Errorf("--days %v: want more than zero", days)
-			}
-			nc, js, err := a.jetStream(ctx, false)
+			ctx := cmd.Context()
+			kv, closeNATS, err := a.gapRecords(ctx)
 			if err != nil {
 				return err
 			}
-			defer nc.Close()
-			kv, err := gaps.Open(ctx, js)
-			if err != nil {
-				return err
-			}
+			defer closeNATS()
 			st, err := gapscanner.Cleanup(ctx, kv, gapscanner.CleanupOptions{
 				OlderThan: time.Duration(days * 24 * float64(time.Hour)), Now: now, DryRun: dryRun,
 			})

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
@@ -141,6 +142,20 @@ func (a *app) jetStream(ctx context.Context, optional bool) (*nats.Conn, jetstre
 		return nil, nil, err
 	}
 	return nc, js, nil
+}
+
+// gapRecords connects to NATS and opens the GAPS bucket; closeNATS ends
+// the connection.
+func (a *app) gapRecords(ctx context.Context) (kv jetstream.KeyValue, closeNATS func(), err error) {
+	nc, js, err := a.jetStream(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if kv, err = gaps.Open(ctx, js); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return kv, nc.Close, nil
 }
 
 // scanConfig is the scan of the series f selects.

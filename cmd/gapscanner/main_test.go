@@ -156,7 +156,7 @@ func TestScanRefusesWithoutTerminalOrYes(t *testing.T) {
 
 func TestScanYesPublishesAndRecords(t *testing.T) {
 	w := newWorld(t)
-	code, out, errOut := w.run(t, nil, "scan", "--yes", "--to-now")
+	code, out, errOut := w.run(t, nil, "scan", "--yes", "--to-now", "--no-wait")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -199,7 +199,7 @@ func TestScanConfirmOnTerminal(t *testing.T) {
 	if len(w.fills(t)) != 0 {
 		t.Error("published without confirmation")
 	}
-	code, out, _ = w.run(t, terminal("y\n"), "scan")
+	code, out, _ = w.run(t, terminal("y\n"), "scan", "--no-wait")
 	if code != 0 || !strings.Contains(out, "published 1 fill requests") || len(w.fills(t)) != 1 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -261,13 +261,17 @@ func TestReportAndStale(t *testing.T) {
 		t.Errorf("report text:\n%s", out)
 	}
 
-	code, out, _ = w.run(t, nil, "stale", "--hours", "2")
-	if code != 0 || !strings.Contains(out, "ETHUSD 60m") || !strings.Contains(out, "3h30m") {
-		t.Errorf("stale --hours 2: exit %d\n%s", code, out)
+	// A stale series is a failure a cron job or CI check can see.
+	code, out, errOut = w.run(t, nil, "stale", "--hours", "2")
+	if code != 1 || !strings.Contains(out, "ETHUSD 60m") || !strings.Contains(out, "3h30m") || !strings.Contains(out, "3.50") ||
+		!strings.Contains(out, "checked 1 assets, 1 series") || !strings.Contains(errOut, "1 of 1 series are more than 2h behind") {
+		t.Errorf("stale --hours 2: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = w.run(t, nil, "stale", "--json")
-	if code != 0 || strings.TrimSpace(out) != "[]" {
-		t.Errorf("stale --json (24h): exit %d\n%s", code, out)
+	var stale gapscanner.StaleReport
+	if err := json.Unmarshal([]byte(out), &stale); code != 0 || err != nil || len(stale.Stale) != 0 || stale.Stale == nil ||
+		stale.AssetsChecked != 1 || stale.SeriesChecked != 1 || stale.Hours != 24 {
+		t.Errorf("stale --json (24h): exit %d %v\n%s", code, err, out)
 	}
 	code, _, errOut = w.run(t, nil, "stale", "--tier", "TIER7")
 	if code == 0 || !strings.Contains(errOut, "TIER7") {

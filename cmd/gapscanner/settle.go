@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 )
 
@@ -39,15 +38,11 @@ func (a *app) settle(ctx context.Context, res gapscanner.SweepResult, o settleOp
 	var outcomes []gapscanner.Outcome
 	var waitErr error
 	if o.wait && len(requested) > 0 {
-		nc, js, err := a.jetStream(ctx, false)
+		kv, closeNATS, err := a.gapRecords(ctx)
 		if err != nil {
 			return err
 		}
-		defer nc.Close()
-		kv, err := gaps.Open(ctx, js)
-		if err != nil {
-			return err
-		}
+		defer closeNATS()
 		a.note(o.asJSON, "waiting for the fetcher to answer %d gaps (up to %s; --no-wait to skip)", len(requested), o.timeout)
 		bar := newProgress(a.errOut)
 		outcomes, waitErr = gapscanner.Await(ctx, kv, requested, gapscanner.AwaitOptions{
