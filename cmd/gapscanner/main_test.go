@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -347,6 +348,69 @@ func TestIsTerminal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := isTerminal(tc.in); got != tc.want {
 				t.Errorf("isTerminal = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCleanupCountsFilledAndFailedApart(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	kv, err := w.nats.JS.KeyValue(ctx, topology.BucketGaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, recent := at(now).AddDate(0, 0, -100), at(now).AddDate(0, 0, -10)
+	for i, r := range []struct {
+		state   string
+		updated time.Time
+	}{
+		{contract.GapFilled, old}, {contract.GapFilled, old}, {contract.GapFailed, old},
+		{contract.GapFilled, recent}, {contract.GapUnfillable, old}, {contract.GapNoTrades, old},
+	} {
+		data, _ := json.Marshal(contract.GapRecord{Source: "kraken", Pair: "ETHUSD", Interval: 60, State: r.state, Updated: r.updated})
+		if _, err := kv.Put(ctx, "kraken.ETHUSD.60."+strconv.Itoa(i), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := w.run(t, nil, "cleanup", "--days", "90", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would purge (--dry-run) 2 FILLED and 1 FAILED gap records older than 90d") || len(w.records(t)) != 6 {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = w.run(t, nil, "cleanup", "--days", "90", "--json")
+	var st gapscanner.CleanupStats
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+		t.Fatalf("exit %d %v\n%s%s", code, err, out, errOut)
+	}
+	if st.FilledPurged != 2 || st.FailedPurged != 1 || st.UnfillableKept != 1 || st.NoTradesKept != 1 || st.Remaining != 3 {
+		t.Errorf("cleanup: %+v", st)
+	}
+	if keys := w.records(t); len(keys) != 3 {
+		t.Errorf("records left %v, want the recent FILLED, the UNFILLABLE and the NO_TRADES", keys)
+	}
+}
+
+func TestSelectionFlagsOfTheOldTool(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		gaps int
+	}{
+		{"tier ALL", []string{"--tier", "ALL"}, 2},
+		{"asset of the pair", []string{"--asset", "ETH"}, 2},
+		{"another asset", []string{"--asset", "BTC"}, 0},
+		{"interval and intervals add up", []string{"--interval", "1440", "--intervals", "60"}, 2},
+		{"intervals alone", []string{"--intervals", "1440"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := w.run(t, nil, append([]string{"scan", "--dry-run", "--json"}, tc.args...)...)
+			var rep gapscanner.Report
+			if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil {
+				t.Fatalf("exit %d %v\n%s", code, err, errOut)
+			}
+			if len(rep.Gaps) != tc.gaps {
+				t.Errorf("%d gaps, want %d", len(rep.Gaps), tc.gaps)
 			}
 		})
 	}
