@@ -24,22 +24,52 @@ func bindEnv(fs *pflag.FlagSet) {
 	})
 }
 
-// filters are the selection flags: --tier, --pair and the interval list
-// (--interval for scan, report and stale; --intervals for run).
+// filters are the selection flags: --tier, --pair, --asset and the
+// interval list, under both names the old tool's users type (--interval,
+// --intervals) on every command.
 type filters struct {
 	tiers     []string
 	pairs     []string
-	intervals []int
+	assets    []string
+	intervals intList
 }
 
-func (f *filters) add(fs *pflag.FlagSet, intervalFlag, tierUsage string) {
+func (f *filters) add(fs *pflag.FlagSet, tierUsage string) {
 	fs.StringSliceVar(&f.tiers, "tier", nil, tierUsage)
 	fs.StringSliceVar(&f.pairs, "pair", nil, "only these Kraken pairs, e.g. XBTUSD,ETHUSD")
-	fs.IntSliceVar(&f.intervals, intervalFlag, nil, "only these intervals in minutes, e.g. 60,1440")
+	fs.StringSliceVar(&f.assets, "asset", nil, "only these base assets, any quote, e.g. BTC,ETH (XBT works too)")
+	fs.Var(&f.intervals, "interval", "only these intervals in minutes, e.g. 60,1440 (same as --intervals)")
+	fs.Var(&f.intervals, "intervals", "only these intervals in minutes, e.g. 60,1440 (same as --interval)")
+}
+
+// intList is a comma separated list of minutes that grows with every use,
+// so --interval 60 --intervals 1440 means both.
+type intList []int
+
+func (l *intList) String() string {
+	parts := make([]string, len(*l))
+	for i, v := range *l {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ",")
+}
+func (l *intList) Type() string { return "ints" }
+func (l *intList) Set(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q: want minutes such as 60 or 60,1440", p)
+		}
+		*l = append(*l, n)
+	}
+	return nil
 }
 
 const (
-	tierUsage     = "only assets of these tiers (TIER1..TIER4 or 1..4, comma separated)"
+	tierUsage     = "only assets of these tiers (TIER1..TIER4 or 1..4, comma separated; ALL for every tier)"
 	tierUsageLong = tierUsage + "; the tier of a pair is its base asset's"
 )
 
@@ -75,26 +105,7 @@ func (d *dayDuration) Set(s string) error {
 	return nil
 }
 
-func parseDays(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i >= 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q: want a duration such as 90d, 7d, 1d12h or 6h", s)
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		s = s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q: want a duration such as 90d, 7d, 1d12h or 6h", s)
-	}
-	return days + v, nil
-}
+func parseDays(s string) (time.Duration, error) { return gapscanner.ParseDuration(s) }
 
 func formatDays(d time.Duration) string {
 	if d > 0 && d%(24*time.Hour) == 0 {

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
+	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
@@ -77,7 +78,7 @@ Each gap is classified:
 Gap records live in the GAPS bucket (nats kv ls GAPS; nats kv get GAPS
 kraken.XBTUSD.60.1736496000) with their history: OPEN -> REQUESTED -> FILLED |
 FAILED | UNFILLABLE | NO_TRADES. FILLED and FAILED records are purged after
---retention; UNFILLABLE and NO_TRADES are kept.
+--retention (or by "gapscanner cleanup"); UNFILLABLE and NO_TRADES are kept.
 
 Every flag can also be set with the environment variable named in its help.`,
 		SilenceUsage:  true,
@@ -104,7 +105,7 @@ Every flag can also be set with the environment variable named in its help.`,
 	pf.StringVar(&a.now, "now", "", "pretend it is this time (RFC 3339), for what-if runs: decides what is within Kraken's 720-candle window")
 	bindEnv(pf)
 
-	root.AddCommand(a.scanCmd(), a.runCmd(), a.reportCmd(), a.staleCmd())
+	root.AddCommand(a.scanCmd(), a.runCmd(), a.reportCmd(), a.staleCmd(), a.cleanupCmd())
 	return root
 }
 
@@ -143,10 +144,24 @@ func (a *app) jetStream(ctx context.Context, optional bool) (*nats.Conn, jetstre
 	return nc, js, nil
 }
 
+// gapRecords connects to NATS and opens the GAPS bucket; closeNATS ends
+// the connection.
+func (a *app) gapRecords(ctx context.Context) (kv jetstream.KeyValue, closeNATS func(), err error) {
+	nc, js, err := a.jetStream(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if kv, err = gaps.Open(ctx, js); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return kv, nc.Close, nil
+}
+
 // scanConfig is the scan of the series f selects.
 func (a *app) scanConfig(db *pgxpool.Pool, f filters, now func() time.Time) gapscanner.ScanConfig {
 	return gapscanner.ScanConfig{
-		DB: db, Table: a.qdb.Table, Tiers: f.tiers, Pairs: f.pairs, Intervals: f.intervals, Now: now, Log: a.log,
+		DB: db, Table: a.qdb.Table, Tiers: f.tiers, Pairs: f.pairs, Assets: f.assets, Intervals: f.intervals, Now: now, Log: a.log,
 	}
 }
 
@@ -199,13 +214,14 @@ func writeJSON(w io.Writer, v any) error {
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// isTerminal says whether the confirmation can be asked on in: a character
-// device such as a terminal's *os.File.
-func isTerminal(in io.Reader) bool {
-	f, ok := in.(interface{ Stat() (os.FileInfo, error) })
+// isTerminal says whether f is a character device such as a terminal's
+// *os.File: where the confirmation can be asked, where a progress bar can
+// be redrawn.
+func isTerminal(f any) bool {
+	st, ok := f.(interface{ Stat() (os.FileInfo, error) })
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	fi, err := st.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

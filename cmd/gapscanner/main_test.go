@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func TestScanRefusesWithoutTerminalOrYes(t *testing.T) {
 
 func TestScanYesPublishesAndRecords(t *testing.T) {
 	w := newWorld(t)
-	code, out, errOut := w.run(t, nil, "scan", "--yes", "--to-now")
+	code, out, errOut := w.run(t, nil, "scan", "--yes", "--to-now", "--no-wait")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -199,7 +200,7 @@ func TestScanConfirmOnTerminal(t *testing.T) {
 	if len(w.fills(t)) != 0 {
 		t.Error("published without confirmation")
 	}
-	code, out, _ = w.run(t, terminal("y\n"), "scan")
+	code, out, _ = w.run(t, terminal("y\n"), "scan", "--no-wait")
 	if code != 0 || !strings.Contains(out, "published 1 fill requests") || len(w.fills(t)) != 1 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
@@ -261,13 +262,17 @@ func TestReportAndStale(t *testing.T) {
 		t.Errorf("report text:\n%s", out)
 	}
 
-	code, out, _ = w.run(t, nil, "stale", "--hours", "2")
-	if code != 0 || !strings.Contains(out, "ETHUSD 60m") || !strings.Contains(out, "3h30m") {
-		t.Errorf("stale --hours 2: exit %d\n%s", code, out)
+	// A stale series is a failure a cron job or CI check can see.
+	code, out, errOut = w.run(t, nil, "stale", "--hours", "2")
+	if code != 1 || !strings.Contains(out, "ETHUSD 60m") || !strings.Contains(out, "3h30m") || !strings.Contains(out, "3.50") ||
+		!strings.Contains(out, "checked 1 assets, 1 series") || !strings.Contains(errOut, "1 of 1 series are more than 2h behind") {
+		t.Errorf("stale --hours 2: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = w.run(t, nil, "stale", "--json")
-	if code != 0 || strings.TrimSpace(out) != "[]" {
-		t.Errorf("stale --json (24h): exit %d\n%s", code, out)
+	var stale gapscanner.StaleReport
+	if err := json.Unmarshal([]byte(out), &stale); code != 0 || err != nil || len(stale.Stale) != 0 || stale.Stale == nil ||
+		stale.AssetsChecked != 1 || stale.SeriesChecked != 1 || stale.Hours != 24 {
+		t.Errorf("stale --json (24h): exit %d %v\n%s", code, err, out)
 	}
 	code, _, errOut = w.run(t, nil, "stale", "--tier", "TIER7")
 	if code == 0 || !strings.Contains(errOut, "TIER7") {
@@ -343,6 +348,69 @@ func TestIsTerminal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := isTerminal(tc.in); got != tc.want {
 				t.Errorf("isTerminal = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCleanupCountsFilledAndFailedApart(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	kv, err := w.nats.JS.KeyValue(ctx, topology.BucketGaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, recent := at(now).AddDate(0, 0, -100), at(now).AddDate(0, 0, -10)
+	for i, r := range []struct {
+		state   string
+		updated time.Time
+	}{
+		{contract.GapFilled, old}, {contract.GapFilled, old}, {contract.GapFailed, old},
+		{contract.GapFilled, recent}, {contract.GapUnfillable, old}, {contract.GapNoTrades, old},
+	} {
+		data, _ := json.Marshal(contract.GapRecord{Source: "kraken", Pair: "ETHUSD", Interval: 60, State: r.state, Updated: r.updated})
+		if _, err := kv.Put(ctx, "kraken.ETHUSD.60."+strconv.Itoa(i), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := w.run(t, nil, "cleanup", "--days", "90", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would purge (--dry-run) 2 FILLED and 1 FAILED gap records older than 90d") || len(w.records(t)) != 6 {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = w.run(t, nil, "cleanup", "--days", "90", "--json")
+	var st gapscanner.CleanupStats
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+		t.Fatalf("exit %d %v\n%s%s", code, err, out, errOut)
+	}
+	if st.FilledPurged != 2 || st.FailedPurged != 1 || st.UnfillableKept != 1 || st.NoTradesKept != 1 || st.Remaining != 3 {
+		t.Errorf("cleanup: %+v", st)
+	}
+	if keys := w.records(t); len(keys) != 3 {
+		t.Errorf("records left %v, want the recent FILLED, the UNFILLABLE and the NO_TRADES", keys)
+	}
+}
+
+func TestSelectionFlagsOfTheOldTool(t *testing.T) {
+	w := newWorld(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		gaps int
+	}{
+		{"tier ALL", []string{"--tier", "ALL"}, 2},
+		{"asset of the pair", []string{"--asset", "ETH"}, 2},
+		{"another asset", []string{"--asset", "BTC"}, 0},
+		{"interval and intervals add up", []string{"--interval", "1440", "--intervals", "60"}, 2},
+		{"intervals alone", []string{"--intervals", "1440"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := w.run(t, nil, append([]string{"scan", "--dry-run", "--json"}, tc.args...)...)
+			var rep gapscanner.Report
+			if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil {
+				t.Fatalf("exit %d %v\n%s", code, err, errOut)
+			}
+			if len(rep.Gaps) != tc.gaps {
+				t.Errorf("%d gaps, want %d", len(rep.Gaps), tc.gaps)
 			}
 		})
 	}

@@ -18,9 +18,10 @@ func (a *app) reportCmd() *cobra.Command {
 		Use:   "report",
 		Short: "Completeness per tier and interval",
 		Long: `report scans like "scan --dry-run" and sums up per tier and interval: how many
-assets (pairs) there are, how many have gaps, completeness (present candles /
-expected candles from each series' first to last candle, or to now with
---to-now) and the number of fillable and unfillable gaps.`,
+assets (pairs) there are, how many have gaps, both completeness figures of
+the old tool (present candles / expected candles from each series' first to
+last candle, or to now with --to-now; and assets without gaps / assets), the
+total number of gaps and how many are fillable and unfillable.`,
 		Example: `  gapscanner report
   gapscanner report --tier TIER1 --to-now --json`,
 		Args: cobra.NoArgs,
@@ -39,16 +40,17 @@ expected candles from each series' first to last candle, or to now with
 			if asJSON {
 				return writeJSON(a.out, lines)
 			}
-			tw := a.table("TIER", "INTERVAL", "ASSETS", "WITH GAPS", "PRESENT", "EXPECTED", "COMPLETE", "FILLABLE", "FROM TRADES", "UNFILLABLE", "NO TRADES")
+			tw := a.table("TIER", "INTERVAL", "ASSETS", "WITH GAPS", "PRESENT", "EXPECTED", "COMPLETE", "ASSETS COMPLETE",
+				"GAPS", "FILLABLE", "FROM TRADES", "UNFILLABLE", "NO TRADES")
 			for _, l := range lines {
-				fmt.Fprintf(tw, "%s\t%dm\t%d\t%d\t%d\t%d\t%.2f%%\t%d\t%d\t%d\t%d\n", l.Tier, l.Interval, l.Assets, l.AssetsWithGaps,
-					l.Present, l.Expected, l.Completeness, l.Fillable, l.FillableFromTrades, l.Unfillable, l.NoTrades)
+				fmt.Fprintf(tw, "%s\t%dm\t%d\t%d\t%d\t%d\t%.2f%%\t%.2f%%\t%d\t%d\t%d\t%d\t%d\n", l.Tier, l.Interval, l.Assets, l.AssetsWithGaps,
+					l.Present, l.Expected, l.Completeness, l.AssetsComplete, l.TotalGaps, l.Fillable, l.FillableFromTrades, l.Unfillable, l.NoTrades)
 			}
 			return tw.Flush()
 		},
 	}
 	fs := cmd.Flags()
-	f.add(fs, "interval", tierUsageLong)
+	f.add(fs, tierUsageLong)
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	fs.BoolVar(&toNow, "to-now", false, "count the candles missing after each series' last candle too")
 	fs.BoolVar(&trades, "trades", false, "count gaps older than the 720-candle window as fillable from trades")
@@ -64,12 +66,16 @@ func (a *app) staleCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "stale",
-		Short: "Series whose newest candle is older than --hours",
-		Long: `stale lists the series whose newest candle closed more than --hours ago,
-most behind first, with how far behind they are (time and closed candles
-missing since).`,
+		Short: "Series whose newest candle is older than --hours; exit 1 when any is",
+		Long: `stale checks every series and lists those whose newest candle closed more
+than --hours ago, most behind first, with how far behind they are (hours,
+and closed candles missing since). It says how many assets and series it
+checked, and exits 1 when any series is stale, so a cron job or a CI check
+can alert on it. In "gapscanner run", a stale job exports the hours behind
+of every series as fff_gapscanner_stale_hours{pair,interval}.`,
 		Example: `  gapscanner stale
-  gapscanner stale --hours 48 --tier TIER1 --json`,
+  gapscanner stale --hours 48 --tier TIER1 --json
+  gapscanner stale --asset BTC --interval 60 || echo "BTC hourly fell behind"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -85,31 +91,40 @@ missing since).`,
 				return err
 			}
 			defer db.Close()
-			list, err := gapscanner.Stale(ctx, a.scanConfig(db, f, now), time.Duration(hours*float64(time.Hour)))
+			rep, err := gapscanner.CheckStale(ctx, a.scanConfig(db, f, now), time.Duration(hours*float64(time.Hour)))
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				if list == nil {
-					list = []gapscanner.StaleSeries{}
+				if err := writeJSON(a.out, rep); err != nil {
+					return err
 				}
-				return writeJSON(a.out, list)
+			} else {
+				a.printStale(rep, hours)
 			}
-			if len(list) == 0 {
-				fmt.Fprintf(a.out, "no series is more than %vh behind\n", hours)
-				return nil
+			if n := len(rep.Stale); n > 0 {
+				return fmt.Errorf("%d of %d series are more than %vh behind", n, rep.SeriesChecked, hours)
 			}
-			tw := a.table("SERIES", "TIER", "NEWEST CANDLE", "CLOSED AT", "BEHIND", "CANDLES BEHIND")
-			for _, s := range list {
-				fmt.Fprintf(tw, "%s %dm\t%s\t%s\t%s\t%s\t%d\n", s.Pair, s.Interval, s.Tier, ts(s.Last), ts(s.ClosedAt), s.BehindHuman, s.BehindCandles)
-			}
-			return tw.Flush()
+			return nil
 		},
 	}
 	fs := cmd.Flags()
-	f.add(fs, "interval", tierUsageLong)
+	f.add(fs, tierUsageLong)
 	fs.Float64Var(&hours, "hours", 24, "list series whose newest candle closed more than this many hours ago")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	bindEnv(fs)
 	return cmd
+}
+
+func (a *app) printStale(rep gapscanner.StaleReport, hours float64) {
+	fmt.Fprintf(a.out, "checked %d assets, %d series\n", rep.AssetsChecked, rep.SeriesChecked)
+	if len(rep.Stale) == 0 {
+		fmt.Fprintf(a.out, "no series is more than %vh behind\n", hours)
+		return
+	}
+	tw := a.table("SERIES", "TIER", "NEWEST CANDLE", "CLOSED AT", "BEHIND", "HOURS BEHIND", "CANDLES BEHIND")
+	for _, s := range rep.Stale {
+		fmt.Fprintf(tw, "%s %dm\t%s\t%s\t%s\t%s\t%.2f\t%d\n", s.Pair, s.Interval, s.Tier, ts(s.Last), ts(s.ClosedAt), s.BehindHuman, s.HoursBehind, s.BehindCandles)
+	}
+	tw.Flush()
 }

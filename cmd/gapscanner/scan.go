@@ -19,6 +19,8 @@ func (a *app) scanCmd() *cobra.Command {
 		f                                          filters
 		req                                        requestFlags
 		dryRun, yes, unfillableOnly, asJSON, toNow bool
+		noWait                                     bool
+		waitTimeout                                = dayDuration(30 * time.Minute)
 		export                                     string
 	)
 	cmd := &cobra.Command{
@@ -34,6 +36,14 @@ fillable gap on fills.kraken, after asking on the terminal (or with --yes).
 Without a terminal and without --yes it refuses and changes nothing. Gaps
 whose record says NO_TRADES or UNFILLABLE are never requested again; a
 REQUESTED one only after --requeue-after.
+
+Having published, it waits (up to --wait-timeout; --no-wait returns at once)
+until the fetcher answered every request: FILLED, FAILED, NO_TRADES or
+UNFILLABLE, as the gap records say, with a progress bar on a terminal. Then it
+prints each gap's outcome, the failed gaps with their errors, and the totals
+(detected, requested, filled, unfillable, no trades, failed, candles filled),
+and exits 1 when a gap failed or was not answered in time. With --json the
+report, the outcomes and the totals come as one object.
 
 --dry-run and --show-unfillable-only only report: nothing is published and no
 record is touched.`,
@@ -53,7 +63,8 @@ record is touched.`,
 				Scan:   gapscanner.ScanConfig{ToNow: toNow, Trades: req.trades, RequeueAfter: time.Duration(req.requeueAfter)},
 				DryRun: viewOnly, Retention: time.Duration(req.retention), MaxRequestCandles: req.maxRequest,
 				Review: func(rep gapscanner.Report, todo []gapscanner.Gap) (bool, error) {
-					if err := a.showScan(rep, asJSON, unfillableOnly, export); err != nil {
+					// With --json a publishing scan prints one object at the end.
+					if err := a.showScan(rep, asJSON && !viewOnly, asJSON, unfillableOnly, export); err != nil {
 						return false, err
 					}
 					if viewOnly {
@@ -67,6 +78,9 @@ record is touched.`,
 				},
 			})
 			if !res.Synced {
+				if asJSON && !viewOnly && res.Report.Table != "" {
+					_ = writeJSON(a.out, res.Report)
+				}
 				return err
 			}
 			st := res.Sync
@@ -74,18 +88,25 @@ record is touched.`,
 				st.Created, st.Updated, st.Filled, st.Partial, st.Purged)
 			if len(res.Todo) == 0 {
 				a.note(asJSON, "no fill request published")
+			} else {
+				a.note(asJSON, "published %d fill requests for %d gaps on %s", len(res.Requested), len(res.Todo), topology.FillSubject(topology.SourceKraken))
+			}
+			if err != nil {
 				return err
 			}
-			a.note(asJSON, "published %d fill requests for %d gaps on %s", len(res.Requested), len(res.Todo), topology.FillSubject(topology.SourceKraken))
-			return err
+			return a.settle(cmd.Context(), res, settleOptions{
+				wait: !noWait, timeout: time.Duration(waitTimeout), asJSON: asJSON, maxRequest: req.maxRequest,
+			})
 		},
 	}
 	fs := cmd.Flags()
-	f.add(fs, "interval", tierUsageLong)
+	f.add(fs, tierUsageLong)
 	req.add(fs, "class gaps older than the 720-candle window as fillable from trades and request them with trades:true (the fetcher must run with --trades)",
 		", e.g. 6h, 1d", " (keep it at or under the fetcher's)")
 	fs.BoolVar(&dryRun, "dry-run", false, "only report: publish nothing, touch no gap record")
-	fs.BoolVar(&yes, "yes", false, "publish the fill requests without asking")
+	fs.BoolVarP(&yes, "yes", "y", false, "publish the fill requests without asking")
+	fs.BoolVar(&noWait, "no-wait", false, "return once the requests are published, without waiting for the fetcher's answers")
+	fs.Var(&waitTimeout, "wait-timeout", "give up waiting for the fetcher's answers after this long, e.g. 30m, 2h")
 	fs.BoolVar(&unfillableOnly, "show-unfillable-only", false, "print only the unfillable report (publishes nothing, touches no record)")
 	fs.StringVar(&export, "export-unfillable", "", "write the unfillable gaps to this CSV file ("+strings.Join(gapscanner.UnfillableCSVHeader, ",")+")")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON (messages go to stderr)")
@@ -94,13 +115,16 @@ record is touched.`,
 	return cmd
 }
 
-// showScan prints the report (as text or JSON) and writes the CSV export.
-func (a *app) showScan(rep gapscanner.Report, asJSON, unfillableOnly bool, export string) error {
-	if asJSON {
+// showScan prints the report (as text or JSON; neither with hold) and
+// writes the CSV export.
+func (a *app) showScan(rep gapscanner.Report, hold, asJSON, unfillableOnly bool, export string) error {
+	switch {
+	case hold: // printed with the outcomes, as one object
+	case asJSON:
 		if err := writeJSON(a.out, rep); err != nil {
 			return err
 		}
-	} else {
+	default:
 		a.printScan(rep, unfillableOnly)
 	}
 	if export != "" {

@@ -123,15 +123,12 @@ func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncO
 		scanned[seriesID{s.Source, s.Pair, s.Interval}] = s
 	}
 	for key, rec := range records {
-		switch rec.State {
-		case contract.GapFilled, contract.GapFailed:
-			if o.Retention > 0 && now.Sub(lastActivity(rec)) > o.Retention {
-				if err := kv.Purge(ctx, key); err != nil {
-					return st, fmt.Errorf("purge gap record %s: %w", key, err)
-				}
-				st.Purged++
-				continue
+		if purgeDue(rec, now, o.Retention) {
+			if err := kv.Purge(ctx, key); err != nil {
+				return st, fmt.Errorf("purge gap record %s: %w", key, err)
 			}
+			st.Purged++
+			continue
 		}
 		if found[key] {
 			continue

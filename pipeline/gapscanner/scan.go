@@ -49,9 +49,11 @@ type ScanConfig struct {
 	Table string
 	// Source is the exchange whose series are scanned ("kraken" when empty).
 	Source string
-	// Filters; empty means every tier, pair, interval.
+	// Filters; empty means every tier, pair, interval. A tier "ALL" is no
+	// tier filter. Assets are base tickers (BTC, or Kraken's XBT), any quote.
 	Tiers     []string
 	Pairs     []string
+	Assets    []string
 	Intervals []int
 	// Since limits the scan to candles from this time on (rounded down to a
 	// UTC day). Zero scans whole series.
@@ -208,15 +210,33 @@ func (c *ScanConfig) defaults() error {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	tiers, err := assets.ParseTierList(c.Tiers)
+	tiers, err := ParseTiers(c.Tiers)
 	if err != nil {
 		return err
 	}
 	c.Tiers = tiers
+	// Copies: jobs running side by side share their Config's slices.
+	c.Pairs, c.Assets = slices.Clone(c.Pairs), slices.Clone(c.Assets)
 	for i, p := range c.Pairs {
 		c.Pairs[i] = strings.ToUpper(strings.TrimSpace(p))
 	}
+	for i, a := range c.Assets {
+		c.Assets[i] = kraken.NormalizeAsset(strings.TrimSpace(a))
+	}
 	return nil
+}
+
+// ParseTiers reads tier filters ("TIER1,TIER2", "1,2"); "ALL" anywhere
+// means every tier, which is no filter (nil).
+func ParseTiers(values []string) ([]string, error) {
+	for _, v := range values {
+		for _, p := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), "ALL") {
+				return nil, nil
+			}
+		}
+	}
+	return assets.ParseTierList(values)
 }
 
 // seriesState is a series during the scan.
@@ -402,8 +422,11 @@ func describe(pair string) (base, tier string) {
 	return base, assets.TierOf(base)
 }
 
-func (c *ScanConfig) keepTier(tier string) bool {
-	return len(c.Tiers) == 0 || slices.Contains(c.Tiers, tier)
+// keep says whether a series of this base asset and tier passes the tier
+// and asset filters.
+func (c *ScanConfig) keep(base, tier string) bool {
+	return (len(c.Tiers) == 0 || slices.Contains(c.Tiers, tier)) &&
+		(len(c.Assets) == 0 || slices.Contains(c.Assets, kraken.NormalizeAsset(base)))
 }
 
 // querySeries lists the series the filters select with one aggregate.
@@ -427,7 +450,7 @@ FROM %s WHERE %s GROUP BY source, pair, interval_minutes ORDER BY source, pair, 
 		si.Interval = int(iv)
 		si.First, si.Last = first/1_000_000, last/1_000_000
 		si.Base, si.Tier = describe(si.Pair)
-		if !c.keepTier(si.Tier) {
+		if !c.keep(si.Base, si.Tier) {
 			continue
 		}
 		out = append(out, si)
@@ -523,10 +546,10 @@ func scanDays(ctx context.Context, c *ScanConfig, now time.Time, known []*series
 		}
 		minLo = min(minLo, s.lo)
 	}
-	// Naming the pairs narrows the scan when a tier filter dropped some;
+	// Naming the pairs narrows the scan when a tier or asset filter dropped some;
 	// otherwise the user's --pair list (if any) is already in the filters.
 	filterPairs := c.Pairs
-	if known != nil && len(c.Tiers) > 0 && len(pairs) <= 1000 {
+	if known != nil && (len(c.Tiers) > 0 || len(c.Assets) > 0) && len(pairs) <= 1000 {
 		filterPairs = pairs
 	}
 	conds := c.filters(filterPairs)
@@ -585,12 +608,12 @@ ORDER BY source, pair, interval_minutes, d`, c.Table, strings.Join(conds, " AND 
 			curID, skip = id, false
 			if known != nil {
 				cur = byID[id]
-				skip = cur == nil // a series the tier filter dropped
+				skip = cur == nil // a series the tier or asset filter dropped
 			} else {
 				si := seriesInfo{Source: source, Pair: pair, Interval: int(iv), First: mn, Candles: total}
 				si.Base, si.Tier = describe(pair)
 				switch {
-				case !c.keepTier(si.Tier):
+				case !c.keep(si.Base, si.Tier):
 					skip = true
 				case !supported(int64(si.Interval) * 60):
 					skipped = append(skipped, unsupported(c, si))

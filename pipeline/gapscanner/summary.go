@@ -2,6 +2,7 @@ package gapscanner
 
 import (
 	"context"
+	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -24,7 +25,12 @@ type TierCompleteness struct {
 	Present      int64   `json:"present_candles"`
 	Expected     int64   `json:"expected_candles"`
 	Completeness float64 `json:"completeness_pct"`
-	// Gap counts by class.
+	// AssetsComplete is the old tool's other figure: the share of series
+	// without a gap, in percent.
+	AssetsWithoutGaps int     `json:"assets_without_gaps"`
+	AssetsComplete    float64 `json:"assets_complete_pct"`
+	// Gap counts, all and by class.
+	TotalGaps          int `json:"total_gaps"`
 	Fillable           int `json:"fillable_gaps"`
 	FillableFromTrades int `json:"fillable_from_trades_gaps"`
 	Unfillable         int `json:"unfillable_gaps"`
@@ -56,6 +62,7 @@ func Completeness(rep Report) []TierCompleteness {
 	}
 	for _, g := range rep.Gaps {
 		t := get(g.Tier, g.Interval)
+		t.TotalGaps++
 		switch g.Class {
 		case contract.ClassFillable:
 			t.Fillable++
@@ -69,9 +76,13 @@ func Completeness(rep Report) []TierCompleteness {
 	}
 	out := make([]TierCompleteness, 0, len(acc))
 	for _, t := range acc {
-		t.Completeness = 100
+		t.Completeness, t.AssetsComplete = 100, 100
 		if t.Expected > 0 {
 			t.Completeness = 100 * float64(t.Present) / float64(t.Expected)
+		}
+		t.AssetsWithoutGaps = t.Assets - t.AssetsWithGaps
+		if t.Assets > 0 {
+			t.AssetsComplete = 100 * float64(t.AssetsWithoutGaps) / float64(t.Assets)
 		}
 		out = append(out, *t)
 	}
@@ -105,22 +116,46 @@ type StaleSeries struct {
 	// after it.
 	Behind        time.Duration `json:"behind_ns"`
 	BehindHuman   string        `json:"behind"`
+	HoursBehind   float64       `json:"hours_behind"`
 	BehindCandles int64         `json:"behind_candles"`
+	// Stale says Behind is over the threshold asked for.
+	Stale bool `json:"stale"`
+}
+
+// StaleReport is what CheckStale saw: every series checked, and the ones
+// that fell behind.
+type StaleReport struct {
+	Now           time.Time     `json:"now"`
+	Hours         float64       `json:"hours"`
+	AssetsChecked int           `json:"assets_checked"` // base assets
+	SeriesChecked int           `json:"series_checked"`
+	Stale         []StaleSeries `json:"stale"`
+	// Series are all the series checked, most behind first (the gauges of
+	// a stale job come from them).
+	Series []StaleSeries `json:"-"`
 }
 
 // Stale lists the series (selected by cfg's filters) whose newest candle
-// closed more than olderThan before now, most behind first. It costs one
-// aggregate query.
+// closed more than olderThan before now, most behind first.
 func Stale(ctx context.Context, cfg ScanConfig, olderThan time.Duration) ([]StaleSeries, error) {
+	r, err := CheckStale(ctx, cfg, olderThan)
+	return r.Stale, err
+}
+
+// CheckStale measures how far behind every series (selected by cfg's
+// filters) is, and which of them closed their newest candle more than
+// olderThan before now. It costs one aggregate query.
+func CheckStale(ctx context.Context, cfg ScanConfig, olderThan time.Duration) (StaleReport, error) {
 	if err := cfg.defaults(); err != nil {
-		return nil, err
+		return StaleReport{}, err
 	}
 	now := cfg.Now().UTC()
+	rep := StaleReport{Now: now, Hours: olderThan.Hours(), Stale: []StaleSeries{}}
 	infos, err := querySeries(ctx, &cfg)
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
-	var out []StaleSeries
+	bases := map[string]bool{}
 	for _, si := range infos {
 		step := int64(si.Interval) * 60
 		if step <= 0 {
@@ -129,18 +164,23 @@ func Stale(ctx context.Context, cfg ScanConfig, olderThan time.Duration) ([]Stal
 		last := contract.FloorTime(si.Last, step)
 		closed := time.Unix(last+step, 0).UTC()
 		behind := now.Sub(closed)
-		if behind <= olderThan {
-			continue
-		}
 		newestClosed := contract.FloorTime(now.Unix(), step) - step
-		out = append(out, StaleSeries{
+		bases[si.Base] = true
+		rep.Series = append(rep.Series, StaleSeries{
 			Source: si.Source, Pair: si.Pair, Base: si.Base, Tier: si.Tier, Interval: si.Interval,
 			Last: time.Unix(last, 0).UTC(), ClosedAt: closed, Behind: behind, BehindHuman: humanDuration(behind),
-			BehindCandles: max(0, (newestClosed-last)/step),
+			HoursBehind: math.Round(max(0, behind.Hours())*100) / 100, BehindCandles: max(0, (newestClosed-last)/step),
+			Stale: behind > olderThan,
 		})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Behind > out[j].Behind })
-	return out, nil
+	sort.SliceStable(rep.Series, func(i, j int) bool { return rep.Series[i].Behind > rep.Series[j].Behind })
+	for _, s := range rep.Series {
+		if s.Stale {
+			rep.Stale = append(rep.Stale, s)
+		}
+	}
+	rep.AssetsChecked, rep.SeriesChecked = len(bases), len(rep.Series)
+	return rep, nil
 }
 
 // humanDuration renders 49h30m as "2d1h30m".

@@ -68,6 +68,17 @@ func Streams(o Options) []jetstream.StreamConfig {
 			Replicas:    o.Replicas,
 			Discard:     jetstream.DiscardOld,
 		},
+		{
+			Name:        StreamScanner,
+			Description: "Gap scanner job reports on gapscanner.<kind>.<job>: one per fill round (the old backfill task's summary), cleanup, completeness and stale check",
+			Subjects:    []string{SubjectScanner},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    o.Replicas,
+			MaxAge:      o.ScannerMaxAge,
+			Duplicates:  o.DuplicateWindow,
+			Discard:     jetstream.DiscardOld,
+		},
 	}
 }
 

@@ -27,6 +27,10 @@ const (
 	StreamDLQ       = "DLQ"
 	// SubjectDLQ matches dead letters: dlq.<stage>.
 	SubjectDLQ = "dlq.>"
+	// StreamScanner keeps what the gap scanner's scheduled jobs report:
+	// gapscanner.<kind>.<job> (kind summary, cleanup, completeness, stale).
+	StreamScanner  = "GAPSCANNER"
+	SubjectScanner = "gapscanner.>"
 )
 
 // Buckets.
@@ -93,6 +97,10 @@ func FillSubject(source string) string { return "fills." + source }
 // ProgressSubject carries the progress of one file.
 func ProgressSubject(fileID string) string { return "progress.file." + fileID }
 
+// ScannerSubject is where a gap scanner job reports, e.g.
+// gapscanner.summary.fill-TIER1 for a fill round of the job fill-TIER1.
+func ScannerSubject(kind, job string) string { return "gapscanner." + kind + "." + job }
+
 // DLQSubject is where a stage dead-letters messages, e.g. dlq.writer.
 func DLQSubject(stage string) string { return "dlq." + stage }
 
@@ -109,6 +117,8 @@ type Options struct {
 	DuplicateWindow time.Duration
 	// ProgressMaxAge bounds the PROGRESS stream.
 	ProgressMaxAge time.Duration
+	// ScannerMaxAge bounds the GAPSCANNER stream (the job reports).
+	ScannerMaxAge time.Duration
 	// MaxMsgSize caps one message; batches stay well under it.
 	MaxMsgSize int32
 	// Compress stores CANDLES and FILEDATA S2-compressed. Off by default:
@@ -125,6 +135,7 @@ func DefaultOptions() Options {
 		Replicas:        1,
 		DuplicateWindow: 10 * time.Minute,
 		ProgressMaxAge:  7 * 24 * time.Hour,
+		ScannerMaxAge:   90 * 24 * time.Hour,
 		MaxMsgSize:      8 << 20,
 	}
 }
@@ -139,6 +150,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ProgressMaxAge <= 0 {
 		o.ProgressMaxAge = d.ProgressMaxAge
+	}
+	if o.ScannerMaxAge <= 0 {
+		o.ScannerMaxAge = d.ScannerMaxAge
 	}
 	if o.MaxMsgSize <= 0 {
 		o.MaxMsgSize = d.MaxMsgSize
