@@ -22,14 +22,10 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
-func init() {
-	rootCmd.AddCommand(newIngestCmd())
-}
-
 // errNoTerminal is why ingest refuses to ask for confirmation.
 var errNoTerminal = errors.New("stdin is not a terminal: pass --yes to ingest without confirmation")
 
-func newIngestCmd() *cobra.Command {
+func (a *app) ingestCmd() *cobra.Command {
 	var (
 		n           cli.NATS
 		tiers       []string
@@ -110,7 +106,7 @@ Content already committed counts as done and is not loaded twice unless
 			defer stop()
 			var js jetstream.JetStream
 			if embedded {
-				p, err := local.Start(ctx, local.Options{Store: store, Log: logger,
+				p, err := local.Start(ctx, local.Options{Store: store, Log: a.log,
 					Parser: &parser.Config{Workers: workers},
 					Writer: &writer.Config{QuestDB: q, Workers: workers, Migrate: true}})
 				if err != nil {
@@ -118,12 +114,12 @@ Content already committed counts as done and is not loaded twice unless
 				}
 				defer func() {
 					if perr := p.Stop(); perr != nil {
-						logger.Warn("embedded pipeline stopped with an error", "err", perr)
+						a.log.Warn("embedded pipeline stopped with an error", "err", perr)
 					}
 				}()
 				js = p.JS
 			} else {
-				nc, j, err := cli.JetStream(ctx, n, "fff-ingest", logger)
+				nc, j, err := cli.JetStream(ctx, n, "fff-ingest", a.log)
 				if err != nil {
 					return err
 				}
@@ -134,7 +130,7 @@ Content already committed counts as done and is not loaded twice unless
 			view := &progressView{out: progress, tty: isTerminal(progress)}
 			sum, err := ingest.Load(ctx, js, ingest.Options{
 				Candidates: cands, Force: force, OnBadRow: onBadRow, StopOnError: stopOnError,
-				OnProgress: view.draw, ProgressEvery: view.interval(every), Log: logger, InFlight: inFlight,
+				OnProgress: view.draw, ProgressEvery: view.interval(every), Log: a.log, InFlight: inFlight,
 			})
 			printSummary(out, sum)
 			if err != nil {
