@@ -45,8 +45,8 @@ func newRoot(in io.Reader, out, errOut io.Writer) *cobra.Command {
 
 Every flag can also be set with the environment variable named in its help;
 a flag on the command line beats its variable.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
 		PersistentPreRunE: a.logs.PreRun(errOut, a.useLogger),
 	}
 	root.SetIn(in)
