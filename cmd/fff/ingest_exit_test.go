@@ -52,6 +52,10 @@ func TestIngestExitCodes(t *testing.T) {
 			want: []string{"0 committed, 0 already ingested, 2 failed", "rejected before", "use --force to try again"}},
 		{name: "stopped after the first failure", files: someBad, args: []string{"--yes", nats, "--stop-on-error", "--in-flight=1"}, code: 1,
 			want: []string{"1 failed, 1 not submitted", "1 not submitted"}},
+		// The ledger's word stands when the table cannot be looked at; the
+		// summary says the check was not made.
+		{name: "table not checkable", files: good, args: []string{"--yes", nats, "--questdb-pg=postgres://admin:quest@127.0.0.1:1/qdb"}, twice: true, code: 0,
+			want: []string{"0 committed, 1 already ingested, 0 failed", "Could not check that the files already ingested still have their rows in candles: "}},
 		{name: "no folder given", code: 2, want: []string{"accepts 1 arg(s), received 0"}},
 		{name: "unknown flag", files: good, args: []string{"--yes", "--no-such-flag"}, code: 2, want: []string{"unknown flag: --no-such-flag"}},
 		{name: "bad --on-bad-row", files: good, args: []string{"--yes", "--on-bad-row=drop"}, code: 2, want: []string{`--on-bad-row "drop"`}},

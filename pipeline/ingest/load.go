@@ -74,22 +74,22 @@ const NotSubmitted = "NOT SUBMITTED"
 
 // Summary is what a bulk load did.
 type Summary struct {
-	Files     int // found
-	Committed int // committed by this load
-	Already   int // committed before ("already ingested")
-	Failed    int // rejected, failed, or could not be submitted
-	// Missing are the series of files found already ingested whose rows are
-	// no longer all in Options.Table; those files are not counted in Already.
-	Missing []Missing
-	// Unchecked says why Options.Table could not be checked ("" when it was,
-	// or was not asked for).
-	Unchecked    string
+	Files        int   // found
+	Committed    int   // committed by this load
+	Already      int   // committed before ("already ingested")
+	Failed       int   // rejected, failed, or could not be submitted
 	NotSubmitted int   // left out after a failure (StopOnError) or an interruption
 	Records      int64 // rows committed by this load
 	RowsRejected int64 // bad rows skipped
 	Bytes        int64
 	Elapsed      time.Duration
 	Failures     []Failure
+	// Missing are the series of files found already ingested whose rows are
+	// no longer all in Options.Table; those files are not counted in Already.
+	Missing []Missing
+	// Unchecked says why Options.Table could not be checked ("" when it was,
+	// or was not asked for).
+	Unchecked string
 }
 
 // Rate is the rows committed per second on average.
