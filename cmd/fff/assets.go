@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +14,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
 
-func init() {
+func (a *app) assetsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "assets",
 		Short: "Create, list and show assets in the registry (ASSETS bucket)",
@@ -25,28 +23,32 @@ currency. Parsers add crypto and fiat assets the first time they meet them in a
 Kraken pair; tiers come from the editable list pipeline/assets/tiers.txt
 (unlisted assets are TIER4).`,
 	}
-	cmd.AddCommand(assetsCreateCmd(), assetsListCmd(), assetsShowCmd())
-	rootCmd.AddCommand(cmd)
+	cmd.AddCommand(a.assetsCreateCmd(), a.assetsListCmd(), a.assetsShowCmd())
+	return cmd
 }
 
-func openRegistry(ctx context.Context, n cli.NATS) (*assets.Registry, func(), error) {
-	nc, js, err := cli.JetStream(ctx, n, "fff-assets", logger)
+// withRegistry connects, opens the asset registry and runs f within 30
+// seconds: the frame every assets subcommand shares.
+func (a *app) withRegistry(cmd *cobra.Command, n cli.NATS, f func(context.Context, *assets.Registry) error) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+	defer cancel()
+	nc, js, err := cli.JetStream(ctx, n, "fff-assets", a.log)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
+	defer nc.Close()
 	reg, err := assets.Open(ctx, js)
 	if err != nil {
-		nc.Close()
-		return nil, nil, err
+		return err
 	}
-	return reg, nc.Close, nil
+	return f(ctx, reg)
 }
 
-func assetsCreateCmd() *cobra.Command {
+func (a *app) assetsCreateCmd() *cobra.Command {
 	var (
-		n    cli.NATS
-		a    contract.Asset
-		tier string
+		n     cli.NATS
+		asset contract.Asset
+		tier  string
 	)
 	c := &cobra.Command{
 		Use:   "create --ticker T --name NAME --category C",
@@ -55,10 +57,10 @@ func assetsCreateCmd() *cobra.Command {
   fff assets create --ticker AAPL --name "Apple Inc." --category STOCK --tier TIER2 --description "NASDAQ: AAPL"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a.Ticker = strings.ToUpper(strings.TrimSpace(a.Ticker))
-			a.Category = strings.ToUpper(strings.TrimSpace(a.Category))
-			a.QuoteCurrency = strings.ToUpper(strings.TrimSpace(a.QuoteCurrency))
-			a.CreatedBy = "cli"
+			asset.Ticker = strings.ToUpper(strings.TrimSpace(asset.Ticker))
+			asset.Category = strings.ToUpper(strings.TrimSpace(asset.Category))
+			asset.QuoteCurrency = strings.ToUpper(strings.TrimSpace(asset.QuoteCurrency))
+			asset.CreatedBy = "cli"
 			if tier != "" {
 				t, err := assets.ParseTierList([]string{tier})
 				if err != nil {
@@ -67,36 +69,31 @@ func assetsCreateCmd() *cobra.Command {
 				if len(t) != 1 {
 					return fmt.Errorf("--tier %q: give one tier", tier)
 				}
-				a.Tier = t[0]
+				asset.Tier = t[0]
 			}
-			if err := assets.Validate(withTier(a)); err != nil {
+			if err := assets.Validate(withTier(asset)); err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
-			reg, closeFn, err := openRegistry(ctx, n)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if err := reg.Create(ctx, a); err != nil {
-				return err
-			}
-			got, err := reg.Get(ctx, a.Ticker)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s, %s, %s)\n", got.Ticker, got.Name, got.Category, got.Tier)
-			return nil
+			return a.withRegistry(cmd, n, func(ctx context.Context, reg *assets.Registry) error {
+				if err := reg.Create(ctx, asset); err != nil {
+					return err
+				}
+				got, err := reg.Get(ctx, asset.Ticker)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s, %s, %s)\n", got.Ticker, got.Name, got.Category, got.Tier)
+				return nil
+			})
 		},
 	}
 	fs := c.Flags()
 	n.AddFlags(fs)
-	fs.StringVar(&a.Ticker, "ticker", "", "ticker symbol, A-Z and 0-9 (e.g. BTC)")
-	fs.StringVar(&a.Name, "name", "", "full name (e.g. Bitcoin)")
-	fs.StringVar(&a.Category, "category", "", "one of "+strings.Join(contract.AssetCategories, ", "))
-	fs.StringVar(&a.QuoteCurrency, "quote-currency", "", "currency the asset is usually quoted in (e.g. USD)")
-	fs.StringVar(&a.Description, "description", "", "free text")
+	fs.StringVar(&asset.Ticker, "ticker", "", "ticker symbol, A-Z and 0-9 (e.g. BTC)")
+	fs.StringVar(&asset.Name, "name", "", "full name (e.g. Bitcoin)")
+	fs.StringVar(&asset.Category, "category", "", "one of "+strings.Join(contract.AssetCategories, ", "))
+	fs.StringVar(&asset.QuoteCurrency, "quote-currency", "", "currency the asset is usually quoted in (e.g. USD)")
+	fs.StringVar(&asset.Description, "description", "", "free text")
 	fs.StringVar(&tier, "tier", "", "TIER1..TIER4 (default: from tiers.txt, TIER4 when unlisted)")
 	for _, f := range []string{"ticker", "name", "category"} {
 		_ = c.MarkFlagRequired(f)
@@ -112,7 +109,7 @@ func withTier(a contract.Asset) contract.Asset {
 	return a
 }
 
-func assetsListCmd() *cobra.Command {
+func (a *app) assetsListCmd() *cobra.Command {
 	var (
 		n      cli.NATS
 		tier   string
@@ -126,14 +123,11 @@ func assetsListCmd() *cobra.Command {
   fff assets list --tier 2 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
-			reg, closeFn, err := openRegistry(ctx, n)
-			if err != nil {
+			var list []contract.Asset
+			err := a.withRegistry(cmd, n, func(ctx context.Context, reg *assets.Registry) (err error) {
+				list, err = reg.List(ctx, tier)
 				return err
-			}
-			defer closeFn()
-			list, err := reg.List(ctx, tier)
+			})
 			if err != nil {
 				return err
 			}
@@ -145,8 +139,7 @@ func assetsListCmd() *cobra.Command {
 				fmt.Fprintln(out, "no assets")
 				return nil
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TICKER\tNAME\tCATEGORY\tTIER\tQUOTE\tCREATED\tBY")
+			tw := table(out, "TICKER", "NAME", "CATEGORY", "TIER", "QUOTE", "CREATED", "BY")
 			for _, a := range list {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Ticker, a.Name, a.Category, a.Tier,
 					dash(a.QuoteCurrency), a.Created.UTC().Format("2006-01-02 15:04"), dash(a.CreatedBy))
@@ -161,7 +154,7 @@ func assetsListCmd() *cobra.Command {
 	return c
 }
 
-func assetsShowCmd() *cobra.Command {
+func (a *app) assetsShowCmd() *cobra.Command {
 	var (
 		n      cli.NATS
 		asJSON bool
@@ -173,26 +166,23 @@ func assetsShowCmd() *cobra.Command {
   fff assets show eth --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
-			reg, closeFn, err := openRegistry(ctx, n)
-			if err != nil {
+			var asset contract.Asset
+			err := a.withRegistry(cmd, n, func(ctx context.Context, reg *assets.Registry) (err error) {
+				asset, err = reg.Get(ctx, args[0])
 				return err
-			}
-			defer closeFn()
-			a, err := reg.Get(ctx, args[0])
+			})
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return writeJSON(out, a)
+				return writeJSON(out, asset)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			for _, row := range [][2]string{
-				{"ticker", a.Ticker}, {"name", a.Name}, {"category", a.Category}, {"tier", a.Tier},
-				{"quote currency", dash(a.QuoteCurrency)}, {"description", dash(a.Description)},
-				{"created", a.Created.UTC().Format(time.RFC3339)}, {"created by", dash(a.CreatedBy)},
+				{"ticker", asset.Ticker}, {"name", asset.Name}, {"category", asset.Category}, {"tier", asset.Tier},
+				{"quote currency", dash(asset.QuoteCurrency)}, {"description", dash(asset.Description)},
+				{"created", asset.Created.UTC().Format(time.RFC3339)}, {"created by", dash(asset.CreatedBy)},
 			} {
 				fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
 			}
@@ -202,17 +192,4 @@ func assetsShowCmd() *cobra.Command {
 	n.AddFlags(c.Flags())
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

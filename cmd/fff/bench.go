@@ -19,11 +19,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
-func init() {
-	rootCmd.AddCommand(newBenchCmd(), newBenchStageCmd())
-}
-
-func newBenchCmd() *cobra.Command {
+func (a *app) benchCmd() *cobra.Command {
 	var (
 		o       benchmark.Options
 		rssSize string
@@ -74,7 +70,7 @@ fails (e.g. a row count does not match).`,
 			}
 			o.StageLog = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			if verbose {
-				o.StageLog = logger
+				o.StageLog = a.log
 			}
 			rep, err := benchmark.Run(ctx, o)
 			var qerr *benchmark.QuestDBError
@@ -109,9 +105,9 @@ fails (e.g. a row count does not match).`,
 	return cmd
 }
 
-// newBenchStageCmd is the hidden command bench runs each stage in, so that
+// benchStageCmd is the hidden command bench runs each stage in, so that
 // each stage's memory is its own process's.
-func newBenchStageCmd() *cobra.Command {
+func (a *app) benchStageCmd() *cobra.Command {
 	var (
 		n         cli.NATS
 		q         questdb.Config

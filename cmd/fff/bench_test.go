@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,17 +10,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 )
-
-// TestMain lets the test binary stand in for fff when bench re-executes
-// itself for the per-stage memory figures (fff bench-stage ...).
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "bench-stage" {
-		rootCmd.SetArgs(os.Args[1:])
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 // TestBenchSmall runs a tiny bench against the real QuestDB: every step,
 // with a small file for the memory figures.
@@ -32,24 +19,17 @@ func TestBenchSmall(t *testing.T) {
 	}
 	pool, ilp, pg := testenv.ConnectQuestDB(t)
 	_ = pool
-	cmd := newBenchCmd()
-	var out, errb bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errb)
-	cmd.SetArgs([]string{"--rows", "20000", "--files", "2", "--rss-file-size", "2MB", "--json",
-		"--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir()})
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second) // room for one writer stall (see docs/PERFORMANCE.md)
-	defer cancel()
 	start := time.Now()
-	err := cmd.ExecuteContext(ctx)
-	t.Logf("took %s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), errb.String())
+	// 150 s: room for one writer stall (see docs/PERFORMANCE.md)
+	out, errb, err := run(t, 150*time.Second, "bench", "--rows", "20000", "--files", "2", "--rss-file-size", "2MB", "--json",
+		"--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir())
+	t.Logf("took %s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), errb)
 	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out.String())
+		t.Fatalf("bench: %v\n%s", err, out)
 	}
 	var rep benchmark.Report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("--json output: %v\n%s", err, out.String())
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
 	}
 	if rep.Set.Rows != 20000 || rep.Set.Files != 2 || rep.Set.Bytes == 0 {
 		t.Errorf("set: %+v", rep.Set)
@@ -83,13 +63,13 @@ func TestBenchSmall(t *testing.T) {
 	for _, want := range []string{"1. generated 2 files, 20,000 rows", "2. parse: 20,000 candles", "3. codec:",
 		"4. end to end into a null ILP sink: 20,000 rows", "5. end to end into QuestDB", "20,000 rows committed",
 		"6. QuestDB /imp", "pipeline/imp =", "7. peak RSS per stage", "watcher", "parser", "writer", "peak RSS writer"} {
-		if !strings.Contains(errb.String(), want) {
+		if !strings.Contains(errb, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
 	// The tables are gone.
 	var n int
-	if err := pool.QueryRow(ctx, "SELECT count() FROM tables() WHERE table_name IN ($1, $2)", rep.QuestDB.Table, rep.Imp.Table).Scan(&n); err != nil {
+	if err := pool.QueryRow(context.Background(), "SELECT count() FROM tables() WHERE table_name IN ($1, $2)", rep.QuestDB.Table, rep.Imp.Table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

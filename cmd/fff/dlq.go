@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,7 +20,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
 )
 
-func init() {
+func (a *app) dlqCmd() *cobra.Command {
 	var nc cli.NATS
 	dlq := &cobra.Command{
 		Use:   "dlq",
@@ -31,16 +30,16 @@ does not decode, a fill request that keeps failing) moves it to the DLQ stream o
 dlq.<stage>, with Fff-* headers saying why, when and where it came from.`,
 	}
 	nc.AddFlags(dlq.PersistentFlags())
-	dlq.AddCommand(dlqListCmd(&nc), dlqShowCmd(&nc), dlqReplayCmd(&nc), dlqPurgeCmd(&nc))
-	rootCmd.AddCommand(dlq)
+	dlq.AddCommand(a.dlqListCmd(&nc), a.dlqShowCmd(&nc), a.dlqReplayCmd(&nc), a.dlqPurgeCmd(&nc))
+	return dlq
 }
 
 // withDLQ connects, opens the DLQ stream and runs f within timeout: the
 // frame every dlq subcommand shares.
-func withDLQ(cmd *cobra.Command, n cli.NATS, timeout time.Duration, f func(context.Context, *deadletter.Queue) error) error {
+func (a *app) withDLQ(cmd *cobra.Command, n cli.NATS, timeout time.Duration, f func(context.Context, *deadletter.Queue) error) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 	defer cancel()
-	conn, js, err := cli.JetStream(ctx, n, "fff-dlq", logger)
+	conn, js, err := cli.JetStream(ctx, n, "fff-dlq", a.log)
 	if err != nil {
 		return err
 	}
@@ -52,7 +51,7 @@ func withDLQ(cmd *cobra.Command, n cli.NATS, timeout time.Duration, f func(conte
 	return f(ctx, q)
 }
 
-func dlqListCmd(nc *cli.NATS) *cobra.Command {
+func (a *app) dlqListCmd(nc *cli.NATS) *cobra.Command {
 	var stage string
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -63,7 +62,7 @@ func dlqListCmd(nc *cli.NATS) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var entries []deadletter.Entry
-			err := withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) (err error) {
+			err := a.withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) (err error) {
 				entries, err = q.List(ctx, stage)
 				return err
 			})
@@ -84,8 +83,7 @@ func dlqListCmd(nc *cli.NATS) *cobra.Command {
 				fmt.Fprintln(out, "no dead letters")
 				return nil
 			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SEQ\tSTAGE\tORIGINAL SUBJECT\tFAILED AT\tSIZE\tREASON")
+			tw := table(out, "SEQ", "STAGE", "ORIGINAL SUBJECT", "FAILED AT", "SIZE", "REASON")
 			for _, e := range entries {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", e.Seq, e.Stage, e.OriginalSubject,
 					e.FailedAt.UTC().Format(time.RFC3339), e.Size, oneLine(e.Reason, 100))
@@ -127,7 +125,7 @@ func seeList(err error) error {
 	return err
 }
 
-func dlqShowCmd(nc *cli.NATS) *cobra.Command {
+func (a *app) dlqShowCmd(nc *cli.NATS) *cobra.Command {
 	return &cobra.Command{
 		Use:     "show SEQ",
 		Short:   "Show a dead letter: its Fff-* headers and its body as readable JSON",
@@ -138,7 +136,7 @@ func dlqShowCmd(nc *cli.NATS) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
+			return a.withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
 				m, err := q.Get(ctx, seqs[0])
 				if err != nil {
 					return seeList(err)
@@ -188,7 +186,7 @@ func showDeadLetter(w io.Writer, m *jetstream.RawStreamMsg) error {
 	return err
 }
 
-func dlqReplayCmd(nc *cli.NATS) *cobra.Command {
+func (a *app) dlqReplayCmd(nc *cli.NATS) *cobra.Command {
 	var all bool
 	var stage string
 	cmd := &cobra.Command{
@@ -210,7 +208,7 @@ Fix the cause first (e.g. the table's schema), or the stage will dead-letter it 
 			if err != nil {
 				return err
 			}
-			return withDLQ(cmd, *nc, 10*time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
+			return a.withDLQ(cmd, *nc, 10*time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
 				if all {
 					entries, err := q.List(ctx, stage)
 					if err != nil {
@@ -246,7 +244,7 @@ Fix the cause first (e.g. the table's schema), or the stage will dead-letter it 
 	return cmd
 }
 
-func dlqPurgeCmd(nc *cli.NATS) *cobra.Command {
+func (a *app) dlqPurgeCmd(nc *cli.NATS) *cobra.Command {
 	var stage string
 	var yes bool
 	cmd := &cobra.Command{
@@ -263,7 +261,7 @@ func dlqPurgeCmd(nc *cli.NATS) *cobra.Command {
 			if !yes {
 				return fmt.Errorf("purge deletes %s for good: add --yes if you mean it (fff dlq list shows them)", what)
 			}
-			return withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
+			return a.withDLQ(cmd, *nc, time.Minute, func(ctx context.Context, q *deadletter.Queue) error {
 				n, err := q.Purge(ctx, stage)
 				if err != nil {
 					return err

@@ -22,14 +22,10 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
-func init() {
-	rootCmd.AddCommand(newIngestCmd())
-}
-
 // errNoTerminal is why ingest refuses to ask for confirmation.
 var errNoTerminal = errors.New("stdin is not a terminal: pass --yes to ingest without confirmation")
 
-func newIngestCmd() *cobra.Command {
+func (a *app) ingestCmd() *cobra.Command {
 	var (
 		n           cli.NATS
 		tiers       []string
@@ -44,6 +40,8 @@ func newIngestCmd() *cobra.Command {
 		store       string
 		q           questdb.Config
 		workers     int
+		checkTable  bool
+		memLimit    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest DIR",
@@ -61,26 +59,48 @@ is remembered) with parsers and writers in this process, and stops them when
 the load is done.
 
 Content already committed counts as done and is not loaded twice unless
---force. The exit status is 1 when any file failed or was rejected.`,
+--force. Unless --check-table=false, ingest then checks --table (one query
+over the PG wire) for those files' series: when the table holds fewer rows
+than the ledger says were committed (the table or a partition was dropped),
+the summary names the series and the rows missing instead of calling them
+already ingested, and says how to load them again (--force, or fff replay).
+
+With --embedded the process sets itself a soft memory limit from the
+stages' settings (see --memory-limit), as fff up does.
+
+Exit status, after the summary:
+  0  every file committed, now or by an earlier load (and its rows are in
+     the table), or nothing to do
+  1  some file was rejected, failed or not submitted, rows of a file
+     already ingested are missing from the table, or the load was
+     interrupted
+  2  the load could not start: a bad flag or argument, an unreadable
+     folder, no terminal without --yes, NATS (or, with --embedded, the
+     embedded pipeline) not reachable`,
 		Example: `  fff ingest ./Kraken_OHLCVT --tier TIER1 --intervals 60,1440
   fff ingest ./Kraken_OHLCVT --embedded --yes --table candles
   fff ingest /data/kraken --yes --stop-on-error
   fff ingest ./Kraken_OHLCVT.zip-extracted --yes --nats nats://nats:4222`,
-		Args: cobra.ExactArgs(1),
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return cantStart(cmd.Root().PersistentPreRunE(cmd, args))
+		},
+		Args: func(cmd *cobra.Command, args []string) error {
+			return cantStart(cobra.ExactArgs(1)(cmd, args))
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			filters, err := ingest.NewFilters(tiers, intervals)
 			if err != nil {
-				return err
+				return cantStart(err)
 			}
 			switch onBadRow {
 			case "skip", "reject-file":
 			default:
-				return fmt.Errorf("--on-bad-row %q: want skip or reject-file", onBadRow)
+				return cantStart(fmt.Errorf("--on-bad-row %q: want skip or reject-file", onBadRow))
 			}
 			dir := args[0]
 			cands, skipped, err := ingest.Scan(dir, filters)
 			if err != nil {
-				return err
+				return cantStart(err)
 			}
 			out := cmd.OutOrStdout()
 			printPlan(out, dir, filters, cands, skipped)
@@ -91,11 +111,11 @@ Content already committed counts as done and is not loaded twice unless
 			if !yes {
 				in := cmd.InOrStdin()
 				if !isTerminal(in) {
-					return errNoTerminal
+					return cantStart(errNoTerminal)
 				}
 				ok, err := confirm(in, cmd.ErrOrStderr(), fmt.Sprintf("Ingest %d file(s), %s? [y/N] ", len(cands), humanBytes(ingest.TotalSize(cands))))
 				if err != nil {
-					return err
+					return cantStart(err)
 				}
 				if !ok {
 					fmt.Fprintln(out, "Nothing ingested.")
@@ -110,40 +130,43 @@ Content already committed counts as done and is not loaded twice unless
 			defer stop()
 			var js jetstream.JetStream
 			if embedded {
-				p, err := local.Start(ctx, local.Options{Store: store, Log: logger,
+				o := local.Options{Store: store, Log: a.log,
 					Parser: &parser.Config{Workers: workers},
-					Writer: &writer.Config{QuestDB: q, Workers: workers, Migrate: true}})
+					Writer: &writer.Config{QuestDB: q, Workers: workers, Migrate: true}}
+				a.limitMemory(memLimit, o)
+				p, err := local.Start(ctx, o)
 				if err != nil {
-					return err
+					return cantStart(err)
 				}
 				defer func() {
 					if perr := p.Stop(); perr != nil {
-						logger.Warn("embedded pipeline stopped with an error", "err", perr)
+						a.log.Warn("embedded pipeline stopped with an error", "err", perr)
 					}
 				}()
 				js = p.JS
 			} else {
-				nc, j, err := cli.JetStream(ctx, n, "fff-ingest", logger)
+				nc, j, err := cli.JetStream(ctx, n, "fff-ingest", a.log)
 				if err != nil {
-					return err
+					return cantStart(err)
 				}
 				defer nc.Close()
 				js = j
 			}
 			progress := cmd.ErrOrStderr()
 			view := &progressView{out: progress, tty: isTerminal(progress)}
-			sum, err := ingest.Load(ctx, js, ingest.Options{
+			lo := ingest.Options{
 				Candidates: cands, Force: force, OnBadRow: onBadRow, StopOnError: stopOnError,
-				OnProgress: view.draw, ProgressEvery: view.interval(every), Log: logger, InFlight: inFlight,
-			})
-			printSummary(out, sum)
+				OnProgress: view.draw, ProgressEvery: view.interval(every), Log: a.log, InFlight: inFlight,
+			}
+			if checkTable {
+				lo.Table = &ingest.TableCheck{PG: q.PG, Table: q.Table}
+			}
+			sum, err := ingest.Load(ctx, js, lo)
+			printSummary(out, sum, dir, q.Table)
 			if err != nil {
-				return err
+				return exitError{code: 1, err: err}
 			}
-			if sum.Failed > 0 {
-				return exitError{code: 1, err: fmt.Errorf("%d of %d file(s) failed or were rejected", sum.Failed, sum.Files)}
-			}
-			return nil
+			return incomplete(sum)
 		},
 	}
 	fs := cmd.Flags()
@@ -170,7 +193,46 @@ Content already committed counts as done and is not loaded twice unless
 	cli.Bind(fs, "progress-every", "FFF_PROGRESS_EVERY")
 	fs.IntVar(&inFlight, "in-flight", ingest.DefaultInFlight, "files submitted ahead of their commits at most")
 	cli.Bind(fs, "in-flight", "FFF_INGEST_IN_FLIGHT")
+	fs.BoolVar(&checkTable, "check-table", true, "check that files already ingested still have their rows in --table (needs QuestDB's PG wire, --questdb-pg)")
+	cli.Bind(fs, "check-table", "FFF_CHECK_TABLE")
+	addMemoryLimitFlag(fs, &memLimit)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cantStart(err) })
 	return cmd
+}
+
+// cantStart marks an error that kept the load from starting: exit status 2.
+func cantStart(err error) error {
+	if err == nil {
+		return nil
+	}
+	return exitError{code: 2, err: err}
+}
+
+// incomplete is the exit status 1 error when the load left anything out of
+// the table, nil when every file is in.
+func incomplete(s ingest.Summary) error {
+	var parts []string
+	if s.Failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d file(s) failed or were rejected", s.Failed, s.Files))
+	}
+	if s.NotSubmitted > 0 {
+		parts = append(parts, fmt.Sprintf("%d not submitted", s.NotSubmitted))
+	}
+	if n := missingFiles(s); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d already ingested but with rows missing from the table", n))
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return exitError{code: 1, err: errors.New(strings.Join(parts, ", "))}
+}
+
+func missingFiles(s ingest.Summary) int {
+	n := 0
+	for _, m := range s.Missing {
+		n += len(m.Files)
+	}
+	return n
 }
 
 // signalAware stops on Ctrl-C as well as with the parent context.
@@ -288,13 +350,16 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// printSummary shows what the load did; a refusal by an earlier load says
-// how to try again.
-func printSummary(out io.Writer, s ingest.Summary) {
+// printSummary shows what the load did; a refusal by an earlier load, and
+// rows gone from table since an earlier load, say how to try again.
+func printSummary(out io.Writer, s ingest.Summary, dir, table string) {
 	fmt.Fprintf(out, "\nSummary: %d file(s) in %s: %d committed, %d already ingested, %d failed",
 		s.Files, s.Elapsed.Round(time.Millisecond), s.Committed, s.Already, s.Failed)
 	if s.NotSubmitted > 0 {
 		fmt.Fprintf(out, ", %d not submitted", s.NotSubmitted)
+	}
+	if n := missingFiles(s); n > 0 {
+		fmt.Fprintf(out, ", %d with rows missing from the table", n)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "Records committed: %s (%s rows/s on average)\n", thousands(s.Records), thousands(int64(s.Rate())))
@@ -311,6 +376,26 @@ func printSummary(out io.Writer, s ingest.Summary) {
 			fmt.Fprintf(out, "  %s: %s: %s\n", f.Name, f.State, reason)
 		}
 	}
+	printMissing(out, s, dir, table)
+}
+
+// printMissing names the series whose rows an earlier load committed and
+// the table no longer holds, and the two ways to bring them back.
+func printMissing(out io.Writer, s ingest.Summary, dir, table string) {
+	if s.Unchecked != "" {
+		fmt.Fprintf(out, "Could not check that the files already ingested still have their rows in %s: %s\n", table, s.Unchecked)
+	}
+	if len(s.Missing) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "Rows missing from %s: the ledger says these files were committed, but the table no longer holds their rows (was it or a partition dropped?):\n", table)
+	for _, m := range s.Missing {
+		fmt.Fprintf(out, "  %s %s (%s): %s of %s rows missing, %s in the table\n", m.Pair, intervalName(m.Interval),
+			strings.Join(m.Files, ", "), thousands(m.Committed-m.InTable), thousands(m.Committed), thousands(m.InTable))
+	}
+	fmt.Fprintf(out, "Load them again with fff ingest %s --force (the table deduplicates, so rows still there are not doubled),\n", dir)
+	m := s.Missing[0]
+	fmt.Fprintf(out, "or rebuild them from the CANDLES stream with fff replay --table %s (e.g. --pair %s --interval %d).\n", table, m.Pair, m.Interval)
 }
 
 func thousands(n int64) string {

@@ -1,12 +1,13 @@
 // Command fff is the operator's tool: the whole pipeline in one process
 // (`fff up`), bulk ingest, replay, migrations, checks, the asset registry and
-// a look into any pipeline subject. Each command lives in its own file and
-// registers itself with the root in init.
+// a look into any pipeline subject. Each command lives in its own file as a
+// method of app that builds it; execute is the whole program, so tests run
+// it as a user would.
 package main
 
 import (
-	"errors"
-	"fmt"
+	"context"
+	"io"
 	"log/slog"
 	"os"
 
@@ -15,36 +16,59 @@ import (
 	"github.com/feefifofunds/feefifofunds/internal/cli"
 )
 
-var (
-	logSettings cli.Log
-	logger      = slog.Default()
-)
+func main() {
+	os.Exit(execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
 
-var rootCmd = &cobra.Command{
-	Use:   "fff",
-	Short: "FeeFiFoFunds: exchange OHLCV candles into QuestDB over NATS JetStream",
-	Long: `fff runs and operates the FeeFiFoFunds candle pipeline.
+// app holds what every command shares: the logger the root's flags make and
+// the process's input and outputs.
+type app struct {
+	logs   cli.Log
+	log    *slog.Logger
+	in     io.Reader
+	out    io.Writer
+	errOut io.Writer
+}
+
+// execute runs fff with args and returns the exit status (see
+// cli.Execute; an exitError sets it).
+func execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
+	return cli.Execute(ctx, newRoot(in, out, errOut), args)
+}
+
+func newRoot(in io.Reader, out, errOut io.Writer) *cobra.Command {
+	a := &app{in: in, out: out, errOut: errOut, log: slog.Default()}
+	root := &cobra.Command{
+		Use:   "fff",
+		Short: "FeeFiFoFunds: exchange OHLCV candles into QuestDB over NATS JetStream",
+		Long: `fff runs and operates the FeeFiFoFunds candle pipeline.
 
 Every flag can also be set with the environment variable named in its help;
 a flag on the command line beats its variable.`,
-	SilenceUsage:  true,
-	SilenceErrors: true,
-	PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-		if err := cli.ApplyEnv(cmd); err != nil {
-			return err
-		}
-		l, err := logSettings.Logger(os.Stderr)
-		if err != nil {
-			return err
-		}
-		logger = l
-		slog.SetDefault(l)
-		return nil
-	},
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: a.logs.PreRun(errOut, a.useLogger),
+	}
+	root.SetIn(in)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	a.logs.AddFlags(root.PersistentFlags())
+	root.AddCommand(
+		a.upCmd(), a.ingestCmd(), a.replayCmd(), a.dlqCmd(), a.tailCmd(), a.assetsCmd(),
+		a.migrateCmd(), a.checkQuestDBCmd(), a.benchCmd(), a.benchStageCmd(),
+	)
+	return root
 }
 
-func init() {
-	logSettings.AddFlags(rootCmd.PersistentFlags())
+// useLogger makes l the logger of every command. Code given no logger logs
+// with the default one: l becomes it too when it writes where the process's
+// log goes (not when errOut is a test's buffer, which goroutines outliving
+// the run would then share).
+func (a *app) useLogger(l *slog.Logger) {
+	a.log = l
+	if a.errOut == io.Writer(os.Stderr) {
+		slog.SetDefault(l)
+	}
 }
 
 // exitError carries a specific exit status.
@@ -55,14 +79,4 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.err.Error() }
 func (e exitError) Unwrap() error { return e.err }
-
-func main() {
-	if err := rootCmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "fff:", err)
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		os.Exit(1)
-	}
-}
+func (e exitError) ExitCode() int { return e.code }

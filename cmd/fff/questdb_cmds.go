@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,9 +12,9 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
 
-func init() {
+func (a *app) checkQuestDBCmd() *cobra.Command {
 	var q questdb.Config
-	check := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check-questdb",
 		Short: "Check QuestDB's version, DEDUP support, ILP over HTTP and the PG wire",
 		Example: `  fff check-questdb
@@ -30,13 +31,17 @@ func init() {
 			return nil
 		},
 	}
-	cli.AddQuestDBFlags(check.Flags(), &q)
-	rootCmd.AddCommand(check)
+	cli.AddQuestDBFlags(cmd.Flags(), &q)
+	return cmd
+}
 
-	var mq questdb.Config
-	var yes bool
-	var steps int
-	migrate := &cobra.Command{
+func (a *app) migrateCmd() *cobra.Command {
+	var (
+		q     questdb.Config
+		yes   bool
+		steps int
+	)
+	cmd := &cobra.Command{
 		Use:   "migrate up|down|status",
 		Short: "Apply, revert or list the QuestDB schema migrations of the candle table",
 		Long: `migrate manages the versioned QuestDB migrations embedded in fff (schemas/questdb).
@@ -49,15 +54,15 @@ the newest --steps migrations and refuses without --yes, because it drops data.`
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"up", "down", "status"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := questdb.ValidTable(mq.Table); err != nil {
+			if err := questdb.ValidTable(q.Table); err != nil {
 				return err
 			}
 			if args[0] == "down" && !yes {
-				return fmt.Errorf("migrate down drops the table %s and its rows: add --yes if you mean it", mq.Table)
+				return fmt.Errorf("migrate down drops the table %s and its rows: add --yes if you mean it", q.Table)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
-			pool, err := questdb.Connect(ctx, mq.PG)
+			pool, err := questdb.Connect(ctx, q.PG)
 			if err != nil {
 				return err
 			}
@@ -65,33 +70,17 @@ the newest --steps migrations and refuses without --yes, because it drops data.`
 			out := cmd.OutOrStdout()
 			switch args[0] {
 			case "up":
-				done, err := questdb.Up(ctx, pool, mq.Table)
-				for _, m := range done {
-					fmt.Fprintf(out, "applied %04d_%s to %s\n", m.Version, m.Name, mq.Table)
-				}
-				if err != nil {
-					return err
-				}
-				if len(done) == 0 {
-					fmt.Fprintf(out, "%s is up to date\n", mq.Table)
-				}
+				done, err := questdb.Up(ctx, pool, q.Table)
+				return printMigrations(out, done, err, "applied %04d_%s to %s\n", "%s is up to date\n", q.Table)
 			case "down":
-				done, err := questdb.Down(ctx, pool, mq.Table, steps)
-				for _, m := range done {
-					fmt.Fprintf(out, "reverted %04d_%s on %s\n", m.Version, m.Name, mq.Table)
-				}
-				if err != nil {
-					return err
-				}
-				if len(done) == 0 {
-					fmt.Fprintf(out, "nothing to revert on %s\n", mq.Table)
-				}
+				done, err := questdb.Down(ctx, pool, q.Table, steps)
+				return printMigrations(out, done, err, "reverted %04d_%s on %s\n", "nothing to revert on %s\n", q.Table)
 			case "status":
-				st, err := questdb.Status(ctx, pool, mq.Table)
+				st, err := questdb.Status(ctx, pool, q.Table)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "table %s\n", mq.Table)
+				fmt.Fprintf(out, "table %s\n", q.Table)
 				for _, s := range st {
 					state := "pending"
 					if s.Applied {
@@ -99,14 +88,29 @@ the newest --steps migrations and refuses without --yes, because it drops data.`
 					}
 					fmt.Fprintf(out, "  %04d_%-30s %s\n", s.Version, s.Name, state)
 				}
-			default:
-				return fmt.Errorf("unknown migrate action %q: want up, down or status", args[0])
+				return nil
 			}
-			return nil
+			return fmt.Errorf("unknown migrate action %q: want up, down or status", args[0])
 		},
 	}
-	cli.AddQuestDBFlags(migrate.Flags(), &mq)
-	migrate.Flags().BoolVar(&yes, "yes", false, "confirm migrate down")
-	migrate.Flags().IntVar(&steps, "steps", 1, "how many migrations migrate down reverts")
-	rootCmd.AddCommand(migrate)
+	cli.AddQuestDBFlags(cmd.Flags(), &q)
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm migrate down")
+	cmd.Flags().IntVar(&steps, "steps", 1, "how many migrations migrate down reverts")
+	return cmd
+}
+
+// printMigrations reports the migrations up or down went through (each with
+// done, formatted with version, name and table), even when it stopped with
+// err, and none when there were none.
+func printMigrations(out io.Writer, done []questdb.Migration, err error, each, none, table string) error {
+	for _, m := range done {
+		fmt.Fprintf(out, each, m.Version, m.Name, table)
+	}
+	if err != nil {
+		return err
+	}
+	if len(done) == 0 {
+		fmt.Fprintf(out, none, table)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
-func init() {
+func (a *app) replayCmd() *cobra.Command {
 	var (
 		nc           cli.NATS
 		q            questdb.Config
@@ -47,7 +47,7 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 			if isDate {
 				cfg.Until = cfg.Until.Add(24*time.Hour - time.Second)
 			}
-			cfg.QuestDB, cfg.Log, cfg.Migrate = q, logger, true
+			cfg.QuestDB, cfg.Log, cfg.Migrate = q, a.log, true
 			errw := cmd.ErrOrStderr()
 			tty := stderrIsTTY(errw)
 			cfg.OnProgress = func(s replay.Stats) {
@@ -60,7 +60,7 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 			}
 			ctx, stop := cli.SignalContext()
 			defer stop()
-			conn, js, err := cli.JetStream(ctx, nc, "fff-replay", logger)
+			conn, js, err := cli.JetStream(ctx, nc, "fff-replay", a.log)
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 	fs.StringVar(&cfg.Source, "source", topology.SourceKraken, "only this source exchange")
 	fs.IntVar(&cfg.Workers, "workers", 2, "parallel ILP senders")
 	fs.IntVar(&cfg.FlushRows, "flush-rows", 200_000, "rows per ILP request")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 // stderrIsTTY says whether w is a terminal, for progress lines that rewrite

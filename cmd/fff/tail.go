@@ -17,7 +17,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
 
-func init() {
+func (a *app) tailCmd() *cobra.Command {
 	var (
 		nc    cli.NATS
 		all   bool
@@ -60,7 +60,7 @@ followed with a plain NATS subscription (new messages only).`,
 					}
 				}()
 			}
-			conn, err := nc.Connect("fff-tail", logger)
+			conn, err := nc.Connect("fff-tail", a.log)
 			if err != nil {
 				return err
 			}
@@ -78,7 +78,7 @@ followed with a plain NATS subscription (new messages only).`,
 	fs.BoolVar(&all, "all", false, "start from the first stored message")
 	fs.IntVar(&last, "last", 0, "start with the newest N stored messages")
 	fs.IntVar(&count, "count", 0, "stop after this many messages (0: until interrupted)")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 type tailer struct {

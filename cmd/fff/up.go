@@ -18,7 +18,7 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
 
-func init() {
+func (a *app) upCmd() *cobra.Command {
 	var (
 		q          questdb.Config
 		listen     string
@@ -30,6 +30,7 @@ func init() {
 		writers    int
 		noFetcher  bool
 		settle     time.Duration
+		memLimit   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up --inbox DIR",
@@ -38,7 +39,11 @@ func init() {
 listening on --listen so the nats CLI can look in) and runs the watcher, the
 ledger keeper, parsers, writers and the Kraken fetcher in this process.
 Drop Kraken OHLCVT CSV files (or zips of them) into the inbox; publish fill
-requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
+requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.
+
+The process sets itself a soft memory limit from the stages' settings (see
+--memory-limit), as the writer binary does, so one big file does not take it
+to twice its working set.`,
 		Example: `  fff up --inbox ./inbox
   fff up --inbox ./inbox --table candles --questdb 'http::addr=127.0.0.1:9000;'
   nats --server nats://127.0.0.1:4222 pub fills.kraken '{"pair":"XBTUSD","interval":60,"start":"2025-01-10T08:00:00Z","end":"2025-01-10T14:00:00Z"}'`,
@@ -50,7 +55,7 @@ requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
 			ctx, cancel := cli.SignalContext()
 			defer cancel()
 			o := local.Options{
-				Store: store, Listen: listen, Log: logger, Metrics: metrics.Default,
+				Store: store, Listen: listen, Log: a.log, Metrics: metrics.Default,
 				Keeper:  &ledger.Config{},
 				Watcher: &watcher.Config{Inbox: inbox, Settle: settle, NoLedgerKeeper: true},
 				Parser:  &parser.Config{Workers: parsers},
@@ -59,14 +64,15 @@ requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
 			if !noFetcher {
 				o.Fetcher = &fetcher.Config{KrakenURL: krakenURL}
 			}
+			a.limitMemory(memLimit, o)
 			p, err := local.Start(ctx, o)
 			if err != nil {
 				return err
 			}
 			p.Go("metrics", func(ctx context.Context) error {
-				return metrics.Serve(ctx, metricsAdr, metrics.Default, nil, logger)
+				return metrics.Serve(ctx, metricsAdr, metrics.Default, nil, a.log)
 			})
-			logger.Info("pipeline running", "inbox", inbox, "table", q.Table, "nats", p.URL)
+			a.log.Info("pipeline running", "inbox", inbox, "table", q.Table, "nats", p.URL)
 			<-p.Done()
 			return p.Stop()
 		},
@@ -91,5 +97,6 @@ requests with nats pub fills.kraken '{...}'. Ctrl-C stops everything cleanly.`,
 	cli.Bind(f, "no-fetcher", "FFF_NO_FETCHER")
 	f.DurationVar(&settle, "settle", 2*time.Second, "how long a file must stop changing before it is taken")
 	cli.Bind(f, "settle", "FFF_SETTLE")
-	rootCmd.AddCommand(cmd)
+	addMemoryLimitFlag(f, &memLimit)
+	return cmd
 }

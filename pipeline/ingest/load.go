@@ -39,6 +39,9 @@ type Options struct {
 	OnProgress    func(Progress)
 	ProgressEvery time.Duration
 	Log           *slog.Logger
+	// Table, when set, is checked at the end for the rows of the files found
+	// already ingested (see TableCheck); nil: the ledger's word is taken.
+	Table *TableCheck
 }
 
 // Progress is a snapshot of a running load.
@@ -81,6 +84,12 @@ type Summary struct {
 	Bytes        int64
 	Elapsed      time.Duration
 	Failures     []Failure
+	// Missing are the series of files found already ingested whose rows are
+	// no longer all in Options.Table; those files are not counted in Already.
+	Missing []Missing
+	// Unchecked says why Options.Table could not be checked ("" when it was,
+	// or was not asked for).
+	Unchecked string
 }
 
 // Rate is the rows committed per second on average.
@@ -181,6 +190,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 	}()
 
 	files := map[string]*tracked{} // by file id, until settled
+	var already []ingested         // for the table check
 	var (
 		handled   int   // candidates submitted (or failed to)
 		settled   int   // candidates settled
@@ -228,6 +238,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 			doneBytes += r.cand.Size
 			if e.State == contract.FileCommitted {
 				sum.Already++
+				already = append(already, ingested{name: r.cand.Name, entry: e})
 			} else {
 				fail(Failure{Name: r.cand.Name, State: e.State, Reason: "rejected before (" + Reason(e) + ")", Before: true})
 			}
@@ -306,9 +317,28 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 		}
 	}
 	sum.NotSubmitted = len(cands) - handled
+	if opts.Table != nil {
+		checkTable(ctx, *opts.Table, already, &sum, opts.Log)
+	}
 	sum.Elapsed = time.Since(start)
 	report(true)
 	return sum, nil
+}
+
+// checkTable moves the files of series whose rows are gone from the table
+// out of sum.Already into sum.Missing. A check that cannot be made is noted
+// in sum.Unchecked, not an error: the load itself went through.
+func checkTable(ctx context.Context, c TableCheck, already []ingested, sum *Summary, log *slog.Logger) {
+	missing, err := c.missingRows(ctx, already)
+	if err != nil {
+		sum.Unchecked = err.Error()
+		log.Warn("could not check that the files already ingested still have their rows in the table", "table", c.Table, "err", err)
+		return
+	}
+	sum.Missing = missing
+	for _, m := range missing {
+		sum.Already -= len(m.Files)
+	}
 }
 
 // Reason is why the ledger entry settled as it did.

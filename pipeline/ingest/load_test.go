@@ -13,12 +13,7 @@ import (
 )
 
 func TestLoadStopOnError(t *testing.T) {
-	env := testenv.StartJetStream(t)
-	sim, err := ledgertest.Start(context.Background(), env.JS, ledgertest.Options{BatchRows: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Stop()
+	env := testenv.StartFakeStages(t, ledgertest.Options{BatchRows: 50})
 	dir := t.TempDir()
 	// Sorted by tier, then interval: the bad one-minute file goes first.
 	os.WriteFile(filepath.Join(dir, "XBTUSD_1.csv"), []byte("BAD\n"), 0o644)
