@@ -45,6 +45,7 @@ a flag on the command line beats its variable.`,
 
 func init() {
 	logSettings.AddFlags(rootCmd.PersistentFlags())
+	rootCmd.AddCommand(pricesCmd(func() *slog.Logger { return logger }, nil, nil))
 }
 
 // exitError carries a specific exit status.
