@@ -198,8 +198,8 @@ func (s *Server) answer(r *http.Request, call *Call) (int, []byte) {
 			return errorBody(http.StatusBadRequest, "massivetest serves 1/day bars only")
 		}
 		return s.rangeBars(parts[3], parts[7], parts[8], r.URL.Query())
-	case len(parts) == 8 && parts[0] == "v2" && parts[2] == "grouped" && parts[4] == "market":
-		return s.grouped(parts[3], parts[5], parts[7])
+	case len(parts) == 8 && parts[0] == "v2" && parts[2] == "grouped" && parts[3] == "locale" && parts[5] == "market":
+		return s.grouped(parts[4], parts[6], parts[7])
 	}
 	return errorBody(http.StatusNotFound, "404 page not found")
 }
@@ -236,7 +236,7 @@ func (s *Server) rangeBars(ticker, from, to string, q url.Values) (int, []byte) 
 	lo, err1 := parseBound(from, false)
 	hi, err2 := parseBound(to, true)
 	if err1 != nil || err2 != nil {
-		return errorBody(http.StatusBadRequest, fmt.Sprintf("Could not parse the time parameter: 'from'. Use YYYY-MM-DD or Unix MS Timestamps"))
+		return errorBody(http.StatusBadRequest, "Could not parse the time parameter: 'from'. Use YYYY-MM-DD or Unix MS Timestamps")
 	}
 	var all []Bar
 	for _, b := range s.bars[ticker] {
