@@ -21,15 +21,15 @@ func TestClosed(t *testing.T) {
 		closed bool
 		reason string
 	}{
-		{"2023-01-02", true, "New Year's Day"},  // Jan 1 on a Sunday: observed Monday
-		{"2022-12-30", false, ""},               // Jan 1 2022 on a Saturday: not observed
+		{"2023-01-02", true, "New Year's Day"}, // Jan 1 on a Sunday: observed Monday
+		{"2022-12-30", false, ""},              // Jan 1 2022 on a Saturday: not observed
 		{"2023-01-16", true, "Martin Luther King Jr. Day"},
 		{"2023-02-20", true, "Washington's Birthday"},
 		{"2023-04-07", true, "Good Friday"},
 		{"2024-03-29", true, "Good Friday"},
 		{"2023-05-29", true, "Memorial Day"},
 		{"2023-06-19", true, "Juneteenth"},
-		{"2021-06-18", false, ""}, // before Juneteenth was an exchange holiday
+		{"2021-06-18", false, ""},                // before Juneteenth was an exchange holiday
 		{"2020-07-03", true, "Independence Day"}, // July 4 on a Saturday
 		{"2023-09-04", true, "Labor Day"},
 		{"2023-11-23", true, "Thanksgiving Day"},

@@ -97,7 +97,7 @@ func MakePlan(ctx context.Context, reg Registry, o Options) (*Plan, error) {
 	case o.Days > 0 && !o.Start.IsZero():
 		return nil, errors.New("give a number of days or a start date, not both")
 	case o.Days > 0:
-		p.End, p.Start = today, today.AddDate(0, 0, -(o.Days - 1))
+		p.End, p.Start = today, today.AddDate(0, 0, -(o.Days-1))
 	case !o.Start.IsZero():
 		p.Start, p.End = calendar.Date(o.Start), today
 		if !o.End.IsZero() {

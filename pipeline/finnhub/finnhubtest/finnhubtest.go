@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/finnhub"
 )
 
 //go:embed testdata/*
@@ -182,15 +184,7 @@ func (s *Server) answer(r *http.Request, key string) (int, string, []byte) {
 		}
 		return 1
 	})
-	var body struct {
-		C []float64 `json:"c"`
-		H []float64 `json:"h"`
-		L []float64 `json:"l"`
-		O []float64 `json:"o"`
-		S string    `json:"s"`
-		T []int64   `json:"t"`
-		V []float64 `json:"v"`
-	}
+	var body finnhub.Candles // the wire shape, keys in Finnhub's order
 	body.S = "ok"
 	for _, c := range rows {
 		d, _ := time.Parse(time.DateOnly, c.Date)
