@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,28 +194,7 @@ var fillRequestFields = []string{"pair", "interval", "start", "end", "id", "trad
 
 // checkFillRequestKeys rejects keys that are not exactly one of the fields:
 // encoding/json matches keys case-insensitively, the JSON Schema does not.
-func checkFillRequestKeys(data []byte) error {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(data, &obj) != nil {
-		return nil // not an object: the typed decode explains what is wrong
-	}
-	var unknown []string
-	for k := range obj {
-		if !slices.Contains(fillRequestFields, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	slices.Sort(unknown)
-	k := unknown[0]
-	hint := ""
-	if l := strings.ToLower(k); l != k && slices.Contains(fillRequestFields, l) {
-		hint = fmt.Sprintf(`; field names are lower case: %q`, l)
-	}
-	return fmt.Errorf("unknown field %q (allowed: %s)%s", k, strings.Join(fillRequestFields, ", "), hint)
-}
+func checkFillRequestKeys(data []byte) error { return checkKeys(data, fillRequestFields) }
 
 func isPairName(s string) bool {
 	for _, r := range s {

@@ -87,6 +87,13 @@ func validMessages(t *testing.T) map[string][][]byte {
 		}
 		return b
 	}
+	pr := func(r contract.PriceRequest) []byte {
+		b, err := r.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	batch := func(mut func(*contract.Batch)) []byte {
 		b := sampleBatch(3)
 		mut(b)
@@ -108,6 +115,12 @@ func validMessages(t *testing.T) map[string][][]byte {
 			[]byte(`{"pair":"XBTUSD","interval":60,"start":"2025-01-10T08:00:00Z","end":"2025-01-10T14:00:00Z"}`),
 			[]byte(`{"pair":"xbtusd","interval":5,"start":1736496000,"end":"1736517600"}`),
 			[]byte(`{"pair":"XBTUSD","interval":21600,"start":"2025-01-10T09:00:00+01:00","end":"2025-01-10T08:00:00.5Z","trades":false,"id":""}`),
+		},
+		"price_request.schema.json": {
+			pr(contract.PriceRequest{Ticker: "AAPL", Market: "stocks", Start: t0, End: t0.AddDate(0, 1, 0), Quote: "USD", ID: "prices-x-AAPL"}),
+			pr(contract.PriceRequest{Grouped: true, Tickers: []string{"AAPL", "MSFT"}, Market: "stocks", Start: t0, End: t0}),
+			[]byte(`{"ticker":"AAPL","start":"2023-01-09","end":"2023-02-10"}`),
+			[]byte(`{"ticker":"btc","market":"crypto","symbol":"X:BTCUSD","interval":1440,"start":1673222400,"end":"2023-02-10T00:00:00Z"}`),
 		},
 		"file_event.schema.json": {
 			mustJSON(t, contract.FileEvent{FileID: fid, Name: "XBTUSD_60.csv", Object: fid, Pair: "XBTUSD", Interval: 60, Size: 52, Received: nowish}),
@@ -196,6 +209,8 @@ func TestSchemasRejectBadMessages(t *testing.T) {
 			set("received", "yesterday"), set("size", -1), set("pair", "XBT.USD")},
 		"ledger_entry.schema.json": {set("state", "DONE"), del("state"), set("extra", true), set("errors", []any{map[string]any{"line": 1}}),
 			set("errors", []any{map[string]any{"line": 1, "reason": "x", "col": 2}}), set("rows_committed", -5), set("updated", "2025-01-10")},
+		"price_request.schema.json": {del("ticker"), set("interval", 60), set("market", "fx"), set("extra", 1), set("ticker", "BRK.B"),
+			set("grouped", true), set("tickers", []any{"AAPL"}), del("start"), set("start", "yesterday")},
 		"progress.schema.json": {set("kind", "done"), del("kind"), set("extra", 1), del("batches"), set("file_id", "")},
 		"asset.schema.json":    {set("category", "crypto"), set("tier", "TIER5"), del("ticker"), set("extra", 1), del("created")},
 		"gap_record.schema.json": {set("state", "DONE"), set("class", "maybe"), del("history"), set("extra", 1), set("key", "kraken XBTUSD"),
