@@ -129,16 +129,15 @@ func (w *ApplyWatcher) Run(ctx context.Context) {
 	}
 }
 
+// sleep pauses for d, less when wake fires; false when ctx ended. (Since
+// Go 1.23 an unfired time.After timer is collected, so no Stop is needed.)
 func (w *ApplyWatcher) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
 	case <-wake:
+	case <-time.After(d):
+	case <-ctx.Done():
 	}
-	return true
+	return ctx.Err() == nil
 }
 
 func (w *ApplyWatcher) record(s WALState, err error) {
