@@ -21,8 +21,10 @@ func main() {
 		Short: "Commit candle batches from NATS JetStream to QuestDB over ILP/HTTP",
 		Long: `writer consumes candle batches (CANDLES stream, durable consumer "writer") and
 writes them to QuestDB in large ILP-over-HTTP requests, one transaction each.
-A batch is acknowledged only after QuestDB accepted the request carrying it.
-While QuestDB is down the batches are held and retried with backoff; a batch
+A batch is reported committed and acknowledged only once its rows are
+queryable: QuestDB accepted the request and applied the table's WAL past it.
+While QuestDB is down the batches are held and retried with backoff (at most
+2 s apart); while the table is suspended they wait and /healthz fails; a batch
 QuestDB refuses goes to the DLQ (dlq.writer) with QuestDB's error text.
 
 Any number of writers may run against the same NATS: they share the work.`,
@@ -52,6 +54,7 @@ Any number of writers may run against the same NATS: they share the work.`,
 				}
 			}
 			cfg.JS, cfg.Log, cfg.Metrics = s.JS, s.Log, s.Metrics
+			cfg.Health = s.AddHealthCheck // /healthz fails while the table is suspended
 			return writer.Run(ctx, cfg)
 		},
 	}))

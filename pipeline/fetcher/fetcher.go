@@ -2,7 +2,8 @@
 // with Kraken's REST API: OHLC for the newest 720 closed candles of an
 // interval, Trades (when enabled) to rebuild older ones. It publishes candle
 // batches to candles.kraken.<pair>.<interval> like the parser does, so the
-// writer commits them the same way, then records the outcome on the
+// writer commits them the same way, waits until the writer reports every
+// batch queryable (fillreports.kraken), then records the outcome on the
 // request's gap record in the GAPS bucket and only then acknowledges the
 // request.
 //
@@ -80,6 +81,10 @@ type Config struct {
 	// KeepAlive is how often a request being served is reported in progress
 	// so its AckWait does not expire (default a third of the consumer's AckWait).
 	KeepAlive time.Duration
+	// ApplyTimeout is how long a fill waits for the writer to report every
+	// batch it published queryable in QuestDB; a gap is FILLED only then,
+	// FAILED with the reason after (default 2m).
+	ApplyTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -115,6 +120,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Backoff.Max < c.Backoff.Initial {
 		c.Backoff.Max = c.Backoff.Initial
+	}
+	if c.ApplyTimeout <= 0 {
+		c.ApplyTimeout = DefaultApplyTimeout
 	}
 	if c.KeepAlive <= 0 {
 		c.KeepAlive = topology.FetcherConsumer(topology.SourceKraken).AckWait / 3

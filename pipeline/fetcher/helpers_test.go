@@ -37,6 +37,7 @@ type env struct {
 	js      *testenv.JetStream
 	fake    *krakentest.Server
 	reg     *metrics.Registry
+	writer  *fakeWriter
 	cfg     fetcher.Config
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -49,7 +50,7 @@ func newEnv(t *testing.T, opts ...krakentest.Option) *env {
 	js := testenv.StartJetStream(t)
 	fake := krakentest.New(append([]krakentest.Option{krakentest.WithNow(now)}, opts...)...)
 	t.Cleanup(fake.Close)
-	e := &env{t: t, js: js, fake: fake, reg: metrics.NewRegistry()}
+	e := &env{t: t, js: js, fake: fake, reg: metrics.NewRegistry(), writer: startFakeWriter(t, js)}
 	e.cfg = fetcher.Config{
 		JS:        js.JS,
 		Log:       testenv.Logger(t),

@@ -205,6 +205,13 @@ func (f *fetcher) serve(ctx context.Context, req *request, log *slog.Logger) (ou
 		end = lastClosed
 	}
 	useTrades := f.cfg.Trades || req.Trades
+	// FILLED means queryable: listen for the writer's reports on this
+	// fill's batches before publishing the first.
+	reports, err := f.listenApplied(req.ID)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer reports.close()
 	pub := f.newPublisher(ctx, req)
 	var (
 		served    int64 // intervals asked of Kraken
@@ -257,6 +264,12 @@ func (f *fetcher) serve(ctx context.Context, req *request, log *slog.Logger) (ou
 		out = outcome{State: contract.GapFilled, Detail: fmt.Sprintf("%d candles, %d intervals had no trades", written, served-written)}
 		if fromTr > 0 {
 			out.Detail += fmt.Sprintf(" (%d rebuilt from trades, %d from OHLC)", fromTr, written-fromTr)
+		}
+		if err := reports.wait(ctx, pub.next, written, f.cfg.ApplyTimeout); err != nil {
+			if ctx.Err() != nil {
+				return outcome{}, err
+			}
+			out = outcome{State: contract.GapFailed, Detail: "not queryable: " + err.Error()}
 		}
 	}
 	if notClosed > 0 {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -91,59 +90,28 @@ func Pull(ctx context.Context, cons jetstream.Consumer, h Handler, opts ...PullO
 	if o.log == nil {
 		o.log = slog.Default()
 	}
-	p := &puller{o: o, pause: o.pauseMin}
+	p := &puller{o: o, pace: FetchPacer{Min: o.pauseMin, Max: o.pauseMax, Log: o.log}}
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(o.batch, jetstream.FetchMaxWait(o.wait))
 		if err != nil {
-			p.fetchFailed(ctx, err)
+			p.pace.Failed(ctx, err)
 			continue
 		}
 		for msg := range batch.Messages() {
 			p.handle(ctx, h, msg)
 		}
-		if err := batch.Error(); err != nil && !idle(err) {
-			p.fetchFailed(ctx, err)
+		if err := batch.Error(); err != nil && !IdleFetch(err) {
+			p.pace.Failed(ctx, err)
 			continue
 		}
-		p.fetchOK()
+		p.pace.OK()
 	}
 	return ctx.Err()
 }
 
-// idle says whether a fetch error only means the pull expired empty.
-func idle(err error) bool {
-	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.Canceled)
-}
-
 type puller struct {
-	o       pullOpts
-	pause   time.Duration
-	failing bool
-}
-
-// fetchFailed pauses before the next fetch, longer each time, so a lost
-// server is not asked in a hot loop; it logs when fetching starts failing,
-// not at every failure.
-func (p *puller) fetchFailed(ctx context.Context, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	if !p.failing {
-		p.o.log.Warn("fetching messages failed; retrying with backoff", "err", err)
-		p.failing = true
-	} else {
-		p.o.log.Debug("fetching messages still failing", "err", err, "pause", p.pause)
-	}
-	Sleep(ctx, p.pause)
-	p.pause = min(2*p.pause, p.o.pauseMax)
-}
-
-func (p *puller) fetchOK() {
-	if p.failing {
-		p.o.log.Info("fetching messages works again")
-	}
-	p.failing, p.pause = false, p.o.pauseMin
+	o    pullOpts
+	pace FetchPacer
 }
 
 // handle runs h on msg under a keep-alive and settles msg by its outcome.

@@ -23,6 +23,24 @@ import (
 
 // Connect opens a pool on QuestDB's PG wire port and checks it answers.
 func Connect(ctx context.Context, pgURL string) (*pgxpool.Pool, error) {
+	pool, err := Open(ctx, pgURL)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("questdb pg wire at %s does not answer: %w (is QuestDB running? `scripts/questdb.sh start`; set --questdb-pg or FFF_QUESTDB_PG)",
+			redact.Text(pgURL), redact.Error(err, passwordOf(pgURL)))
+	}
+	return pool, nil
+}
+
+// Open makes a pool on QuestDB's PG wire port without waiting for it: the
+// pool connects on first use and again after QuestDB restarts, so a
+// long-running poller can start while QuestDB is down.
+func Open(ctx context.Context, pgURL string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(pgURL)
 	if err != nil {
 		return nil, fmt.Errorf("questdb pg url %s: %w", redact.Text(pgURL), redact.Error(err, passwordOf(pgURL)))
@@ -35,13 +53,6 @@ func Connect(ctx context.Context, pgURL string) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("questdb pg %s: %w", redact.Text(pgURL), redact.Error(err, passwordOf(pgURL)))
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("questdb pg wire at %s does not answer: %w (is QuestDB running? `scripts/questdb.sh start`; set --questdb-pg or FFF_QUESTDB_PG)",
-			redact.Text(pgURL), redact.Error(err, passwordOf(pgURL)))
 	}
 	return pool, nil
 }

@@ -94,6 +94,11 @@ func CandleFilter(source, pair string, interval int) string {
 // FillSubject is where fill requests for one exchange go, e.g. fills.kraken.
 func FillSubject(source string) string { return "fills." + source }
 
+// FillReportSubject carries the writer's FillReports for one exchange's
+// fills, e.g. fillreports.kraken. Core NATS only: no stream captures it, a
+// fetcher listens while it waits for its batches.
+func FillReportSubject(source string) string { return "fillreports." + source }
+
 // ProgressSubject carries the progress of one file.
 func ProgressSubject(fileID string) string { return "progress.file." + fileID }
 

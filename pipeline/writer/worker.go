@@ -29,6 +29,8 @@ type item struct {
 	rows   int
 	fileID string
 	run    string // the file's forced run (Fff-Run header), for its reports
+	fillID string // the fill request the batch serves (API and trades batches)
+	source string
 	batch  uint32
 	done   bool
 }
@@ -41,6 +43,9 @@ type worker struct {
 	log     *slog.Logger
 	st      *stats
 	maxMsgs int
+	applied *questdb.ApplyWatcher
+	toAck   chan applyJob // the ack loop's queue: one request waits, the next is gathered
+	pace    jsplumb.FetchPacer
 
 	sink    questdb.Sink
 	scratch contract.Batch
@@ -65,12 +70,22 @@ func (w *worker) run(ctx context.Context) {
 	defer func() { _ = w.sink.Close(context.Background()) }()
 	w.avgRows = 8192
 
-	// One keep-alive for everything held, whatever the worker is waiting on.
+	// One keep-alive for everything held, whatever the worker is waiting on
+	// (QuestDB, a long request, a table applying or suspended).
 	stopKeepAlive := jsplumb.KeepAlive(ctx, inProgressEvery, w.heldMsgs, w.log)
+	w.toAck = make(chan applyJob)
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		w.ackLoop(ctx, w.toAck)
+	}()
 	defer func() {
+		close(w.toAck)
+		<-acked
 		stopKeepAlive()
 		w.release()
 	}()
+	w.pace = jsplumb.FetchPacer{Min: 100 * time.Millisecond, Max: 5 * time.Second, Log: w.log, What: "candle batches from CANDLES"}
 
 	for ctx.Err() == nil {
 		items := w.gather(ctx)
@@ -120,11 +135,9 @@ func (w *worker) gather(ctx context.Context) []*item {
 		}
 		batch, err := w.cons.Fetch(n, jetstream.FetchMaxWait(wait))
 		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			w.log.Warn("fetching from CANDLES failed, retrying", "err", err)
-			jsplumb.Sleep(ctx, time.Second)
+			// Paced and logged once per change: a lost server answers at
+			// once, and without a pause this loop spun thousands of times a second.
+			w.pace.Failed(ctx, err)
 			continue
 		}
 		for m := range batch.Messages() {
@@ -138,9 +151,14 @@ func (w *worker) gather(ctx context.Context) []*item {
 				deadline = time.Now().Add(w.cfg.FlushInterval)
 			}
 		}
-		if err := batch.Error(); err != nil && ctx.Err() == nil {
-			w.log.Warn("fetch from CANDLES ended with an error", "err", err)
+		if err := batch.Error(); err != nil && !jsplumb.IdleFetch(err) {
+			if len(items) > 0 {
+				break // commit what was gathered; the next fetch is paced
+			}
+			w.pace.Failed(ctx, err)
+			continue
 		}
+		w.pace.OK()
 	}
 	return items
 }
@@ -152,7 +170,8 @@ func (w *worker) accept(ctx context.Context, m jetstream.Msg) *item {
 		w.deadLetterUndecodable(ctx, m, err)
 		return nil
 	}
-	it := &item{msg: m, rows: len(w.scratch.Candles), fileID: w.scratch.FileID, batch: w.scratch.BatchIndex}
+	it := &item{msg: m, rows: len(w.scratch.Candles), fileID: w.scratch.FileID, batch: w.scratch.BatchIndex,
+		fillID: w.scratch.FillID, source: w.scratch.Source}
 	if it.fileID != "" {
 		it.run = m.Headers().Get(contract.HeaderRun)
 	}
@@ -210,7 +229,14 @@ func (w *worker) commit(ctx context.Context, items []*item) {
 				w.log.Info("QuestDB reachable again, resuming")
 			}
 			bo.reset()
-			w.acknowledge(ctx, items[lo:hi])
+			// Committed is not yet queryable: the ack loop reports and
+			// acknowledges once QuestDB applied the request.
+			job := applyJob{items: items[lo:hi], applied: w.applied.Watch(), at: time.Now()}
+			select {
+			case w.toAck <- job:
+			case <-ctx.Done():
+				// Stopping: the messages stay held and are handed back.
+			}
 		},
 		Rejected: func(i int, err error) {
 			w.reject(ctx, items[i], err)
@@ -221,8 +247,9 @@ func (w *worker) commit(ctx context.Context, items []*item) {
 	}
 }
 
-// acknowledge reports "committed" for CSV batches, then acks. A report that
-// could not be published leaves its message unacknowledged for a later
+// acknowledge reports "committed" for CSV batches and "applied" for fill
+// batches, then acks; it is called once the rows are queryable. A report
+// that could not be published leaves its message unacknowledged for a later
 // redelivery (the rows are rewritten harmlessly: the table deduplicates).
 func (w *worker) acknowledge(ctx context.Context, its []*item) {
 	// The rows are in QuestDB: finish reporting even if we are stopping.
@@ -230,6 +257,7 @@ func (w *worker) acknowledge(ctx context.Context, its []*item) {
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, len(its))
 	for i, it := range its {
+		w.reportFill(it, contract.FillApplied, "")
 		if it.fileID == "" {
 			continue
 		}
@@ -292,6 +320,7 @@ func (w *worker) reject(ctx context.Context, it *item, cause error) {
 			return
 		}
 	}
+	w.reportFill(it, contract.FillRefused, reason)
 	_ = it.msg.TermWithReason(truncate(reason, 200))
 	w.st.dead.Inc()
 	w.log.Error("QuestDB refused a batch; dead-lettered", "subject", it.msg.Subject(), "file_id", it.fileID,

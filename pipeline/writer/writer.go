@@ -36,6 +36,7 @@ const (
 	DefaultFlushRows     = questdb.DefaultFlushRows
 	DefaultFlushInterval = 500 * time.Millisecond
 	DefaultMaxAckPending = 1024
+	DefaultMaxBackoff    = 2 * time.Second
 )
 
 // Config configures the writer stage.
@@ -60,8 +61,16 @@ type Config struct {
 	// SummaryEvery is how often a summary line is logged (default 30s).
 	SummaryEvery time.Duration
 	// MaxBackoff caps the wait between attempts while QuestDB is down
-	// (default 30s; the first wait is 500ms).
+	// (default 2s; the first wait is 250ms), so the writer resumes within
+	// about that long of QuestDB returning. An attempt on a down server is a
+	// refused connection: cheap for both sides.
 	MaxBackoff time.Duration
+	// ApplyInterval is how often the table's WAL state is polled while
+	// committed batches wait to become queryable (default 20ms).
+	ApplyInterval time.Duration
+	// Health, when set, is given a check for /healthz: it fails while the
+	// table is suspended. The writer binary passes its stage's AddHealthCheck.
+	Health func(check func() error)
 }
 
 func (c Config) withDefaults() Config {
@@ -87,7 +96,7 @@ func (c Config) withDefaults() Config {
 		c.SummaryEvery = 30 * time.Second
 	}
 	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Second
+		c.MaxBackoff = DefaultMaxBackoff
 	}
 	c.QuestDB = c.QuestDB.WithDefaults()
 	return c
@@ -125,6 +134,29 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	st := newStats(cfg.Metrics, cfg.QuestDB.Table)
+
+	// "Committed" means queryable: one watcher of the table's WAL, shared by
+	// the workers, releases their committed requests once applied.
+	pool, err := questdb.Open(ctx, cfg.QuestDB.PG)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	health := &tableHealth{table: cfg.QuestDB.Table, log: log, suspended: st.suspended}
+	if cfg.Health != nil {
+		cfg.Health(health.check)
+	}
+	applied := questdb.NewApplyWatcher(pool, cfg.QuestDB.Table, questdb.ApplyOptions{
+		Interval: cfg.ApplyInterval, MaxBackoff: cfg.MaxBackoff, OnPoll: health.observe})
+	// The watcher outlives the workers, which may still wait on it briefly
+	// while they stop.
+	actx, stopApplied := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopApplied()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		applied.Run(actx)
+	}()
 	log.Info("writer started", "table", cfg.QuestDB.Table, "questdb", redact.Text(cfg.QuestDB.ILP),
 		"workers", cfg.Workers, "flush_rows", cfg.FlushRows, "flush_interval", cfg.FlushInterval)
 
@@ -149,6 +181,7 @@ func Run(ctx context.Context, cfg Config) error {
 			log:     log.With("worker", i),
 			st:      st,
 			maxMsgs: perWorker,
+			applied: applied,
 		}
 		wwg.Add(1)
 		go func() {
@@ -157,15 +190,19 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 	wwg.Wait()
+	stopApplied()
 	stopSummary()
 	log.Info("writer stopped", "batches_committed", st.batches.Get(), "rows_committed", st.rows.Get(),
 		"dead_lettered", st.dead.Get())
 	return nil
 }
 
-// migrate applies pending migrations, waiting for QuestDB if it is not up yet.
+// migrate applies pending migrations, waiting for QuestDB while it does not
+// answer: one log line when waiting starts (saying for what), one when it
+// ends, retries with capped backoff in between.
 func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 	b := newBackoff(cfg.MaxBackoff)
+	waiting := false
 	for {
 		err := func() error {
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -182,20 +219,29 @@ func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return err
 		}()
 		if err == nil {
+			if waiting {
+				log.Info("QuestDB answered; migrations done", "table", cfg.QuestDB.Table)
+			}
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		d := b.next()
-		log.Warn("QuestDB not ready for migrations, retrying", "table", cfg.QuestDB.Table, "retry_in", d, "err", err)
+		if !waiting {
+			waiting = true
+			log.Warn("waiting for QuestDB to apply migrations before writing; retrying with backoff",
+				"table", cfg.QuestDB.Table, "questdb_pg", redact.Text(cfg.QuestDB.PG), "max_backoff", cfg.MaxBackoff, "err", err)
+		} else {
+			log.Debug("QuestDB still not ready for migrations", "retry_in", d, "err", err)
+		}
 		if !jsplumb.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 	}
 }
 
-// backoff doubles from 500ms up to max, with no jitter needed: each worker
+// backoff doubles from 250ms up to max, with no jitter needed: each worker
 // waits on its own request.
 type backoff struct {
 	cur, max time.Duration
@@ -205,7 +251,7 @@ func newBackoff(max time.Duration) *backoff { return &backoff{max: max} }
 
 func (b *backoff) next() time.Duration {
 	if b.cur == 0 {
-		b.cur = 500 * time.Millisecond
+		b.cur = 250 * time.Millisecond
 	} else {
 		b.cur *= 2
 	}
@@ -220,7 +266,7 @@ func (b *backoff) reset() { b.cur = 0 }
 // stats are the writer's counters, shared by its workers.
 type stats struct {
 	batches, rows, dead, flushes, flushSecs, retries *metrics.Value
-	pending, up, lastFlush                           *metrics.Value
+	pending, up, lastFlush, suspended, applySecs     *metrics.Value
 }
 
 func newStats(r *metrics.Registry, table string) *stats {
@@ -235,6 +281,8 @@ func newStats(r *metrics.Registry, table string) *stats {
 		pending:   r.Gauge("fff_writer_rows_pending", "Rows held by the writers, not yet committed", l...),
 		up:        r.Gauge("fff_writer_questdb_up", "1 when the last ILP request reached QuestDB, 0 while it is unreachable", l...),
 		lastFlush: r.Gauge("fff_writer_last_flush_seconds", "Duration of the last accepted ILP request", l...),
+		suspended: r.Gauge("fff_writer_table_suspended", "1 while QuestDB reports the table's WAL suspended (committed batches wait)", l...),
+		applySecs: r.Counter("fff_writer_apply_wait_seconds_total", "Time committed requests waited for QuestDB to make them queryable (divide by fff_writer_flushes_total for the mean)", l...),
 	}
 }
 
