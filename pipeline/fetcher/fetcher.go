@@ -30,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/fillreport"
 	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
@@ -122,7 +123,7 @@ func (c Config) withDefaults() Config {
 		c.Backoff.Max = c.Backoff.Initial
 	}
 	if c.ApplyTimeout <= 0 {
-		c.ApplyTimeout = DefaultApplyTimeout
+		c.ApplyTimeout = fillreport.DefaultTimeout
 	}
 	if c.KeepAlive <= 0 {
 		c.KeepAlive = topology.FetcherConsumer(topology.SourceKraken).AckWait / 3

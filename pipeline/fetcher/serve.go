@@ -14,6 +14,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/fillreport"
 	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -207,11 +208,11 @@ func (f *fetcher) serve(ctx context.Context, req *request, log *slog.Logger) (ou
 	useTrades := f.cfg.Trades || req.Trades
 	// FILLED means queryable: listen for the writer's reports on this
 	// fill's batches before publishing the first.
-	reports, err := f.listenApplied(req.ID)
+	reports, err := fillreport.Listen(f.js.Conn(), topology.SourceKraken)
 	if err != nil {
-		return outcome{}, err
+		return outcome{}, &natsError{err}
 	}
-	defer reports.close()
+	defer reports.Close()
 	pub := f.newPublisher(ctx, req)
 	var (
 		served    int64 // intervals asked of Kraken
@@ -265,7 +266,7 @@ func (f *fetcher) serve(ctx context.Context, req *request, log *slog.Logger) (ou
 		if fromTr > 0 {
 			out.Detail += fmt.Sprintf(" (%d rebuilt from trades, %d from OHLC)", fromTr, written-fromTr)
 		}
-		if err := reports.wait(ctx, pub.next, written, f.cfg.ApplyTimeout); err != nil {
+		if err := reports.Wait(ctx, map[string]uint32{req.ID: pub.next}, written, f.cfg.ApplyTimeout); err != nil {
 			if ctx.Err() != nil {
 				return outcome{}, err
 			}

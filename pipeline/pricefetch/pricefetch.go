@@ -26,6 +26,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
+	"github.com/feefifofunds/feefifofunds/pipeline/fillreport"
 	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
@@ -54,6 +55,9 @@ type Config struct {
 	// (default a third of the consumer's AckWait): a paced source may take
 	// minutes for one request.
 	KeepAlive time.Duration
+	// ApplyTimeout is how long a request waits for the writer to report its
+	// candles queryable before it is recorded FAILED (default 2 min).
+	ApplyTimeout time.Duration
 }
 
 type stage struct {
@@ -90,6 +94,9 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.RetryDelay = 10 * time.Second
 	}
 	name := cfg.Source.Name()
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = fillreport.DefaultTimeout
+	}
 	if cfg.KeepAlive <= 0 {
 		cfg.KeepAlive = topology.FetcherConsumer(name).AckWait / 3
 	}

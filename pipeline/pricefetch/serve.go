@@ -11,6 +11,7 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/calendar"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/fillreport"
 	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
@@ -56,7 +57,7 @@ func (s *stage) serveDaily(ctx context.Context, req contract.PriceRequest) (outc
 	for _, c := range got {
 		sr.add(req, c)
 	}
-	written, err := s.publish(ctx, req, []*series{sr})
+	written, applied, err := s.publish(ctx, req, []*series{sr})
 	if err != nil {
 		return outcome{}, err
 	}
@@ -70,6 +71,8 @@ func (s *stage) serveDaily(ctx context.Context, req contract.PriceRequest) (outc
 		out.state = contract.GapNoTrades
 		out.detail = fmt.Sprintf("%s has no candles for %s from %s (%d trading days on the %s calendar): an unknown symbol, no trades, or only market holidays",
 			s.name, symbol, span, expected, req.Market)
+	case applied != nil:
+		out.state, out.detail = contract.GapFailed, "not queryable: "+applied.Error()
 	default:
 		out.state = contract.GapFilled
 		out.detail = fmt.Sprintf("%d candles of %s from %s (%d trading days on the %s calendar)", written, symbol, span, expected, req.Market)
@@ -122,7 +125,7 @@ func (s *stage) serveGrouped(ctx context.Context, src GroupedSource, req contrac
 			}
 		}
 	}
-	written, err := s.publish(ctx, req, all)
+	written, applied, err := s.publish(ctx, req, all)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -152,6 +155,8 @@ func (s *stage) serveGrouped(ctx context.Context, src GroupedSource, req contrac
 		out.state, out.detail = contract.GapFailed, fmt.Sprintf("%s grouped %s: %v (before it: %s)", s.name, failedOn, apiErr, detail)
 	case written == 0:
 		out.state, out.detail = contract.GapNoTrades, detail
+	case applied != nil:
+		out.state, out.detail = contract.GapFailed, "not queryable: "+applied.Error()+" ("+detail+")"
 	default:
 		out.state, out.detail = contract.GapFilled, detail
 	}
@@ -169,15 +174,22 @@ func clipList(xs []string, n int) string {
 	return strings.Join(xs[:n], ", ") + fmt.Sprintf(" and %d more", len(xs)-n)
 }
 
-// publish sends every series as batches (the last one flagged) and waits
-// for every PubAck; it returns the candles stored on CANDLES.
-func (s *stage) publish(ctx context.Context, req contract.PriceRequest, all []*series) (int64, error) {
+// publish sends every series as batches (the last one flagged), waits for
+// every PubAck, then for the writer to report every batch queryable (FILLED
+// means queryable). It returns the candles stored on CANDLES, and in applied
+// why they do not all count as queryable; err is NATS trouble.
+func (s *stage) publish(ctx context.Context, req contract.PriceRequest, all []*series) (written int64, applied, err error) {
+	reports, err := fillreport.Listen(s.js.Conn(), s.name)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer reports.Close()
+	batches := map[string]uint32{}
 	pub := jsplumb.NewPublisher(s.js, jsplumb.WithPublishLogger(s.log))
 	quote := req.Quote
 	if quote == "" {
 		quote = "USD"
 	}
-	var n int64
 	for _, sr := range all {
 		if len(sr.candles) == 0 {
 			continue
@@ -194,17 +206,24 @@ func (s *stage) publish(ctx context.Context, req contract.PriceRequest, all []*s
 			b.Last = i+s.cfg.BatchSize >= len(sr.candles)
 			data, err := contract.AppendBatch(pub.Buffer(), &b)
 			if err != nil {
-				return 0, fmt.Errorf("encode batch %d of %s: %w", idx, sr.ticker, err)
+				return 0, nil, fmt.Errorf("encode batch %d of %s: %w", idx, sr.ticker, err)
 			}
 			if err := pub.Publish(ctx, &nats.Msg{Subject: subject, Data: data}, b.MsgID()); err != nil {
-				return 0, fmt.Errorf("publish batch %d to %s: %w", idx, subject, err)
+				return 0, nil, fmt.Errorf("publish batch %d to %s: %w", idx, subject, err)
 			}
+			batches[b.FillID] = idx + 1
 		}
-		n += int64(len(sr.candles))
+		written += int64(len(sr.candles))
 	}
 	if err := pub.Wait(ctx); err != nil {
-		return 0, fmt.Errorf("publish candle batches of %s: %w", req.ID, err)
+		return 0, nil, fmt.Errorf("publish candle batches of %s: %w", req.ID, err)
 	}
-	s.candles.Add(float64(n))
-	return n, nil
+	s.candles.Add(float64(written))
+	if written > 0 {
+		applied = reports.Wait(ctx, batches, written, s.cfg.ApplyTimeout)
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+	}
+	return written, applied, nil
 }
