@@ -72,6 +72,9 @@ to twice its working set.`,
 			p.Go("metrics", func(ctx context.Context) error {
 				return metrics.Serve(ctx, metricsAdr, metrics.Default, nil, a.log)
 			})
+			p.Go("consumer-lag", func(ctx context.Context) error {
+				return metrics.WatchConsumers(ctx, p.JS, metrics.Default, 0, a.log)
+			})
 			a.log.Info("pipeline running", "inbox", inbox, "table", q.Table, "nats", p.URL)
 			<-p.Done()
 			return p.Stop()

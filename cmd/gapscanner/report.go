@@ -71,8 +71,8 @@ func (a *app) staleCmd() *cobra.Command {
 than --hours ago, most behind first, with how far behind they are (hours,
 and closed candles missing since). It says how many assets and series it
 checked, and exits 1 when any series is stale, so a cron job or a CI check
-can alert on it. In "gapscanner run", a stale job exports the hours behind
-of every series as fff_gapscanner_stale_hours{pair,interval}.`,
+can alert on it. In "gapscanner run", a stale job exports how far behind
+every series is (in seconds) as fff_gapscanner_stale_seconds{pair,interval}.`,
 		Example: `  gapscanner stale
   gapscanner stale --hours 48 --tier TIER1 --json
   gapscanner stale --asset BTC --interval 60 || echo "BTC hourly fell behind"`,

@@ -53,7 +53,7 @@ list (TIER1, TIER1,TIER2, ALL), an interval list (60,1440), "trades", or
 key=value: tier, pair, asset, intervals, lookback (7d), max-gaps, wait (10m,
 or 0), days (cleanup), hours (stale), name. The other flags of this command
 are the defaults of every job. Each job reports on gapscanner.<kind>.<name>;
-a stale job also sets fff_gapscanner_stale_hours{pair,interval}.
+a stale job also sets fff_gapscanner_stale_seconds{pair,interval}.
 
 It stops on SIGINT/SIGTERM.`,
 		Example: `  gapscanner run --every 1h

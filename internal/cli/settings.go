@@ -157,6 +157,9 @@ func (l Log) Logger(w io.Writer) (*slog.Logger, error) {
 // Metrics is the address of the /metrics and /healthz endpoint.
 type Metrics struct {
 	Addr string
+	// LagEvery is how often consumer lag is read (0: every
+	// metrics.DefaultConsumerLagEvery); tests shorten it.
+	LagEvery time.Duration
 }
 
 // AddFlags registers --metrics-addr with a per-service default ("" = off).

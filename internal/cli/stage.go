@@ -64,9 +64,9 @@ const (
 
 // RunStage runs one stage binary: it stops on SIGINT/SIGTERM, connects to
 // NATS (waiting while it is unreachable), makes sure the topology exists
-// (riding out elections and 503s), serves /metrics and /healthz, and calls
-// run until it returns or the process is told to stop. A clean stop returns
-// nil.
+// (riding out elections and 503s), serves /metrics and /healthz (with the
+// lag of every durable consumer), and calls run until it returns or the
+// process is told to stop. A clean stop returns nil.
 func RunStage(ctx context.Context, c Common, name string, run func(ctx context.Context, s *Stage) error) error {
 	log, err := c.Log.Logger(os.Stderr)
 	if err != nil {
@@ -121,6 +121,18 @@ func RunStage(ctx context.Context, c Common, name string, run func(ctx context.C
 		return ignoreCancel(ctx, err)
 	}
 	started.Store(true)
+	// Stopped before the connection closes, so it never reports a closed
+	// connection as NATS trouble.
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() {
+		defer close(lagDone)
+		_ = metrics.WatchConsumers(lagCtx, s.JS, s.Metrics, c.Metrics.LagEvery, log)
+	}()
+	defer func() {
+		stopLag()
+		<-lagDone
+	}()
 	return ignoreCancel(ctx, run(ctx, s))
 }
 

@@ -145,6 +145,7 @@ type fetcher struct {
 
 	m struct {
 		calls     func(endpoint string) *metrics.Value
+		callSecs  func(endpoint string) *metrics.Histogram
 		requests  func(outcome string) *metrics.Value
 		candles   func(origin string) *metrics.Value
 		throttled *metrics.Value
@@ -179,6 +180,10 @@ func Run(ctx context.Context, cfg Config) error {
 	reg := cfg.Metrics
 	f.m.calls = func(ep string) *metrics.Value {
 		return reg.Counter("fff_fetcher_kraken_calls_total", "Calls made to Kraken's REST API", "endpoint", ep)
+	}
+	f.m.callSecs = func(ep string) *metrics.Histogram {
+		return reg.Histogram("fff_fetcher_kraken_call_seconds", "Duration of calls to Kraken's REST API, each attempt, without the rate limit's wait",
+			krakenCallBuckets, "endpoint", ep)
 	}
 	f.m.requests = func(outcome string) *metrics.Value {
 		return reg.Counter("fff_fetcher_requests_total", "Fill requests finished, by outcome", "outcome", outcome)
@@ -217,7 +222,9 @@ func (f *fetcher) call(ctx context.Context, endpoint string, fn func(context.Con
 			return fmt.Errorf("rate limiter: %w", err)
 		}
 		f.m.calls(endpoint).Inc()
+		start := time.Now()
 		err := fn(ctx)
+		f.m.callSecs(endpoint).ObserveSince(start)
 		if err == nil || !kraken.IsTemporary(err) {
 			return err
 		}
@@ -232,6 +239,10 @@ func (f *fetcher) call(ctx context.Context, endpoint string, fn func(context.Con
 		wait = min(2*wait, f.cfg.Backoff.Max)
 	}
 }
+
+// krakenCallBuckets spans a quick answer (50 ms) to the HTTP client's
+// 30 s timeout.
+var krakenCallBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
 // pairsMaxAge is how old the AssetPairs list may be before an unknown name
 // makes the fetcher look again (Kraken lists new pairs now and then).

@@ -71,6 +71,12 @@ func TestRawJSONRequestIsServed(t *testing.T) {
 	}
 	testenv.WaitValue(t, "filled counter", e.reg.Counter("fff_fetcher_requests_total", "", "outcome", "filled").Get, 1, 5*time.Second)
 	testenv.WaitValue(t, "candles counter", e.reg.Counter("fff_fetcher_candles_published_total", "", "origin", "api").Get, 5, 5*time.Second)
+	// Every Kraken call is timed: one observation per call made.
+	calls := e.reg.Counter("fff_fetcher_kraken_calls_total", "", "endpoint", "OHLC").Get()
+	lat := e.reg.Histogram("fff_fetcher_kraken_call_seconds", "", nil, "endpoint", "OHLC")
+	if calls < 1 || float64(lat.Count()) != calls || lat.Sum() <= 0 {
+		t.Errorf("OHLC latency histogram: %d observations summing to %vs, want one per call (%v)", lat.Count(), lat.Sum(), calls)
+	}
 }
 
 func TestFlatRowsDroppedAndNoTrades(t *testing.T) {

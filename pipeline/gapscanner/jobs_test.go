@@ -99,7 +99,7 @@ func TestRunJobsReportEachOnItsSubject(t *testing.T) {
 	}
 	var text strings.Builder
 	reg.WriteText(&text)
-	if !strings.Contains(text.String(), `fff_gapscanner_stale_hours{pair="ETHUSD",interval="60"} 3.5`) {
+	if !strings.Contains(text.String(), `fff_gapscanner_stale_seconds{interval="60",pair="ETHUSD"} 12600`) {
 		t.Errorf("no stale gauge in:\n%s", text.String())
 	}
 	var comp gapscanner.JobReport

@@ -213,8 +213,10 @@ func requestedGaps(res SweepResult) []Gap {
 // staleGauges exports how far behind each checked series is.
 func (s *scheduler) staleGauges(st StaleReport) {
 	for _, x := range st.Series {
-		s.reg.Gauge("fff_gapscanner_stale_hours", "Hours since the newest candle of a series closed (stale jobs)",
-			"pair", x.Pair, "interval", strconv.Itoa(x.Interval)).Set(x.HoursBehind)
+		// Seconds, the base unit every _seconds metric shares; the report
+		// keeps hours, which a person reads more easily.
+		s.reg.Gauge("fff_gapscanner_stale_seconds", "Seconds since the newest candle of a series closed (stale jobs)",
+			"pair", x.Pair, "interval", strconv.Itoa(x.Interval)).Set(x.HoursBehind * 3600)
 	}
 }
 

@@ -60,7 +60,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	k := &keeper{js: js, led: led, log: log, reg: reg}
+	k := &keeper{js: js, led: led, log: log, reg: reg, queryable: reg.Histogram("fff_ledger_file_seconds",
+		"Time from a file's QUEUED ledger entry to COMMITTED: every candle of it queryable in QuestDB", fileBuckets)}
 	if !cfg.KeepFileData {
 		if k.obj, err = js.ObjectStore(ctx, topology.BucketFileData); err != nil {
 			return fmt.Errorf("open object store %s: %w", topology.BucketFileData, err)
@@ -109,7 +110,14 @@ type keeper struct {
 	led *Ledger
 	log *slog.Logger
 	reg *metrics.Registry
+	// queryable times each file from QUEUED to COMMITTED, what a person
+	// dropping a file waits for.
+	queryable *metrics.Histogram
 }
+
+// fileBuckets span a small file on an idle pipeline (a quarter second) to a
+// large backlog (a couple of hours).
+var fileBuckets = []float64{0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
 
 type report struct {
 	msg jetstream.Msg
@@ -177,6 +185,11 @@ func (k *keeper) fold(ctx context.Context, msgs []jetstream.Msg) {
 			if err := r.msg.Ack(); err != nil {
 				k.log.Warn("ack progress report", "err", err) // redelivered; folding it again changes nothing
 			}
+		}
+		if committedNow && !e.Created.IsZero() {
+			// Created is when this run's entry was written QUEUED (a forced
+			// run writes a new one), so this is the run's own wait.
+			k.queryable.Observe(max(0, time.Since(e.Created).Seconds()))
 		}
 		if committedNow && k.obj != nil {
 			// Bytes of a committed file are no longer needed; a forced run

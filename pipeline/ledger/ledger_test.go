@@ -238,6 +238,12 @@ func TestKeeperFoldsProgress(t *testing.T) {
 			t.Fatal("a committed file's bytes are still in FILEDATA")
 		}
 	}
+	// Its wait from QUEUED to COMMITTED was timed once (before the bytes
+	// went), however many reports and keepers took part.
+	queryable := reg.Histogram("fff_ledger_file_seconds", "", nil)
+	if queryable.Count() != 1 || queryable.Sum() <= 0 {
+		t.Fatalf("time-to-queryable: %d observations, %vs; want 1", queryable.Count(), queryable.Sum())
+	}
 
 	// The watch saw the file go through its states, ending COMMITTED.
 	deadline := time.After(5 * time.Second)
@@ -259,6 +265,9 @@ func TestKeeperFoldsProgress(t *testing.T) {
 	e2, rev2, _ := led.Get(ctx, id)
 	if rev2 != rev || e2.RowsCommitted != 207 {
 		t.Fatalf("replayed commits changed the entry: rev %d→%d rows %d", rev, rev2, e2.RowsCommitted)
+	}
+	if queryable.Count() != 1 {
+		t.Fatalf("replayed commits timed the file again: %d observations", queryable.Count())
 	}
 
 	// A report for a file the ledger does not know is consumed and dropped:
@@ -283,6 +292,7 @@ func TestKeeperFoldsProgress(t *testing.T) {
 	if e.RowsCommitted != 5 || e.BatchesDone != 1 || e.Run != "r2" {
 		t.Fatalf("forced run's entry: %+v", e)
 	}
+	testenv.WaitValue(t, "files timed", func() float64 { return float64(queryable.Count()) }, 2, 5*time.Second)
 
 	// A malformed report goes to the DLQ instead of blocking the keeper.
 	if _, err := env.JS.Publish(ctx, topology.ProgressSubject("x"), []byte("not json")); err != nil {

@@ -1,198 +1,139 @@
-// Package metrics exposes counters and gauges in the Prometheus text format
-// on /metrics, and liveness on /healthz, without pulling in a client library.
+// Package metrics is the pipeline's thin façade over prometheus/client_golang:
+// stages ask a Registry for a counter, gauge or histogram by name and label
+// pairs, the way they always have, and /metrics is served by promhttp in the
+// standard exposition format.
+//
+// A family's label names are fixed by its first use; a later call with other
+// names is a programming error and panics, as client_golang itself does.
 package metrics
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"math"
-	"net"
-	"net/http"
-	"sort"
-	"strings"
+	"slices"
 	"sync"
-	"sync/atomic"
-	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Registry holds a process's metrics.
 type Registry struct {
-	mu      sync.Mutex
-	metrics map[string]*family
+	prom *prometheus.Registry
+
+	mu   sync.Mutex
+	fams map[string]*family
 }
 
+// family is one metric name: its kind, label names and client_golang vector.
 type family struct {
-	name, help, kind string
-	mu               sync.Mutex
-	series           map[string]*Value
+	kind string // counter, gauge or histogram
+	keys []string
+
+	counter *prometheus.CounterVec
+	gauge   *prometheus.GaugeVec
+	hist    *prometheus.HistogramVec
 }
 
-// Value is one time series: a float stored atomically.
-type Value struct{ bits atomic.Uint64 }
-
-// Add adds d (counters only grow).
-func (v *Value) Add(d float64) {
-	for {
-		old := v.bits.Load()
-		if v.bits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+d)) {
-			return
-		}
-	}
+// NewRegistry makes an empty registry (no runtime collectors: tests make
+// many of them and only want their own series).
+func NewRegistry() *Registry {
+	return &Registry{prom: prometheus.NewRegistry(), fams: map[string]*family{}}
 }
 
-// Inc adds one.
-func (v *Value) Inc() { v.Add(1) }
+// Default is the process-wide registry the stages use. It also exports the
+// Go runtime (go_*) and the process (process_*: CPU, RSS, open files), which
+// an operator looks at first when a stage misbehaves.
+var Default = func() *Registry {
+	r := NewRegistry()
+	r.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}()
 
-// Set sets a gauge.
-func (v *Value) Set(f float64) { v.bits.Store(math.Float64bits(f)) }
-
-// Get reads the value.
-func (v *Value) Get() float64 { return math.Float64frombits(v.bits.Load()) }
-
-// NewRegistry makes an empty registry.
-func NewRegistry() *Registry { return &Registry{metrics: map[string]*family{}} }
-
-// Default is the process-wide registry the stages use.
-var Default = NewRegistry()
-
-func (r *Registry) fam(name, help, kind string) *family {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := r.metrics[name]
-	if f == nil {
-		f = &family{name: name, help: help, kind: kind, series: map[string]*Value{}}
-		r.metrics[name] = f
-	}
-	return f
-}
+// Gatherer is the underlying client_golang registry, for code that wants
+// the families themselves (tests, a push gateway).
+func (r *Registry) Gatherer() prometheus.Gatherer { return r.prom }
 
 // Counter returns the counter name{labels}; labels are key, value pairs.
 func (r *Registry) Counter(name, help string, labels ...string) *Value {
-	return r.fam(name, help, "counter").get(labels)
+	f, l := r.fam(name, help, "counter", nil, labels)
+	c := f.counter.With(l)
+	return &Value{m: c, add: c.Add}
 }
 
 // Gauge returns the gauge name{labels}.
 func (r *Registry) Gauge(name, help string, labels ...string) *Value {
-	return r.fam(name, help, "gauge").get(labels)
+	f, l := r.fam(name, help, "gauge", nil, labels)
+	g := f.gauge.With(l)
+	return &Value{m: g, add: g.Add, set: g.Set}
 }
 
-func (f *family) get(labels []string) *Value {
-	var b strings.Builder
-	for i := 0; i+1 < len(labels); i += 2 {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s=%q", labels[i], labels[i+1])
-	}
-	key := b.String()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v := f.series[key]
-	if v == nil {
-		v = &Value{}
-		f.series[key] = v
-	}
-	return v
+// Histogram returns the histogram name{labels} with the given bucket upper
+// bounds (nil: client_golang's defaults, 5 ms to 10 s). The buckets of a
+// family are those of its first use.
+func (r *Registry) Histogram(name, help string, buckets []float64, labels ...string) *Histogram {
+	f, l := r.fam(name, help, "histogram", buckets, labels)
+	o := f.hist.With(l)
+	return &Histogram{o: o, m: o.(prometheus.Metric)}
 }
 
-// WriteText writes every metric in the Prometheus text format.
-func (r *Registry) WriteText(w *strings.Builder) {
+// fam finds or registers the family name and splits labels into the
+// prometheus.Labels of one series.
+func (r *Registry) fam(name, help, kind string, buckets []float64, labels []string) (*family, prometheus.Labels) {
+	if len(labels)%2 != 0 {
+		panic(fmt.Sprintf("metrics: %s: labels must be key, value pairs, got %q", name, labels))
+	}
+	keys := make([]string, 0, len(labels)/2)
+	l := make(prometheus.Labels, len(labels)/2)
+	for i := 0; i < len(labels); i += 2 {
+		keys = append(keys, labels[i])
+		l[labels[i]] = labels[i+1]
+	}
+	slices.Sort(keys)
+
 	r.mu.Lock()
-	names := make([]string, 0, len(r.metrics))
-	for n := range r.metrics {
-		names = append(names, n)
+	defer r.mu.Unlock()
+	f := r.fams[name]
+	if f == nil {
+		f = &family{kind: kind, keys: keys}
+		var c prometheus.Collector
+		switch kind {
+		case "counter":
+			f.counter = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, keys)
+			c = f.counter
+		case "gauge":
+			f.gauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, keys)
+			c = f.gauge
+		case "histogram":
+			f.hist = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, keys)
+			c = f.hist
+		}
+		r.prom.MustRegister(c)
+		r.fams[name] = f
 	}
+	if f.kind != kind {
+		panic(fmt.Sprintf("metrics: %s is a %s, asked for as a %s", name, f.kind, kind))
+	}
+	if !slices.Equal(f.keys, keys) {
+		panic(fmt.Sprintf("metrics: %s has labels %q, asked for with %q", name, f.keys, keys))
+	}
+	return f, l
+}
+
+// forget removes the series name{labels} (a consumer that no longer
+// exists); it is a no-op for an unknown family or series.
+func (r *Registry) forget(name string, labels prometheus.Labels) {
+	r.mu.Lock()
+	f := r.fams[name]
 	r.mu.Unlock()
-	sort.Strings(names)
-	for _, n := range names {
-		r.mu.Lock()
-		f := r.metrics[n]
-		r.mu.Unlock()
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
-		f.mu.Lock()
-		keys := make([]string, 0, len(f.series))
-		for k := range f.series {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if k == "" {
-				fmt.Fprintf(w, "%s %v\n", f.name, f.series[k].Get())
-			} else {
-				fmt.Fprintf(w, "%s{%s} %v\n", f.name, k, f.series[k].Get())
-			}
-		}
-		f.mu.Unlock()
+	if f == nil {
+		return
 	}
-}
-
-// Handler serves /metrics and /healthz; health returns nil when healthy.
-func (r *Registry) Handler(health func() error) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		var b strings.Builder
-		r.WriteText(&b)
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		_, _ = w.Write([]byte(b.String()))
-	})
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if health != nil {
-			if err := health(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	return mux
-}
-
-// Serve serves the registry on addr until ctx ends. An empty addr is a no-op.
-func Serve(ctx context.Context, addr string, r *Registry, health func() error, log *slog.Logger) error {
-	if addr == "" {
-		<-ctx.Done()
-		return nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("metrics listener on %s: %w", addr, err)
-	}
-	return ServeListener(ctx, l, r, health, log)
-}
-
-// ServeListener serves the registry on l until ctx ends, then closes l. A
-// caller that listens first learns of a taken port before it starts work.
-func ServeListener(ctx context.Context, l net.Listener, r *Registry, health func() error, log *slog.Logger) error {
-	srv := &http.Server{Handler: r.Handler(health), ReadHeaderTimeout: 5 * time.Second}
-	if log != nil {
-		log.Info("serving metrics", "addr", l.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-errc
-		return nil
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("metrics server: %w", err)
-	}
-}
-
-// Connected is a health check that fails while the NATS connection is down:
-// a stage cut off from NATS does no work, whatever else it reports.
-func Connected(nc interface{ IsConnected() bool }) func() error {
-	return func() error {
-		if !nc.IsConnected() {
-			return errors.New("not connected to NATS")
-		}
-		return nil
+	switch {
+	case f.counter != nil:
+		f.counter.Delete(labels)
+	case f.gauge != nil:
+		f.gauge.Delete(labels)
+	case f.hist != nil:
+		f.hist.Delete(labels)
 	}
 }

@@ -224,6 +224,7 @@ func (w *worker) commit(ctx context.Context, items []*item) {
 			d := w.sink.LastFlush()
 			w.st.flushSecs.Add(d.Seconds())
 			w.st.lastFlush.Set(d.Seconds())
+			w.st.commit.Observe(d.Seconds())
 			if w.holding {
 				w.holding = false
 				w.log.Info("QuestDB reachable again, resuming")

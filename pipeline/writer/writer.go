@@ -267,11 +267,13 @@ func (b *backoff) reset() { b.cur = 0 }
 type stats struct {
 	batches, rows, dead, flushes, flushSecs, retries *metrics.Value
 	pending, up, lastFlush, suspended, applySecs     *metrics.Value
+	commit                                           *metrics.Histogram
 }
 
 func newStats(r *metrics.Registry, table string) *stats {
 	l := []string{"table", table}
 	return &stats{
+		commit:    r.CommitSeconds(table),
 		batches:   r.Counter("fff_writer_batches_committed_total", "Candle batches committed to QuestDB and acknowledged", l...),
 		rows:      r.Counter("fff_writer_rows_committed_total", "Candles committed to QuestDB", l...),
 		dead:      r.Counter("fff_writer_batches_dead_lettered_total", "Batches sent to the DLQ (undecodable or refused by QuestDB)", l...),
