@@ -106,6 +106,11 @@ func TestWriterCommitsExactlyTheBatches(t *testing.T) {
 		t.Fatalf("%d progress reports for ethfile, want %d", n, len(eth))
 	}
 	testenv.WaitValue(t, "rows committed metric", reg.Counter("fff_writer_rows_committed_total", "", "table", q.Table).Get, float64(268+295+2), 5*time.Second)
+	// Every accepted request is timed in the commit latency histogram.
+	flushes := reg.Counter("fff_writer_flushes_total", "", "table", q.Table).Get()
+	if n := reg.CommitSeconds(q.Table).Count(); flushes == 0 || float64(n) != flushes {
+		t.Fatalf("commit histogram holds %d observations for %v accepted requests", n, flushes)
+	}
 
 	// The same batches again, past JetStream's duplicate window (new ids):
 	// QuestDB's DEDUP keeps the table as it was.
