@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
 
@@ -24,15 +23,8 @@ import (
 // lines), and one row per rule of the reader. Run longer with
 // `go test -run '^$' -fuzz FuzzReader -fuzztime 10m ./pipeline/parser/`.
 func FuzzReader(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "kraken", "*.csv"))
-	if len(files) == 0 {
-		f.Fatal("no seed CSVs in testdata/kraken")
-	}
-	for _, name := range files {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, name := range []string{"XBTUSD_1440.csv", "ETHUSD_1440.csv"} {
+		data := testenv.Fixture(f, name)
 		f.Add(data, uint8(6), false)
 		head := bytes.SplitAfterN(data, []byte("\n"), 4)
 		f.Add(bytes.Join(head[:3], nil), uint8(6), true)
