@@ -118,6 +118,9 @@ func FuzzBatchRoundTrip(f *testing.F) {
 		if candleBits(got.Candles) != candleBits(b.Candles) {
 			t.Fatal("candles differ after the round trip (bit for bit)")
 		}
+		// Headers alike; candles are compared by bits above (a NaN volume
+		// is not equal to itself, yet must come back as it went).
+		got.Candles, b.Candles = nil, nil
 		equalBatch(t, &got, b)
 	})
 }
