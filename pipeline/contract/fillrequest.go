@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,7 +163,7 @@ func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
 		if err := json.Unmarshal(raw, &str); err != nil {
 			return time.Time{}, fmt.Errorf("%q: %v", field, err)
 		}
-		if t, err := time.Parse(time.RFC3339, str); err == nil {
+		if t, err := time.Parse(time.RFC3339, str); err == nil && rfc3339Shape.MatchString(str) {
 			return t.UTC(), nil
 		}
 		if n, err := strconv.ParseInt(str, 10, 64); err == nil {
@@ -187,6 +188,12 @@ func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
+
+// rfc3339Shape is what RFC 3339 (and the schema's date-time) allows and
+// time.Parse alone does not check: a one-digit hour ("T8:00:00Z") or an
+// offset of 24 hours parse, and the schema refuses them (found by
+// FuzzDecodeFillRequest).
+var rfc3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$`)
 
 // maxUnixSeconds bounds numeric times (also in fill_request.schema.json).
 const maxUnixSeconds = 1 << 40
