@@ -78,11 +78,14 @@ func DecodeFillRequest(data []byte) (FillRequest, error) {
 	if w.Pair == nil || strings.TrimSpace(*w.Pair) == "" {
 		problems = append(problems, `"pair" is required (a Kraken pair such as "XBTUSD")`)
 	} else {
-		r.Pair = strings.ToUpper(strings.TrimSpace(*w.Pair))
+		// Not trimmed, and checked as typed: the schema's pattern refuses
+		// " XBTUSD", and ToUpper would turn a non-ASCII "ı" into "I" (a
+		// length change; both found by FuzzDecodeFillRequest).
+		r.Pair = strings.ToUpper(*w.Pair)
 		switch {
 		case len(r.Pair) > MaxPairLen:
 			problems = append(problems, fmt.Sprintf(`"pair" %s is longer than %d characters`, Clip(*w.Pair, 40), MaxPairLen))
-		case !isPairName(r.Pair):
+		case !isPairName(r.Pair) || len(r.Pair) != len(*w.Pair):
 			// The pair becomes a subject token (candles.kraken.<pair>.<interval>).
 			problems = append(problems, fmt.Sprintf(`"pair" %s must be letters and digits only, a Kraken altname such as "XBTUSD"`, Clip(*w.Pair, 40)))
 		}
