@@ -169,7 +169,8 @@ func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
 		if t, err := time.Parse(time.RFC3339, str); err == nil && rfc3339Shape.MatchString(str) {
 			return t.UTC(), nil
 		}
-		if n, err := strconv.ParseInt(str, 10, 64); err == nil {
+		// No "+": the schema's unix-seconds string is digits only (FuzzDecodeFillRequest).
+		if n, err := strconv.ParseInt(str, 10, 64); err == nil && str[0] != '+' {
 			if n < 0 || n > maxUnixSeconds {
 				return time.Time{}, fmt.Errorf("%q: %d is out of range for unix seconds", field, n)
 			}
