@@ -2,14 +2,16 @@
 #   make run    start the local QuestDB and the whole pipeline on ./inbox
 #   make test   start the local QuestDB and run every test (QuestDB tests included)
 #   make bench  print the throughput and memory figures (docs/PERFORMANCE.md)
+#   make fuzz   run every go test -fuzz target for FUZZTIME each (docs/RELIABILITY.md#fuzzing)
 GO        ?= go
 BIN       ?= bin
 INBOX     ?= ./inbox
 BENCH_ROWS ?= 5000000
 # e.g. BENCH_FLAGS="--cpuprofile /tmp/e2e.pprof --compare-partitions" or "--json"
 BENCH_FLAGS ?=
+FUZZTIME  ?= 10s
 
-.PHONY: all build test unit questdb questdb-stop run bench vet fmt clean
+.PHONY: all build test unit questdb questdb-stop run bench fuzz vet fmt clean
 
 all: build
 
@@ -41,6 +43,9 @@ run: build questdb
 bench: build questdb
 	$(GO) test -run '^$$' -bench . -benchmem ./pipeline/contract/ ./pipeline/parser/
 	$(BIN)/fff bench --rows $(BENCH_ROWS) $(BENCH_FLAGS)
+
+fuzz:
+	GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
 
 fmt:
 	gofmt -l -w .

@@ -388,3 +388,26 @@ func TestNATSClusterConf(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// TestNATSConfDurability: both files fsync every write (sync_interval:
+// always) and say which nats-server they need; the reasons are in the files
+// and docs/RELIABILITY.md#fsync.
+func TestNATSConfDurability(t *testing.T) {
+	setPasswords(t)
+	t.Setenv("NATS_SERVER_NAME", "nats-1")
+	for _, file := range []string{"nats.conf", "nats-cluster.conf"} {
+		t.Run(file, func(t *testing.T) {
+			opts, err := server.ProcessConfigFile(filepath.Join(root, file))
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if !opts.SyncAlways {
+				t.Errorf("%s: sync_interval %v, want always (fsync before every ack)", file, opts.SyncInterval)
+			}
+			raw, _ := os.ReadFile(filepath.Join(root, file))
+			if !strings.Contains(string(raw), "Minimum nats-server: 2.15.2") {
+				t.Errorf("%s does not state the minimum nats-server version", file)
+			}
+		})
+	}
+}

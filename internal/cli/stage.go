@@ -133,6 +133,8 @@ func RunStage(ctx context.Context, c Common, name string, run func(ctx context.C
 		stopLag()
 		<-lagDone
 	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); sampleJetStream(ctx, s.JS, name, s.Metrics, log) }()
 	return ignoreCancel(ctx, run(ctx, s))
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -76,11 +77,14 @@ func DecodeFillRequest(data []byte) (FillRequest, error) {
 	if w.Pair == nil || strings.TrimSpace(*w.Pair) == "" {
 		problems = append(problems, `"pair" is required (a Kraken pair such as "XBTUSD")`)
 	} else {
-		r.Pair = strings.ToUpper(strings.TrimSpace(*w.Pair))
+		// Not trimmed, and checked as typed: the schema's pattern refuses
+		// " XBTUSD", and ToUpper would turn a non-ASCII "ı" into "I" (a
+		// length change; both found by FuzzDecodeFillRequest).
+		r.Pair = strings.ToUpper(*w.Pair)
 		switch {
 		case len(r.Pair) > MaxPairLen:
 			problems = append(problems, fmt.Sprintf(`"pair" %s is longer than %d characters`, Clip(*w.Pair, 40), MaxPairLen))
-		case !isPairName(r.Pair):
+		case !isPairName(r.Pair) || len(r.Pair) != len(*w.Pair):
 			// The pair becomes a subject token (candles.kraken.<pair>.<interval>).
 			problems = append(problems, fmt.Sprintf(`"pair" %s must be letters and digits only, a Kraken altname such as "XBTUSD"`, Clip(*w.Pair, 40)))
 		}
@@ -161,10 +165,11 @@ func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
 		if err := json.Unmarshal(raw, &str); err != nil {
 			return time.Time{}, fmt.Errorf("%q: %v", field, err)
 		}
-		if t, err := time.Parse(time.RFC3339, str); err == nil {
+		if t, err := time.Parse(time.RFC3339, str); err == nil && rfc3339Shape.MatchString(str) {
 			return t.UTC(), nil
 		}
-		if n, err := strconv.ParseInt(str, 10, 64); err == nil {
+		// No "+": the schema's unix-seconds string is digits only (FuzzDecodeFillRequest).
+		if n, err := strconv.ParseInt(str, 10, 64); err == nil && str[0] != '+' {
 			if n < 0 || n > maxUnixSeconds {
 				return time.Time{}, fmt.Errorf("%q: %d is out of range for unix seconds", field, n)
 			}
@@ -186,6 +191,12 @@ func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
+
+// rfc3339Shape is what RFC 3339 (and the schema's date-time) allows and
+// time.Parse alone does not check: a one-digit hour ("T8:00:00Z") or an
+// offset of 24 hours parse, and the schema refuses them (found by
+// FuzzDecodeFillRequest).
+var rfc3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$`)
 
 // maxUnixSeconds bounds numeric times (also in fill_request.schema.json).
 const maxUnixSeconds = 1 << 40

@@ -250,5 +250,6 @@ func checkKeys(data []byte, fields []string) error {
 	if l := strings.ToLower(k); l != k && slices.Contains(fields, l) {
 		hint = fmt.Sprintf(`; field names are lower case: %q`, l)
 	}
-	return fmt.Errorf("unknown field %q (allowed: %s)%s", k, strings.Join(fields, ", "), hint)
+	// Clipped: a key can be most of a 64 KiB message, and the error travels in a dead letter.
+	return fmt.Errorf("unknown field %s (allowed: %s)%s", Clip(k, 40), strings.Join(fields, ", "), hint)
 }
