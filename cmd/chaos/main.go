@@ -41,11 +41,12 @@ func main() {
 	fs.StringVar(&o.Dir, "dir", "", "work folder (default a temporary one, removed when every trial passed)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the work folder")
 	short := fs.Bool("short", false, "a quick run: 6 files x 10,000 rows, 3 waves, pauses of 0.5 s")
-	verbose := fs.Bool("v", false, "log every fault")
+	verbose := fs.BoolP("verbose", "v", false, "log every fault")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			os.Exit(0)
 		}
+		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(2)
 	}
 	if *short {

@@ -125,8 +125,8 @@ func (f *faulter) killLeader(ctx context.Context, name string) {
 	t.waitNodes(ctx)
 }
 
-// questDBDown kill -9s QuestDB and starts it again after down; a zero down
-// restarts it at once and waits, a longer one restarts it in the background.
+// questDBDown kill -9s QuestDB and starts it again after down (a kill while
+// it is down already is skipped).
 func (f *faulter) questDBDown(ctx context.Context, down time.Duration) {
 	f.mu.Lock()
 	if f.qdbDown {
@@ -149,10 +149,8 @@ func (f *faulter) questDBDown(ctx context.Context, down time.Duration) {
 		f.qdbDown = false
 		f.mu.Unlock()
 	}
-	if down == 0 {
-		restart()
-		return
-	}
+	// In the background either way: QuestDB takes seconds to start, and the
+	// other faults go on meanwhile.
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
