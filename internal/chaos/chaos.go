@@ -274,6 +274,12 @@ func (t *trial) run(ctx context.Context) (Outcome, error) {
 		}
 		f.run(ctx, kind)
 	}
+	for f.kills < o.Kills {
+		if err := sleepCtx(ctx, o.Gap); err != nil {
+			return Outcome{}, err
+		}
+		f.run(ctx, filler(rng))
+	}
 	if err := drop(len(files)); err != nil {
 		return Outcome{}, err
 	}

@@ -24,21 +24,25 @@ const (
 	faultNodeDownKills = "kill writer+parser while a node is down"
 )
 
-// plan is the trial's faults in order: the required ones once each, and
-// enough fillers that the kill -9s reach kills.
+// fillers are the single kill -9s, weighted towards the stages.
+var fillers = []string{faultWatcher, faultParser, faultParser, faultWriter, faultWriter, faultNode, faultQuestDB}
+
+// plan is the trial's faults in order: the required ones once each among
+// kills fillers (a filler can miss, e.g. QuestDB already down, so the trial
+// adds more until the kill -9s reach the count).
 func plan(rng *rand.Rand, cluster bool, kills int) []string {
-	req := []string{faultOutage}
-	fill := []string{faultWatcher, faultParser, faultParser, faultWriter, faultWriter, faultNode, faultQuestDB}
+	out := []string{faultOutage}
 	if cluster {
-		req = append(req, faultCandlesLeader, faultMetaLeader, faultQuorum, faultRolling, faultNodeDownKills)
+		out = append(out, faultCandlesLeader, faultMetaLeader, faultQuorum, faultRolling, faultNodeDownKills)
 	}
-	out := append([]string(nil), req...)
 	for range kills {
-		out = append(out, fill[rng.IntN(len(fill))])
+		out = append(out, filler(rng))
 	}
 	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
 }
+
+func filler(rng *rand.Rand) string { return fillers[rng.IntN(len(fillers))] }
 
 // faulter runs faults against one trial's parts.
 type faulter struct {
