@@ -250,4 +250,3 @@ func csvs(dir string) []string {
 	m, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
 	return m
 }
-
