@@ -2,14 +2,17 @@
 #   make run    start the local QuestDB and the whole pipeline on ./inbox
 #   make test   start the local QuestDB and run every test (QuestDB tests included)
 #   make bench  print the throughput and memory figures (docs/PERFORMANCE.md)
+#   make chaos  the fault suite: kill -9s under load, then exact rows (docs/RELIABILITY.md)
 GO        ?= go
 BIN       ?= bin
 INBOX     ?= ./inbox
 BENCH_ROWS ?= 5000000
 # e.g. BENCH_FLAGS="--cpuprofile /tmp/e2e.pprof --compare-partitions" or "--json"
 BENCH_FLAGS ?=
+# e.g. CHAOS_FLAGS="--cluster", "--short", "--trials 5 --seed 42"
+CHAOS_FLAGS ?=
 
-.PHONY: all build test unit questdb questdb-stop run bench vet fmt clean
+.PHONY: all build test unit questdb questdb-stop run bench chaos vet fmt clean
 
 all: build
 
@@ -41,6 +44,11 @@ run: build questdb
 bench: build questdb
 	$(GO) test -run '^$$' -bench . -benchmem ./pipeline/contract/ ./pipeline/parser/
 	$(BIN)/fff bench --rows $(BENCH_ROWS) $(BENCH_FLAGS)
+
+# Not part of test: a trial takes minutes. Needs nats-server v2.15.2 (PATH or
+# GOPATH/bin), a JDK and Maven; runs its own QuestDB on free ports.
+chaos:
+	$(GO) run ./cmd/chaos $(CHAOS_FLAGS)
 
 fmt:
 	gofmt -l -w .
