@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 )
 
 // Options of a run of the suite.
@@ -261,7 +262,7 @@ func (t *trial) run(ctx context.Context) (Outcome, error) {
 		return nil
 	}
 	perWave := (len(files) + o.Waves - 1) / o.Waves
-	_ = sleepCtx(ctx, 2*time.Second) // the first wave meets a running pipeline
+	jsplumb.Sleep(ctx, 2*time.Second) // the first wave meets a running pipeline
 	for i, kind := range steps {
 		if wave := i * o.Waves / len(steps); (wave+1)*perWave > dropped {
 			if err := drop((wave + 1) * perWave); err != nil {
@@ -269,14 +270,14 @@ func (t *trial) run(ctx context.Context) (Outcome, error) {
 			}
 		}
 		pause := o.Gap/2 + time.Duration(rng.Int64N(int64(o.Gap)+1))
-		if err := sleepCtx(ctx, pause); err != nil {
-			return Outcome{}, err
+		if !jsplumb.Sleep(ctx, pause) {
+			return Outcome{}, ctx.Err()
 		}
 		f.run(ctx, kind)
 	}
 	for f.kills < o.Kills {
-		if err := sleepCtx(ctx, o.Gap); err != nil {
-			return Outcome{}, err
+		if !jsplumb.Sleep(ctx, o.Gap) {
+			return Outcome{}, ctx.Err()
 		}
 		f.run(ctx, filler(rng))
 	}

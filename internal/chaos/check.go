@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
@@ -96,20 +97,9 @@ func waitSettled(ctx context.Context, inbox string, files int, timeout time.Dura
 		if csvIn(filepath.Join(inbox, "ingested"))+csvIn(filepath.Join(inbox, "rejected")) == files {
 			return true
 		}
-		if sleepCtx(ctx, 500*time.Millisecond) != nil {
+		if !jsplumb.Sleep(ctx, 500*time.Millisecond) {
 			return false
 		}
 	}
 	return false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 )
 
 // A fault kind. Fillers are single kill -9s of one part; the others are the
@@ -96,7 +98,7 @@ func (f *faulter) run(ctx context.Context, kind string) {
 		b.hold(until)
 		f.kill(a.proc, time.Until(until))
 		f.kill(b.proc, time.Until(until))
-		_ = sleepCtx(ctx, time.Until(until))
+		jsplumb.Sleep(ctx, time.Until(until))
 		t.waitNodes(ctx)
 	case faultRolling:
 		for _, nd := range t.nodes {
@@ -108,10 +110,10 @@ func (f *faulter) run(ctx context.Context, kind string) {
 	case faultNodeDownKills:
 		nd := t.nodes[f.rng.IntN(len(t.nodes))]
 		f.kill(nd.proc, 8*time.Second)
-		_ = sleepCtx(ctx, time.Second)
+		jsplumb.Sleep(ctx, time.Second)
 		f.kill(t.writers[f.rng.IntN(len(t.writers))], f.hold())
 		f.kill(t.parsers[f.rng.IntN(len(t.parsers))], f.hold())
-		_ = sleepCtx(ctx, 7*time.Second)
+		jsplumb.Sleep(ctx, 7*time.Second)
 		t.waitNodes(ctx)
 	}
 }
@@ -145,7 +147,7 @@ func (f *faulter) questDBDown(ctx context.Context, down time.Duration) {
 		f.kills++
 	}
 	restart := func() {
-		_ = sleepCtx(ctx, down)
+		jsplumb.Sleep(ctx, down)
 		if err := f.t.qdb.start(context.WithoutCancel(ctx)); err != nil {
 			f.t.log.Error("restart questdb", "err", err)
 		}

@@ -6,9 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 )
@@ -37,10 +37,10 @@ func newQuestDB(repo, dir string) (*questDB, error) {
 	q.http, q.pg = ports[0], ports[1]
 	q.env = []string{
 		"QUESTDB_ROOT=" + q.root,
-		"QUESTDB_HTTP_PORT=" + strconv.Itoa(ports[0]),
-		"QUESTDB_PG_PORT=" + strconv.Itoa(ports[1]),
-		"QUESTDB_ILP_TCP_PORT=" + strconv.Itoa(ports[2]),
-		"QUESTDB_MIN_HTTP_PORT=" + strconv.Itoa(ports[3]),
+		"QUESTDB_HTTP_PORT=" + fmt.Sprint(ports[0]),
+		"QUESTDB_PG_PORT=" + fmt.Sprint(ports[1]),
+		"QUESTDB_ILP_TCP_PORT=" + fmt.Sprint(ports[2]),
+		"QUESTDB_MIN_HTTP_PORT=" + fmt.Sprint(ports[3]),
 	}
 	return q, nil
 }
@@ -72,8 +72,8 @@ func (q *questDB) kill9() error {
 	if err != nil {
 		return fmt.Errorf("questdb pid: %w", err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 1 {
 		return fmt.Errorf("questdb pid file holds %q", b)
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -81,9 +81,7 @@ func (q *questDB) kill9() error {
 	}
 	// Wait until the process is gone, so the restart finds the ports free.
 	for syscall.Kill(pid, 0) == nil {
-		if err := sleepCtx(context.Background(), 50e6); err != nil {
-			return err
-		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
@@ -90,19 +89,20 @@ func (c *cluster) stop(t *testing.T, name string) {
 	t.Fatalf("no node is called %q", name)
 }
 
-// connect is one stage's connection, with every URL and endless reconnects.
+// connect is one stage's connection.
 func connect(t *testing.T, urls, name string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(urls, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
+	// The stage binaries' own dialer: every URL, endless reconnects.
+	nc, err := cli.NATS{URL: urls}.Connect(name, nil)
+	if err == nil {
+		t.Cleanup(nc.Close)
+		var js jetstream.JetStream
+		if js, err = jetstream.New(nc); err == nil {
+			return js
+		}
 	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
+	t.Fatalf("connect %s: %v", name, err)
+	return nil
 }
 
 // TestIngestSurvivesCandlesLeaderLoss loads files through the real stages on
