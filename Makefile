@@ -48,7 +48,7 @@ bench: build questdb
 # Not part of test: a trial takes minutes. Needs nats-server v2.15.2 (PATH or
 # GOPATH/bin), a JDK and Maven; runs its own QuestDB on free ports.
 chaos:
-	$(GO) run ./cmd/chaos $(CHAOS_FLAGS)
+	$(GO) run ./internal/chaos/cmd $(CHAOS_FLAGS)
 
 fmt:
 	gofmt -l -w .
