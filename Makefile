@@ -3,6 +3,7 @@
 #   make test   start the local QuestDB and run every test (QuestDB tests included)
 #   make bench  print the throughput and memory figures (docs/PERFORMANCE.md)
 #   make fuzz   run every go test -fuzz target for FUZZTIME each (docs/RELIABILITY.md#fuzzing)
+#   make chaos  the fault suite: kill -9s under load, then exact rows (docs/RELIABILITY.md)
 GO        ?= go
 BIN       ?= bin
 INBOX     ?= ./inbox
@@ -10,8 +11,10 @@ BENCH_ROWS ?= 5000000
 # e.g. BENCH_FLAGS="--cpuprofile /tmp/e2e.pprof --compare-partitions" or "--json"
 BENCH_FLAGS ?=
 FUZZTIME  ?= 10s
+# e.g. CHAOS_FLAGS="--cluster", "--short", "--trials 5 --seed 42"
+CHAOS_FLAGS ?=
 
-.PHONY: all build test unit questdb questdb-stop run bench fuzz vet fmt clean
+.PHONY: all build test unit questdb questdb-stop run bench fuzz chaos vet fmt clean
 
 all: build
 
@@ -46,6 +49,11 @@ bench: build questdb
 
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
+
+# Not part of test: a trial takes minutes. Needs nats-server v2.15.2 (PATH or
+# GOPATH/bin), a JDK and Maven; runs its own QuestDB on free ports.
+chaos:
+	$(GO) run ./internal/chaos/cmd $(CHAOS_FLAGS)
 
 fmt:
 	gofmt -l -w .
