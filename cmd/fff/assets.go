@@ -193,3 +193,19 @@ func (a *app) assetsShowCmd() *cobra.Command {
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
+
+// storedTiers is the --tier lookup of the registry (stored tier first, then
+// the tier list). NATS or a registry out of reach leaves the tier list
+// alone, with a warning: the command that needs NATS says so itself.
+func (a *app) storedTiers(cmd *cobra.Command, n cli.NATS) assets.TierFunc {
+	tiers := assets.TierFunc(assets.TierOf)
+	err := a.withRegistry(cmd, n, func(ctx context.Context, reg *assets.Registry) (err error) {
+		tiers, err = reg.Tiers(ctx)
+		return err
+	})
+	if err != nil {
+		a.log.Warn("asset registry not read: tiers come from the tier list alone", "err", err)
+		return assets.TierOf
+	}
+	return tiers
+}
