@@ -49,9 +49,7 @@ func seed(t *testing.T, ctx context.Context, js jetstream.JetStream) {
 		{FileID: "ccc", Name: "SOLUSD_60.csv", State: contract.FileCommitted, Batches: 1, BatchesDone: 1, Updated: now},
 		{FileID: "ddd", Name: "empty_60.csv", State: contract.FileRejected, Updated: now},
 	} {
-		if _, err := ledger.Put(ctx, e.FileID, mustJSON(t, e)); err != nil {
-			t.Fatal(err)
-		}
+		put(t, ctx, ledger, e.FileID, e)
 	}
 	gaps, err := js.KeyValue(ctx, topology.BucketGaps)
 	if err != nil {
@@ -59,9 +57,7 @@ func seed(t *testing.T, ctx context.Context, js jetstream.JetStream) {
 	}
 	for i, st := range []string{contract.GapFilled, contract.GapFilled, contract.GapUnfillable, contract.GapRequested} {
 		key := "kraken.XBTUSD.60." + string(rune('1'+i))
-		if _, err := gaps.Put(ctx, key, mustJSON(t, contract.GapRecord{Key: key, State: st})); err != nil {
-			t.Fatal(err)
-		}
+		put(t, ctx, gaps, key, contract.GapRecord{Key: key, State: st})
 	}
 	for _, stage := range []string{"writer", "writer", "fetcher"} {
 		if _, err := js.Publish(ctx, topology.DLQSubject(stage), []byte("poison")); err != nil {
@@ -70,13 +66,16 @@ func seed(t *testing.T, ctx context.Context, js jetstream.JetStream) {
 	}
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+// put stores v as JSON under key, as the pipeline's writers do.
+func put(t *testing.T, ctx context.Context, kv jetstream.KeyValue, key string, v any) {
 	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
+	data, err := json.Marshal(v)
+	if err == nil {
+		_, err = kv.Put(ctx, key, data)
 	}
-	return b
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
 }
 
 func TestCollect(t *testing.T) {
