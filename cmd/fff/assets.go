@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,13 +19,17 @@ import (
 func (a *app) assetsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "assets",
-		Short: "Create, list and show assets in the registry (ASSETS bucket)",
+		Short: "Create, list, show, activate and deactivate assets in the registry (ASSETS bucket)",
 		Long: `The asset registry holds one record per ticker: name, category, tier, quote
-currency. Parsers add crypto and fiat assets the first time they meet them in a
-Kraken pair; tiers come from the editable list pipeline/assets/tiers.txt
-(unlisted assets are TIER4).`,
+currency, active. Parsers add crypto and fiat assets the first time they meet
+them in a Kraken pair; a new asset's tier comes from the tier list
+(pipeline/assets/tiers.txt, or --tiers-file; unlisted assets are TIER4), and
+from then on the stored tier is the one every --tier filter uses (fff ingest,
+watcher, gapscanner). A deactivated asset is left out of "every asset"
+(fff prices backfill --all) and of fff assets list unless --all.`,
 	}
-	cmd.AddCommand(a.assetsCreateCmd(), a.assetsListCmd(), a.assetsShowCmd())
+	cmd.AddCommand(a.assetsCreateCmd(), a.assetsListCmd(), a.assetsShowCmd(),
+		a.assetsActivateCmd(true), a.assetsActivateCmd(false))
 	return cmd
 }
 
@@ -92,7 +98,7 @@ func (a *app) assetsCreateCmd() *cobra.Command {
 	fs.StringVar(&asset.Ticker, "ticker", "", "ticker symbol, A-Z and 0-9 (e.g. BTC)")
 	fs.StringVar(&asset.Name, "name", "", "full name (e.g. Bitcoin)")
 	fs.StringVar(&asset.Category, "category", "", "one of "+strings.Join(contract.AssetCategories, ", "))
-	fs.StringVar(&asset.QuoteCurrency, "quote-currency", "", "currency the asset is usually quoted in (e.g. USD)")
+	fs.StringVar(&asset.QuoteCurrency, "quote-currency", "USD", "currency the asset is usually quoted in")
 	fs.StringVar(&asset.Description, "description", "", "free text")
 	fs.StringVar(&tier, "tier", "", "TIER1..TIER4 (default: from tiers.txt, TIER4 when unlisted)")
 	for _, f := range []string{"ticker", "name", "category"} {
@@ -111,18 +117,23 @@ func withTier(a contract.Asset) contract.Asset {
 
 func (a *app) assetsListCmd() *cobra.Command {
 	var (
-		n      cli.NATS
-		tier   string
-		asJSON bool
+		n           cli.NATS
+		tier        string
+		asJSON      bool
+		active, all bool
 	)
 	c := &cobra.Command{
 		Use:   "list",
-		Short: "List assets, sorted by tier then ticker",
+		Short: "List active assets (or --all, or --active=false), sorted by tier then ticker",
 		Example: `  fff assets list
   fff assets list --tier TIER1
-  fff assets list --tier 2 --json`,
+  fff assets list --all --json
+  fff assets list --active=false`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if all && cmd.Flags().Changed("active") {
+				return errors.New("--all lists active and inactive assets: give --all or --active, not both")
+			}
 			var list []contract.Asset
 			err := a.withRegistry(cmd, n, func(ctx context.Context, reg *assets.Registry) (err error) {
 				list, err = reg.List(ctx, tier)
@@ -131,18 +142,24 @@ func (a *app) assetsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !all {
+				list = slices.DeleteFunc(list, func(x contract.Asset) bool { return x.Active != active })
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
+				if list == nil {
+					list = []contract.Asset{}
+				}
 				return writeJSON(out, list)
 			}
 			if len(list) == 0 {
 				fmt.Fprintln(out, "no assets")
 				return nil
 			}
-			tw := table(out, "TICKER", "NAME", "CATEGORY", "TIER", "QUOTE", "CREATED", "BY")
+			tw := table(out, "TICKER", "NAME", "CATEGORY", "TIER", "QUOTE", "ACTIVE", "CREATED", "BY")
 			for _, a := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Ticker, a.Name, a.Category, a.Tier,
-					dash(a.QuoteCurrency), a.Created.UTC().Format("2006-01-02 15:04"), dash(a.CreatedBy))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Ticker, a.Name, a.Category, a.Tier,
+					dash(a.QuoteCurrency), yesNo(a.Active), a.Created.UTC().Format("2006-01-02 15:04"), dash(a.CreatedBy))
 			}
 			return tw.Flush()
 		},
@@ -150,6 +167,8 @@ func (a *app) assetsListCmd() *cobra.Command {
 	fs := c.Flags()
 	n.AddFlags(fs)
 	fs.StringVar(&tier, "tier", "", "only this tier (TIER1..TIER4 or 1..4)")
+	fs.BoolVar(&active, "active", true, "only active assets; --active=false: only deactivated ones")
+	fs.BoolVar(&all, "all", false, "active and deactivated assets")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return c
 }
@@ -181,7 +200,8 @@ func (a *app) assetsShowCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			for _, row := range [][2]string{
 				{"ticker", asset.Ticker}, {"name", asset.Name}, {"category", asset.Category}, {"tier", asset.Tier},
-				{"quote currency", dash(asset.QuoteCurrency)}, {"description", dash(asset.Description)},
+				{"quote currency", dash(asset.QuoteCurrency)}, {"active", yesNo(asset.Active)},
+				{"description", dash(asset.Description)},
 				{"created", asset.Created.UTC().Format(time.RFC3339)}, {"created by", dash(asset.CreatedBy)},
 			} {
 				fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
@@ -192,4 +212,59 @@ func (a *app) assetsShowCmd() *cobra.Command {
 	n.AddFlags(c.Flags())
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// assetsActivateCmd is "activate TICKER" (on) or "deactivate TICKER".
+func (a *app) assetsActivateCmd(on bool) *cobra.Command {
+	var n cli.NATS
+	verb, done, short := "activate", "active", "Count an asset in again where every active asset is meant"
+	if !on {
+		verb, done, short = "deactivate", "inactive",
+			"Leave an asset out of every-asset runs (fff prices backfill --all) and of fff assets list"
+	}
+	c := &cobra.Command{
+		Use:     verb + " TICKER",
+		Short:   short,
+		Example: "  fff assets " + verb + " DOGE",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withRegistry(cmd, n, func(ctx context.Context, reg *assets.Registry) error {
+				got, changed, err := reg.SetActive(ctx, args[0], on)
+				if err != nil {
+					return err
+				}
+				if !changed {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s was already %s\n", got.Ticker, done)
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is now %s\n", got.Ticker, done)
+				return nil
+			})
+		},
+	}
+	n.AddFlags(c.Flags())
+	return c
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// storedTiers is the --tier lookup of the registry (stored tier first, then
+// the tier list). NATS or a registry out of reach leaves the tier list
+// alone, with a warning: the command that needs NATS says so itself.
+func (a *app) storedTiers(cmd *cobra.Command, n cli.NATS) assets.TierFunc {
+	tiers := assets.TierFunc(assets.TierOf)
+	err := a.withRegistry(cmd, n, func(ctx context.Context, reg *assets.Registry) (err error) {
+		tiers, err = reg.Tiers(ctx)
+		return err
+	})
+	if err != nil {
+		a.log.Warn("asset registry not read: tiers come from the tier list alone", "err", err)
+		return assets.TierOf
+	}
+	return tiers
 }

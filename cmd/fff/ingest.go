@@ -92,6 +92,9 @@ Exit status, after the summary:
 			if err != nil {
 				return cantStart(err)
 			}
+			if len(filters.Tiers) > 0 && !embedded {
+				filters.TierOf = a.storedTiers(cmd, n)
+			}
 			switch onBadRow {
 			case "skip", "reject-file":
 			default:

@@ -104,7 +104,7 @@ func pricesBackfillCmd(log func() *slog.Logger, out, errOut io.Writer) *cobra.Co
 		Short: "Load a range of daily prices for one asset or every active asset",
 		Long: `backfill loads daily prices for one asset (--ticker) or for every active asset of
 the registry (--all, optionally of one --category: STOCK, CRYPTO, COMMODITY).
-The registry has no "active" flag yet, so every asset counts as active;
+Deactivated assets (fff assets deactivate) are left out and named in a note;
 currencies are skipped.
 
 --grouped (Massive only, with --all) uses the grouped daily endpoint: one call

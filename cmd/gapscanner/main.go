@@ -36,6 +36,7 @@ type app struct {
 	nats   cli.NATS
 	qdb    questdb.Config
 	logs   cli.Log
+	tiers  cli.TiersFile
 	log    *slog.Logger
 	now    string // --now, for what-if runs and tests
 	in     io.Reader
@@ -92,7 +93,7 @@ Every flag can also be set with the environment variable named in its help.`,
 				return err
 			}
 			a.log = l
-			return nil
+			return a.tiers.Apply()
 		},
 	}
 	root.SetIn(in)
@@ -102,6 +103,7 @@ Every flag can also be set with the environment variable named in its help.`,
 	a.nats.AddFlags(pf)
 	cli.AddQuestDBFlags(pf, &a.qdb)
 	a.logs.AddFlags(pf)
+	a.tiers.AddFlags(pf)
 	pf.StringVar(&a.now, "now", "", "pretend it is this time (RFC 3339), for what-if runs: decides what is within Kraken's 720-candle window")
 	bindEnv(pf)
 

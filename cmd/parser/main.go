@@ -14,7 +14,10 @@ import (
 )
 
 func main() {
-	var cfg parser.Config
+	var (
+		cfg   parser.Config
+		tiers cli.TiersFile // tiers of the assets it registers
+	)
 	cli.Main(cli.StageCommand(cli.StageSpec{
 		Name:  "parser",
 		Short: "Parse Kraken OHLCVT CSV files from NATS JetStream into candle batches",
@@ -44,7 +47,9 @@ Any number of parsers may run against the same NATS: they share the files.`,
 			cli.Bind(fs, "on-bad-row", "FFF_PARSER_ON_BAD_ROW")
 			fs.IntVar(&cfg.MaxInFlight, "max-in-flight", parser.DefaultMaxInFlight, "batches per worker published but not yet acknowledged")
 			cli.Bind(fs, "max-in-flight", "FFF_PARSER_MAX_IN_FLIGHT")
+			tiers.AddFlags(fs)
 		},
+		Check: func() error { return tiers.Apply() },
 		Run: func(ctx context.Context, s *cli.Stage) error {
 			cfg.JS, cfg.Log, cfg.Metrics = s.JS, s.Log, s.Metrics
 			return parser.Run(ctx, cfg)

@@ -14,7 +14,10 @@ import (
 )
 
 func main() {
-	var cfg watcher.Config
+	var (
+		cfg   watcher.Config
+		tiers cli.TiersFile
+	)
 	cli.Main(cli.StageCommand(cli.StageSpec{
 		Name:  "watcher",
 		Short: "Watch a folder for Kraken OHLCVT CSVs and queue them for the pipeline",
@@ -57,12 +60,13 @@ The parsers and writers run separately (parser, writer, or fff up).`,
 			cli.Bind(fs, "on-bad-row", "FFF_ON_BAD_ROW")
 			fs.BoolVar(&cfg.NoLedgerKeeper, "no-ledger-keeper", false, "do not fold progress into the ledger in this process (another process does)")
 			cli.Bind(fs, "no-ledger-keeper", "FFF_NO_LEDGER_KEEPER")
+			tiers.AddFlags(fs)
 		},
 		Check: func() error {
 			if cfg.Inbox == "" {
 				return fmt.Errorf("--inbox is required (or FFF_INBOX)")
 			}
-			return nil
+			return tiers.Apply()
 		},
 		Run: func(ctx context.Context, s *cli.Stage) error {
 			cfg.JS, cfg.Log, cfg.Metrics = s.JS, s.Log, s.Metrics

@@ -121,8 +121,8 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Registry, error) {
 	return &Registry{kv: kv, now: time.Now, seen: map[string]bool{}}, nil
 }
 
-// Create stores a new asset. Tier defaults to TierOf(ticker) and Created to
-// now. An existing ticker is an error wrapping ErrExists that says who created
+// Create stores a new asset, active. Tier defaults to TierOf(ticker) and
+// Created to now. An existing ticker is an error wrapping ErrExists that says who created
 // it and when; of two concurrent creators exactly one wins.
 func (r *Registry) Create(ctx context.Context, a contract.Asset) error {
 	if a.Tier == "" {
@@ -131,6 +131,7 @@ func (r *Registry) Create(ctx context.Context, a contract.Asset) error {
 	if a.Created.IsZero() {
 		a.Created = r.now().UTC()
 	}
+	a.Active = true // deactivating is an act of its own (SetActive)
 	if err := Validate(a); err != nil {
 		return err
 	}

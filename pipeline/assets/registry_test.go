@@ -179,3 +179,69 @@ func tickers(l []contract.Asset) string {
 	}
 	return strings.Join(s, " ")
 }
+
+func TestActiveDefaultsAndOldRecords(t *testing.T) {
+	r, ctx := openRegistry(t)
+	// A record written before "active" existed.
+	old := `{"ticker":"LTC","name":"Litecoin","category":"CRYPTO","tier":"TIER2","created":"2024-01-01T00:00:00Z","created_by":"parser"}`
+	if _, err := r.kv.Create(ctx, "LTC", []byte(old)); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := r.Get(ctx, "LTC"); err != nil || !a.Active {
+		t.Fatalf("old record: %+v %v, want active", a, err)
+	}
+	if err := r.Create(ctx, contract.Asset{Ticker: "DOGE", Name: "Dogecoin", Category: "CRYPTO"}); err != nil {
+		t.Fatal(err)
+	}
+	a, changed, err := r.SetActive(ctx, "doge", false)
+	if err != nil || !changed || a.Active {
+		t.Fatalf("deactivate: %+v %v %v", a, changed, err)
+	}
+	if a, err := r.Get(ctx, "DOGE"); err != nil || a.Active || a.Name != "Dogecoin" {
+		t.Fatalf("stored after deactivate: %+v %v", a, err)
+	}
+	// Concurrent writers neither fail nor lose the rest of the record: each
+	// write is a compare-and-set, retried.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := r.SetActive(ctx, "LTC", i%2 == 0); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, changed, err := r.SetActive(ctx, "LTC", true); err != nil {
+		t.Fatal(err)
+	} else if a, _ := r.Get(ctx, "LTC"); !a.Active || a.Tier != "TIER2" || a.CreatedBy != "parser" {
+		t.Fatalf("after flips (changed=%v): %+v", changed, a)
+	}
+	list, err := r.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act := Active(list); len(act) != 1 || act[0].Ticker != "LTC" {
+		t.Fatalf("active: %+v", act)
+	}
+}
+
+func TestTiersPreferTheStoredTier(t *testing.T) {
+	r, ctx := openRegistry(t)
+	if err := r.Create(ctx, contract.Asset{Ticker: "BTC", Name: "Bitcoin", Category: "CRYPTO", Tier: "TIER3"}); err != nil {
+		t.Fatal(err)
+	}
+	tiers, err := r.Tiers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tk, want := range map[string]string{"BTC": "TIER3", "btc": "TIER3", "ETH": "TIER1", "ZZZ": "TIER4"} {
+		if got := tiers(tk); got != want {
+			t.Errorf("Tiers(%s) = %s, want %s", tk, got, want)
+		}
+		if got, err := r.Tier(ctx, tk); err != nil || got != want {
+			t.Errorf("Tier(%s) = %s %v, want %s", tk, got, err, want)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package assets
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +55,36 @@ func TestCategoryOf(t *testing.T) {
 		if got := CategoryOf(tk); got != want {
 			t.Errorf("CategoryOf(%s) = %s, want %s", tk, got, want)
 		}
+	}
+}
+
+func TestUseTiersFile(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/tiers.txt"
+	if err := os.WriteFile(good, []byte("TIER2: BTC\nTIER1: ZZZ\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := dir + "/bad.txt"
+	if err := os.WriteFile(bad, []byte("TIER1: BTC\nTIER9: X\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = UseTiersFile("") })
+	if err := UseTiersFile(good); err != nil {
+		t.Fatal(err)
+	}
+	if TierOf("BTC") != "TIER2" || TierOf("ZZZ") != "TIER1" || TierOf("ETH") != "TIER4" {
+		t.Errorf("file list: BTC %s ZZZ %s ETH %s", TierOf("BTC"), TierOf("ZZZ"), TierOf("ETH"))
+	}
+	if err := UseTiersFile(bad); err == nil || !strings.Contains(err.Error(), bad+": line 2") {
+		t.Errorf("bad file: %v", err)
+	}
+	if TierOf("BTC") != "TIER2" {
+		t.Error("a bad file replaced the list")
+	}
+	if err := UseTiersFile(dir + "/missing.txt"); err == nil || !strings.Contains(err.Error(), "read tier list") {
+		t.Errorf("missing file: %v", err)
+	}
+	if err := UseTiersFile(""); err != nil || TierOf("BTC") != "TIER1" {
+		t.Errorf("built-in list back: %s %v", TierOf("BTC"), err)
 	}
 }

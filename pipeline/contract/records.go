@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 )
@@ -127,6 +128,21 @@ type Asset struct {
 	Description   string    `json:"description,omitempty"`
 	Created       time.Time `json:"created"`
 	CreatedBy     string    `json:"created_by,omitempty"` // "parser", "cli", ...
+	// Active assets are the ones "every asset" means (fff prices backfill
+	// --all, fff assets list). Records stored before the field existed have
+	// none and read as active (see UnmarshalJSON).
+	Active bool `json:"active"`
+}
+
+// UnmarshalJSON reads an asset record; a record without "active" is active.
+func (a *Asset) UnmarshalJSON(data []byte) error {
+	type plain Asset // no methods: no recursion
+	v := plain{Active: true}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*a = Asset(v)
+	return nil
 }
 
 // Gap states.

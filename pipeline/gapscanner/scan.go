@@ -55,6 +55,10 @@ type ScanConfig struct {
 	Pairs     []string
 	Assets    []string
 	Intervals []int
+	// TierOf gives a base asset's tier for the tier filter and the report:
+	// Sweep sets it from the asset registry (stored tier first); the tier
+	// list's assets.TierOf when nil.
+	TierOf assets.TierFunc
 	// Since limits the scan to candles from this time on (rounded down to a
 	// UTC day). Zero scans whole series.
 	Since time.Time
@@ -414,10 +418,13 @@ type seriesInfo struct {
 	Candles                  int64
 }
 
-func describe(pair string) (base, tier string) {
+func (c *ScanConfig) describe(pair string) (base, tier string) {
 	base, _, err := kraken.SplitPair(pair)
 	if err != nil {
 		base = pair
+	}
+	if c.TierOf != nil {
+		return base, c.TierOf(base)
 	}
 	return base, assets.TierOf(base)
 }
@@ -449,7 +456,7 @@ FROM %s WHERE %s GROUP BY source, pair, interval_minutes ORDER BY source, pair, 
 		}
 		si.Interval = int(iv)
 		si.First, si.Last = first/1_000_000, last/1_000_000
-		si.Base, si.Tier = describe(si.Pair)
+		si.Base, si.Tier = c.describe(si.Pair)
 		if !c.keep(si.Base, si.Tier) {
 			continue
 		}
@@ -611,7 +618,7 @@ ORDER BY source, pair, interval_minutes, d`, c.Table, strings.Join(conds, " AND 
 				skip = cur == nil // a series the tier or asset filter dropped
 			} else {
 				si := seriesInfo{Source: source, Pair: pair, Interval: int(iv), First: mn, Candles: total}
-				si.Base, si.Tier = describe(pair)
+				si.Base, si.Tier = c.describe(pair)
 				switch {
 				case !c.keep(si.Base, si.Tier):
 					skip = true

@@ -3,10 +3,12 @@ package gapscanner
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 )
 
@@ -62,6 +64,9 @@ func Sweep(ctx context.Context, o SweepOptions) (SweepResult, error) {
 			return res, err
 		}
 		o.Scan.Records = kv
+		if o.Scan.TierOf == nil {
+			o.Scan.TierOf = registryTiers(ctx, o.JS, o.Scan.Log)
+		}
 	}
 	rep, err := Scan(ctx, o.Scan)
 	if err != nil {
@@ -90,4 +95,22 @@ func Sweep(ctx context.Context, o SweepOptions) (SweepResult, error) {
 	}
 	res.Requested, err = PublishWith(ctx, o.JS, PublishOptions{Now: o.Scan.Now, MaxRequestCandles: o.MaxRequestCandles}, res.Todo...)
 	return res, err
+}
+
+// registryTiers is the tier lookup of the ASSETS registry (an asset's stored
+// tier first, then the tier list). When the registry cannot be read the
+// list answers alone, with a warning: a tier filter must not stop a scan.
+func registryTiers(ctx context.Context, js jetstream.JetStream, log *slog.Logger) assets.TierFunc {
+	if log == nil {
+		log = slog.Default()
+	}
+	reg, err := assets.Open(ctx, js)
+	if err == nil {
+		var tiers assets.TierFunc
+		if tiers, err = reg.Tiers(ctx); err == nil {
+			return tiers
+		}
+	}
+	log.Warn("asset registry not read: tiers come from the tier list alone", "err", err)
+	return assets.TierOf
 }

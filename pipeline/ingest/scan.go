@@ -19,6 +19,9 @@ import (
 type Filters struct {
 	Tiers     []string // TIER1..TIER4, of the pair's base asset
 	Intervals []int    // minutes
+	// TierOf gives a base asset's tier (the stored one when the asset
+	// registry has it: assets.Registry.Tiers); the tier list's when nil.
+	TierOf assets.TierFunc
 }
 
 // NewFilters checks and normalises --tier and --intervals values
@@ -56,7 +59,7 @@ func (f Filters) Match(pair string, interval int) (tier string, ok bool, why str
 	tier = "?"
 	base, _, err := kraken.SplitPair(pair)
 	if err == nil {
-		tier = assets.TierOf(base)
+		tier = f.tierOf(base)
 	}
 	if len(f.Intervals) > 0 && !slices.Contains(f.Intervals, interval) {
 		return tier, false, fmt.Sprintf("interval %d is not in --intervals %v", interval, f.Intervals)
@@ -70,6 +73,13 @@ func (f Filters) Match(pair string, interval int) (tier string, ok bool, why str
 		}
 	}
 	return tier, true, ""
+}
+
+func (f Filters) tierOf(base string) string {
+	if f.TierOf != nil {
+		return f.TierOf(base)
+	}
+	return assets.TierOf(base)
 }
 
 // Candidate is a file (or a member of a zip) that would be ingested.

@@ -156,10 +156,14 @@ func (p *Plan) pickAssets(ctx context.Context, reg Registry, o Options) error {
 	if cat != "" && !slices.Contains(contract.AssetCategories, cat) {
 		return fmt.Errorf("category %q: want one of %s", o.Category, strings.Join(contract.AssetCategories, ", "))
 	}
-	// The registry keeps no "active" flag (yet): every asset counts as active.
-	var skipped []string
+	// "Every asset" is every active one; the inactive are counted in a note.
+	var skipped, inactive []string
 	for _, a := range all {
 		if cat != "" && a.Category != cat {
+			continue
+		}
+		if !a.Active {
+			inactive = append(inactive, a.Ticker)
 			continue
 		}
 		m, ok := MarketOf(a.Category)
@@ -169,6 +173,9 @@ func (p *Plan) pickAssets(ctx context.Context, reg Registry, o Options) error {
 		}
 		p.Assets = append(p.Assets, a)
 		p.Markets[a.Ticker] = m
+	}
+	if len(inactive) > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("%d inactive asset(s) left out (fff assets activate TICKER): %s", len(inactive), strings.Join(inactive, ", ")))
 	}
 	if len(skipped) > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("%d currencies skipped (not priced by %s): %s", len(skipped), p.Source, strings.Join(skipped, ", ")))

@@ -2,6 +2,7 @@ package prices_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -324,5 +325,42 @@ func TestPlanRefusesWhatCannotBeServed(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, c.err)
 			}
 		})
+	}
+}
+
+func TestPlanAllLeavesInactiveAssetsOut(t *testing.T) {
+	env := testenv.StartJetStream(t)
+	ctx := context.Background()
+	reg, err := assets.Open(ctx, env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range []string{"AAPL", "MSFT", "IBM"} {
+		if err := reg.Create(ctx, contract.Asset{Ticker: tk, Name: tk, Category: "STOCK"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := reg.SetActive(ctx, "MSFT", false); err != nil {
+		t.Fatal(err)
+	}
+	p, err := prices.MakePlan(ctx, reg, prices.Options{Source: "massive", All: true, Days: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range p.Assets {
+		got = append(got, a.Ticker)
+	}
+	if strings.Join(got, " ") != "AAPL IBM" {
+		t.Errorf("planned %v, want AAPL IBM", got)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "1 inactive asset(s) left out") && strings.Contains(n, "MSFT")
+	}) {
+		t.Errorf("notes %q: want the inactive MSFT named", p.Notes)
+	}
+	// Named on its own, an inactive asset is still priced.
+	if p, err := prices.MakePlan(ctx, reg, prices.Options{Source: "massive", Ticker: "MSFT", Days: 7}); err != nil || len(p.Assets) != 1 {
+		t.Errorf("--ticker MSFT: %v %v", p, err)
 	}
 }

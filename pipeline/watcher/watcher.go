@@ -154,6 +154,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if len(filters.Tiers) > 0 {
+		if filters.TierOf, err = liveTiers(ctx, js, log); err != nil {
+			return err
+		}
+	}
 	keeperErr := make(chan error, 1)
 	if !cfg.NoLedgerKeeper {
 		wg.Add(1)
