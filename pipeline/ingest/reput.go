@@ -46,3 +46,25 @@ func (s *Submitter) Reput(ctx context.Context, c Candidate, e contract.LedgerEnt
 		"file", c.Name, "file_id", ShortID(e.FileID), "reason", e.Waiting)
 	return true, nil
 }
+
+// AnswerReput acts on a parser's request for a file's bytes (see
+// Tracker.Reputs): it puts them again and logs what it did. A failure is
+// only logged: the file keeps waiting, QUEUED, and the parser keeps
+// retrying it.
+func (s *Submitter) AnswerReput(ctx context.Context, c Candidate, e contract.LedgerEntry) {
+	s.log.Info("the parser asks for a file's bytes again; putting them", "file", c.Name,
+		"file_id", ShortID(e.FileID), "reason", e.Waiting)
+	if _, err := s.Reput(ctx, c, e); err != nil && ctx.Err() == nil {
+		s.log.Warn("could not put a file's bytes again; it keeps waiting", "file", c.Name,
+			"file_id", ShortID(e.FileID), "err", err)
+	}
+}
+
+// reput answers the requests for bytes during a bulk load, in the load's
+// own loop: they are rare (a store fault), and the progress bar may well
+// pause while a file is put again.
+func reput(ctx context.Context, sub *Submitter, reqs []ReputRequest[*tracked]) {
+	for _, r := range reqs {
+		sub.AnswerReput(ctx, r.Ref.cand, r.Entry)
+	}
+}
