@@ -3,11 +3,13 @@ package gapscanner
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
+	"github.com/feefifofunds/feefifofunds/pipeline/pricefetch"
 )
 
 // SweepOptions say what Sweep scans and what it may change.
@@ -62,6 +64,11 @@ func Sweep(ctx context.Context, o SweepOptions) (SweepResult, error) {
 			return res, err
 		}
 		o.Scan.Records = kv
+		if o.Scan.Markets == nil && slices.Contains(pricefetch.SourceNames, o.Scan.Source) {
+			if o.Scan.Markets, err = AssetMarkets(ctx, o.JS); err != nil {
+				return res, err
+			}
+		}
 	}
 	rep, err := Scan(ctx, o.Scan)
 	if err != nil {
