@@ -44,6 +44,16 @@ func testLog(t testing.TB) *slog.Logger {
 // applied them.
 func insert(t testing.TB, q *testenv.QuestDB, pair string, interval int, candles []contract.Candle) {
 	t.Helper()
+	base, quote, err := kraken.SplitPair(pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertFrom(t, q, "kraken", pair, base, quote, interval, candles)
+}
+
+// insertFrom is insert for any source's series.
+func insertFrom(t testing.TB, q *testenv.QuestDB, source, pair, base, quote string, interval int, candles []contract.Candle) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	snd, err := qdb.LineSenderFromConf(ctx, q.ILP)
@@ -51,13 +61,9 @@ func insert(t testing.TB, q *testenv.QuestDB, pair string, interval int, candles
 		t.Fatalf("ilp sender: %v", err)
 	}
 	defer snd.Close(ctx)
-	base, quote, err := kraken.SplitPair(pair)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range candles {
 		err := snd.Table(q.Table).
-			Symbol("source", "kraken").Symbol("pair", pair).Symbol("base", base).Symbol("quote", quote).Symbol("origin", "csv").
+			Symbol("source", source).Symbol("pair", pair).Symbol("base", base).Symbol("quote", quote).Symbol("origin", "csv").
 			Int64Column("interval_minutes", int64(interval)).
 			Float64Column("open", c.Open).Float64Column("high", c.High).Float64Column("low", c.Low).Float64Column("close", c.Close).
 			Float64Column("volume", c.Volume).Int64Column("trades", c.Trades).

@@ -80,6 +80,10 @@ type ScanConfig struct {
 	// Parallel detail queries (2 when 0).
 	Parallel int
 	Log      *slog.Logger
+	// Markets maps tickers to the market (calendar.Stocks, calendar.Crypto)
+	// whose trading days the daily series of the price sources follow;
+	// a ticker not in it is taken for a stock (see AssetMarkets).
+	Markets map[string]string
 }
 
 // Series is one (source, pair, interval) as the scan saw it.
@@ -298,10 +302,15 @@ func Scan(ctx context.Context, cfg ScanConfig) (Report, error) {
 		}
 	}
 	tradeRates := map[*seriesState]float64{}
+	closed := groupedHolidays(records)
 	for _, s := range series {
 		rep.DetailDays += len(s.detail)
 		rep.Candles += s.Candles
 		gaps := mergeRanges(s.ranges, s.step)
+		if tc, ok := cfg.calendarOf(s, closed[s.Source]); ok {
+			gaps = tc.tradingSpans(gaps)
+			s.Expected = tc.expected(s.lo, s.hi)
+		}
 		for _, sp := range gaps {
 			g := s.gap(sp)
 			classify(&g, now, &cfg, records[g.Key])
@@ -339,7 +348,9 @@ func (s *seriesState) gap(sp span) Gap {
 		End:         end,
 		Missing:     (sp.b-sp.a)/s.step + 1,
 		MissingDays: wholeDays(sp.a, sp.b+s.step),
-		Trailing:    sp.b == s.hi && s.hi > s.Last.Unix(),
+		// After the last candle: it ends at the range's end, or at the last
+		// trading day before it.
+		Trailing: sp.a > s.Last.Unix() && s.hi > s.Last.Unix(),
 	}
 	return g
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/assets"
 	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
+	"github.com/feefifofunds/feefifofunds/pipeline/pricefetch"
 )
 
 // SweepOptions say what Sweep scans and what it may change.
@@ -66,6 +68,11 @@ func Sweep(ctx context.Context, o SweepOptions) (SweepResult, error) {
 		o.Scan.Records = kv
 		if o.Scan.TierOf == nil {
 			o.Scan.TierOf = registryTiers(ctx, o.JS, o.Scan.Log)
+		}
+		if o.Scan.Markets == nil && slices.Contains(pricefetch.SourceNames, o.Scan.Source) {
+			if o.Scan.Markets, err = AssetMarkets(ctx, o.JS); err != nil {
+				return res, err
+			}
 		}
 	}
 	rep, err := Scan(ctx, o.Scan)

@@ -105,6 +105,7 @@ func (s Summary) Rate() float64 {
 type tracked struct {
 	names []string
 	size  int64
+	cand  Candidate // the first of names: whose bytes a reput puts again
 }
 
 type submitted struct {
@@ -249,9 +250,10 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 			t.names = append(t.names, r.cand.Name) // same content twice in the folder
 			return
 		}
-		t := &tracked{names: []string{r.cand.Name}, size: r.cand.Size}
+		t := &tracked{names: []string{r.cand.Name}, size: r.cand.Size, cand: r.cand}
 		files[e.FileID] = t
 		settle(tr.Track(ctx, e, r.sub.Revision, t))
+		reput(ctx, sub, tr.Reputs())
 	}
 
 	report := func(final bool) {
@@ -308,6 +310,7 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 				continue
 			}
 			settle(tr.Apply(ev))
+			reput(ctx, sub, tr.Reputs())
 		case <-tick.C:
 			report(false)
 		case <-requeue.C:

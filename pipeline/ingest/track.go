@@ -23,8 +23,9 @@ type waiter[T any] struct {
 }
 
 type trackedFile[T any] struct {
-	waiters []waiter[T]
-	latest  contract.LedgerEntry
+	waiters  []waiter[T]
+	latest   contract.LedgerEntry
+	reputRev uint64 // the last revision handed out by Reputs
 }
 
 // Tracker follows submitted files in the LEDGER bucket until each settles.
@@ -35,6 +36,7 @@ type Tracker[T any] struct {
 	led    *ledger.Ledger
 	events <-chan ledger.Event
 	files  map[string]*trackedFile[T]
+	reputs []ReputRequest[T]
 }
 
 // NewTracker starts watching the ledger. Start it before submitting, so no
@@ -96,6 +98,10 @@ func (t *Tracker[T]) Apply(ev ledger.Event) []Settlement[T] {
 		return nil // a state from before every submission tracked
 	}
 	f.latest = ev.Entry
+	if NeedsReput(ev.Entry) && ev.Revision > f.reputRev {
+		f.reputRev = ev.Revision
+		t.reputs = append(t.reputs, ReputRequest[T]{Ref: f.waiters[0].ref, Entry: ev.Entry})
+	}
 	if !ledger.Terminal(ev.Entry.State) {
 		return nil
 	}
@@ -112,6 +118,25 @@ func (t *Tracker[T]) Apply(ev ledger.Event) []Settlement[T] {
 	if len(keep) == 0 {
 		delete(t.files, ev.Entry.FileID)
 	}
+	return out
+}
+
+// ReputRequest is a tracked file whose ledger entry asks for its bytes to
+// be put in FILEDATA again (NeedsReput): hand Ref's candidate and Entry to
+// Submitter.Reput.
+type ReputRequest[T any] struct {
+	Ref   T
+	Entry contract.LedgerEntry
+}
+
+// Reputs returns the requests for bytes seen by Apply and Track since the
+// last call, each ledger revision once. The keeper writes the entry only
+// when the parser's answer changes (repeated waiting reports leave it as
+// it is), so acting once on each request puts the bytes once, not once per
+// parser retry.
+func (t *Tracker[T]) Reputs() []ReputRequest[T] {
+	out := t.reputs
+	t.reputs = nil
 	return out
 }
 

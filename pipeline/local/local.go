@@ -1,6 +1,7 @@
 // Package local runs the pipeline in one process: an embedded NATS server
 // with JetStream, a connection to it, the topology, and the stages asked for
-// (ledger keeper, watcher, parser, writer, Kraken fetcher). `fff up`,
+// (ledger keeper, watcher, parser, writer, Kraken fetcher, price fetchers,
+// gap scanner). `fff up`,
 // `fff ingest --embedded`, the benchmark and tests start it.
 package local
 
@@ -19,10 +20,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/fetcher"
+	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
+	"github.com/feefifofunds/feefifofunds/pipeline/pricefetch"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
@@ -48,6 +51,11 @@ type Options struct {
 	Parser  *parser.Config
 	Writer  *writer.Config
 	Fetcher *fetcher.Config
+	// PriceSources each run a price fetcher (pricefetch.Run) serving
+	// fills.<source>.
+	PriceSources []pricefetch.Source
+	// Scanner runs the gap scanner's jobs (gapscanner.Run).
+	Scanner *gapscanner.Config
 }
 
 // Pipeline owns the server, the connection and every stage started on it.
@@ -146,6 +154,11 @@ func (p *Pipeline) startStages(o Options) {
 	startStage(p, "parser", o.Parser, func(c *parser.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, parser.Run)
 	startStage(p, "writer", o.Writer, func(c *writer.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, writer.Run)
 	startStage(p, "fetcher", o.Fetcher, func(c *fetcher.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, fetcher.Run)
+	for _, src := range o.PriceSources {
+		startStage(p, pricefetch.Stage(src.Name()), &pricefetch.Config{Source: src},
+			func(c *pricefetch.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, pricefetch.Run)
+	}
+	startStage(p, "gapscanner", o.Scanner, func(c *gapscanner.Config) { deps(&c.JS, &c.Log, &c.Metrics) }, gapscanner.Run)
 }
 
 // startStage runs a copy of cfg, completed by fill, when cfg is set.

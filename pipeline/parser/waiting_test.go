@@ -1,15 +1,12 @@
 package parser
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -57,48 +54,6 @@ func (h *harness) waitReport(fileID, kind string) contract.Progress {
 	return contract.Progress{}
 }
 
-// corruptObject replaces the stored chunks of an object with bytes of the
-// same length but one changed, as a bad read from a damaged replica would
-// return them: the object's digest no longer matches.
-func (h *harness) corruptObject(id string) {
-	h.t.Helper()
-	store, err := h.env.JS.ObjectStore(h.ctx, topology.BucketFileData)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	info, err := store.GetInfo(h.ctx, id)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	st, err := h.env.JS.Stream(h.ctx, "OBJ_"+topology.BucketFileData)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	subj := fmt.Sprintf("$O.%s.C.%s", topology.BucketFileData, info.NUID)
-	var chunks [][]byte
-	for seq := uint64(1); len(chunks) < int(info.Chunks); {
-		m, err := st.GetMsg(h.ctx, seq, jetstream.WithGetMsgSubject(subj))
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		chunks = append(chunks, m.Data)
-		seq = m.Sequence + 1
-	}
-	if err := st.Purge(h.ctx, jetstream.WithPurgeSubject(subj)); err != nil {
-		h.t.Fatal(err)
-	}
-	// The last chunk goes bad: every batch before it would have been
-	// published by a parser that checks the digest only at the end.
-	last := bytes.Clone(chunks[len(chunks)-1])
-	last[len(last)/2] = '9'
-	chunks[len(chunks)-1] = last
-	for _, c := range chunks {
-		if _, err := h.env.JS.Publish(h.ctx, subj, c); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-}
-
 // A file whose stored bytes cannot be read back intact publishes no batch
 // and is never rejected for it: it waits, marked so (and asking for the
 // bytes again), and is parsed in full once they are put again.
@@ -108,16 +63,8 @@ func TestStageUnreadableBytesWait(t *testing.T) {
 		breakIt func(h *harness, id string)
 		reason  string
 	}{
-		{"corrupt chunk", func(h *harness, id string) { h.corruptObject(id) }, "digests do not match"},
-		{"object gone", func(h *harness, id string) {
-			store, err := h.env.JS.ObjectStore(h.ctx, topology.BucketFileData)
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			if err := store.Delete(h.ctx, id); err != nil {
-				h.t.Fatal(err)
-			}
-		}, "not in the object store"},
+		{"corrupt chunk", func(h *harness, id string) { testenv.CorruptFileData(h.t, h.env.JS, id) }, "digests do not match"},
+		{"object gone", func(h *harness, id string) { testenv.DeleteFileData(h.t, h.env.JS, id) }, "not in the object store"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

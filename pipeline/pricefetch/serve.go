@@ -144,7 +144,7 @@ func (s *stage) serveGrouped(ctx context.Context, src GroupedSource, req contrac
 	detail := fmt.Sprintf("%d candles for %d of %d tickers from %d grouped calls (%d trading days)",
 		written, len(all)-len(missing), len(all), calls, traded)
 	if len(holidays) > 0 {
-		detail += "; no results (market holiday) on " + strings.Join(holidays, ", ")
+		detail += holidayNote + strings.Join(holidays, ", ")
 	}
 	if len(missing) > 0 && traded > 0 {
 		sort.Strings(missing)

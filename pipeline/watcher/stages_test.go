@@ -17,18 +17,29 @@ import (
 // table, or a proxy in front of it). The stages log to log.
 func (h *harness) startStages(log *slog.Logger, pc parser.Config, wc writer.Config) {
 	h.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	h.startParser(log, pc)
+	h.startWriter(log, wc)
+}
+
+func (h *harness) startParser(log *slog.Logger, pc parser.Config) {
 	pc.JS, pc.Log, pc.Metrics = h.env.JS, log, metrics.NewRegistry()
+	h.runStage("parser", func(ctx context.Context) error { return parser.Run(ctx, pc) })
+}
+
+func (h *harness) startWriter(log *slog.Logger, wc writer.Config) {
 	wc.JS, wc.Log, wc.Metrics = h.env.JS, log, metrics.NewRegistry()
-	errs := make(chan error, 2)
-	go func() { errs <- parser.Run(ctx, pc) }()
-	go func() { errs <- writer.Run(ctx, wc) }()
+	h.runStage("writer", func(ctx context.Context) error { return writer.Run(ctx, wc) })
+}
+
+// runStage runs a stage until the test ends, and fails the test if it fails.
+func (h *harness) runStage(name string, run func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() { errs <- run(ctx) }()
 	h.t.Cleanup(func() {
 		cancel()
-		for range 2 {
-			if err := <-errs; err != nil {
-				h.t.Errorf("stage: %v", err)
-			}
+		if err := <-errs; err != nil {
+			h.t.Errorf("%s: %v", name, err)
 		}
 	})
 }

@@ -239,6 +239,7 @@ func Run(ctx context.Context, cfg Config) error {
 				continue
 			}
 			w.settleAll(tr.Apply(ev))
+			w.queueReputs()
 		case ev, ok := <-fsw.Events:
 			if !ok {
 				return nil
@@ -279,7 +280,8 @@ const (
 // item is a file (or zip member) waiting for its ledger entry to settle.
 type item struct {
 	path   string
-	fi     fs.FileInfo // to check the path still is that file when moving
+	fi     fs.FileInfo      // to check the path still is that file when moving
+	cand   ingest.Candidate // to put its bytes again when the parser asks
 	zip    *zipTrack
 	member *memberState
 }
@@ -304,6 +306,8 @@ type job struct {
 	fi   fs.FileInfo
 	cand ingest.Candidate
 	zip  bool
+	// reput, when set, puts cand's bytes again for this entry (no result).
+	reput *contract.LedgerEntry
 }
 
 type result struct {
@@ -480,6 +484,10 @@ func (w *run) worker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-w.jobs:
+			if j.reput != nil {
+				w.sub.AnswerReput(ctx, j.cand, *j.reput)
+				continue
+			}
 			r := result{job: j}
 			opts := ingest.SubmitOptions{Force: w.cfg.Force, OnBadRow: w.cfg.OnBadRow}
 			if j.zip {
@@ -554,7 +562,7 @@ func (w *run) result(ctx context.Context, r result) {
 		}
 		// Settled while this watcher was down: finish normally.
 	}
-	w.wait(r.sub, &item{path: r.path, fi: r.fi})
+	w.wait(r.sub, &item{path: r.path, fi: r.fi, cand: r.cand})
 }
 
 // sameDrop tells the file the entry was made for, still in the inbox after
@@ -609,7 +617,7 @@ func (w *run) zipResult(r result) {
 			}
 		}
 		z.pending++
-		items = append(items, waited{mr.sub, &item{path: r.path, zip: z, member: ms}})
+		items = append(items, waited{mr.sub, &item{path: r.path, cand: mr.cand, zip: z, member: ms}})
 	}
 	if z.pending == 0 {
 		w.finishZip(z)
@@ -639,6 +647,7 @@ func (w *run) wait(sub ingest.Submission, it *item) {
 	ss := w.tr.Track(context.Background(), sub.Entry, sub.Revision, it)
 	w.m.waiting.Set(float64(w.tr.Waiting()))
 	w.settleAll(ss)
+	w.queueReputs()
 }
 
 func (w *run) settleAll(ss []ingest.Settlement[*item]) {
