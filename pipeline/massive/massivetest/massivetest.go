@@ -33,19 +33,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/feefifofunds/feefifofunds/internal/apitest"
 )
 
 //go:embed testdata/*.json
 var fixtures embed.FS
 
+var testdata = apitest.NewFixtures(fixtures, "massivetest")
+
 // Fixture is one of the captured bodies in testdata/.
-func Fixture(name string) []byte {
-	b, err := fixtures.ReadFile("testdata/" + name)
-	if err != nil {
-		panic(fmt.Sprintf("massivetest: no fixture %s", name))
-	}
-	return b
-}
+func Fixture(name string) []byte { return testdata.Body(name) }
 
 var newYork = func() *time.Location {
 	loc, err := time.LoadLocation("America/New_York")
@@ -83,14 +81,13 @@ type Server struct {
 	throttle  int
 	forbidden map[string]bool // ticker, or "grouped"
 	status    string
-	calls     []Call
+	calls     apitest.CallLog[Call]
 }
 
 // New starts a fake that accepts key; it is closed when the test ends.
 func New(t testing.TB, key string) *Server {
 	s := &Server{Key: key, bars: map[string]map[string]Bar{}, forbidden: map[string]bool{}, status: "OK"}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Server = apitest.Start(t, s.serve)
 	return s
 }
 
@@ -131,9 +128,7 @@ func (s *Server) LoadFixture(name string) {
 			N  *int64   `json:"n"`
 		} `json:"results"`
 	}
-	if err := json.Unmarshal(Fixture(name), &body); err != nil {
-		panic(fmt.Sprintf("massivetest: fixture %s: %v", name, err))
-	}
+	testdata.Decode(name, &body)
 	for _, r := range body.Results {
 		ticker := r.T
 		if ticker == "" {
@@ -157,30 +152,18 @@ func (s *Server) Forbid(ticker string) { s.mu.Lock(); s.forbidden[ticker] = true
 func (s *Server) SetStatus(st string) { s.mu.Lock(); s.status = st; s.mu.Unlock() }
 
 // Calls returns the requests received so far.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	call := Call{Path: r.URL.Path, Query: r.URL.Query()}
-	call.Query.Del("apiKey")
-	status, body := s.answer(r, &call)
-	call.Status = status
-	s.calls = append(s.calls, call)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	key, bearer, query := apitest.Key(r, "apiKey", "Authorization", "Bearer ")
+	status, body := s.answer(r, key)
+	s.calls.Add(Call{Path: r.URL.Path, Query: query, Bearer: bearer, Status: status})
+	apitest.Write(w, status, "application/json", body)
 }
 
-func (s *Server) answer(r *http.Request, call *Call) (int, []byte) {
-	key := r.URL.Query().Get("apiKey")
-	if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		key, call.Bearer = b, true
-	}
+func (s *Server) answer(r *http.Request, key string) (int, []byte) {
 	switch {
 	case key == "":
 		// The captured body's HTTP status is unconfirmed (400 or 401).
