@@ -47,15 +47,15 @@ const (
 // Name is the source name: candles.massive.<ticker>.1440, source column.
 const Name = "massive"
 
-var newYork = mustLoad("America/New_York")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
+// NewYork is the zone of Massive's bar times: a bar's date is its New York
+// date (massivetest answers in it too).
+var NewYork = func() *time.Location {
+	loc, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		panic(err)
 	}
 	return loc
-}
+}()
 
 // KeyFromEnv reads the API key from MASSIVE_API_KEY.
 func KeyFromEnv() (string, error) {
@@ -136,7 +136,7 @@ type aggsResponse struct {
 
 // Candle turns a bar into a daily candle at 00:00 UTC of its New York date.
 func (b Bar) Candle() contract.Candle {
-	y, m, d := time.UnixMilli(b.Ts).In(newYork).Date()
+	y, m, d := time.UnixMilli(b.Ts).In(NewYork).Date()
 	c := contract.Candle{
 		Time: time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix(),
 		Open: b.O, High: b.H, Low: b.L, Close: b.C, Volume: b.V,

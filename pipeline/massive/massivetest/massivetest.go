@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/internal/apitest"
+	"github.com/feefifofunds/feefifofunds/pipeline/massive"
 )
 
 //go:embed testdata/*.json
@@ -45,13 +46,6 @@ var testdata = apitest.NewFixtures(fixtures, "massivetest")
 // Fixture is one of the captured bodies in testdata/.
 func Fixture(name string) []byte { return testdata.Body(name) }
 
-var newYork = func() *time.Location {
-	loc, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
 
 // Bar is a daily bar of one ticker on one New York date.
 type Bar struct {
@@ -101,7 +95,7 @@ func (s *Server) Add(ticker string, bars ...Bar) {
 		s.bars[ticker] = m
 	}
 	for _, b := range bars {
-		d, err := time.ParseInLocation(time.DateOnly, b.Date, newYork)
+		d, err := time.ParseInLocation(time.DateOnly, b.Date, massive.NewYork)
 		if err != nil {
 			panic(fmt.Sprintf("massivetest: bar date %q: %v", b.Date, err))
 		}
@@ -134,7 +128,7 @@ func (s *Server) LoadFixture(name string) {
 		if ticker == "" {
 			ticker = body.Ticker
 		}
-		s.Add(ticker, Bar{Date: time.UnixMilli(r.Ts).In(newYork).Format(time.DateOnly),
+		s.Add(ticker, Bar{Date: time.UnixMilli(r.Ts).In(massive.NewYork).Format(time.DateOnly),
 			O: r.O, H: r.H, L: r.L, C: r.C, V: r.V, VW: r.VW, N: r.N})
 	}
 }
@@ -286,7 +280,7 @@ func render(ans wireAnswer, bars []Bar, grouped bool) []byte {
 }
 
 func parseBound(s string, end bool) (int64, error) {
-	if d, err := time.ParseInLocation(time.DateOnly, s, newYork); err == nil {
+	if d, err := time.ParseInLocation(time.DateOnly, s, massive.NewYork); err == nil {
 		if end {
 			return d.AddDate(0, 0, 1).UnixMilli() - 1, nil
 		}
