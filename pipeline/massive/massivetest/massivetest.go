@@ -46,7 +46,6 @@ var testdata = apitest.NewFixtures(fixtures, "massivetest")
 // Fixture is one of the captured bodies in testdata/.
 func Fixture(name string) []byte { return testdata.Body(name) }
 
-
 // Bar is a daily bar of one ticker on one New York date.
 type Bar struct {
 	Date           string // YYYY-MM-DD
