@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -169,12 +166,11 @@ func runPrices(cmd *cobra.Command, log *slog.Logger, out, errOut io.Writer, f pr
 	if f.source == "" {
 		return errors.New("--source is required: massive or finnhub")
 	}
-	base := cmd.Context()
-	if base == nil {
-		base = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM)
+	// A backfill waits long for commits: Ctrl-C ends it as the other
+	// long-running commands do, and so does the command's own context.
+	ctx, stop := cli.SignalContext()
 	defer stop()
+	defer context.AfterFunc(cmd.Context(), stop)()
 	nc, js, err := cli.JetStream(ctx, f.nc, "fff-prices", log)
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package contract
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,7 +40,8 @@ const (
 	MaxPairLen          = 32
 )
 
-// fillRequestWire is the JSON shape: times may be RFC 3339 strings or unix seconds.
+// fillRequestWire is the JSON shape, read by DecodeFillRequest and written
+// by Encode: times may be RFC 3339 strings or unix seconds.
 type fillRequestWire struct {
 	Pair     *string         `json:"pair"`
 	Interval *float64        `json:"interval"` // float: JSON Schema's integer admits 60.0
@@ -57,20 +57,9 @@ func DecodeFillRequest(data []byte) (FillRequest, error) {
 	// Limits are checked where input enters: a value too long to travel on
 	// (an id becomes part of every batch's message id) fails here, once, and
 	// is dead-lettered, instead of failing every retry further down.
-	if len(data) > MaxFillRequestBytes {
-		return FillRequest{}, fmt.Errorf("fill request: %d bytes, at most %d", len(data), MaxFillRequestBytes)
-	}
-	if err := checkFillRequestKeys(data); err != nil {
-		return FillRequest{}, fmt.Errorf("fill request: %w", err)
-	}
 	var w fillRequestWire
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		return FillRequest{}, fmt.Errorf("fill request: %w", explainJSONError(err))
-	}
-	if dec.More() {
-		return FillRequest{}, errors.New("fill request: trailing data after the JSON object")
+	if err := decodeTyped("fill request", data, MaxFillRequestBytes, fillRequestFields, &w); err != nil {
+		return FillRequest{}, err
 	}
 	var r FillRequest
 	var problems []string
@@ -144,15 +133,9 @@ func (r FillRequest) Candles() int64 {
 
 // Encode renders the request as the JSON people would type, times in RFC 3339.
 func (r FillRequest) Encode() ([]byte, error) {
-	w := struct {
-		Pair     string `json:"pair"`
-		Interval int    `json:"interval"`
-		Start    string `json:"start"`
-		End      string `json:"end"`
-		ID       string `json:"id,omitempty"`
-		Trades   bool   `json:"trades,omitempty"`
-	}{r.Pair, r.Interval, r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339), r.ID, r.Trades}
-	return json.Marshal(w)
+	iv := float64(r.Interval)
+	at := func(t time.Time) json.RawMessage { return json.RawMessage(`"` + t.UTC().Format(time.RFC3339) + `"`) }
+	return json.Marshal(fillRequestWire{Pair: &r.Pair, Interval: &iv, Start: at(r.Start), End: at(r.End), ID: r.ID, Trades: r.Trades})
 }
 
 func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
@@ -202,10 +185,6 @@ var rfc3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d
 const maxUnixSeconds = 1 << 40
 
 var fillRequestFields = []string{"pair", "interval", "start", "end", "id", "trades"}
-
-// checkFillRequestKeys rejects keys that are not exactly one of the fields:
-// encoding/json matches keys case-insensitively, the JSON Schema does not.
-func checkFillRequestKeys(data []byte) error { return checkKeys(data, fillRequestFields) }
 
 func isPairName(s string) bool {
 	for _, r := range s {

@@ -1,9 +1,7 @@
 package contract
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,36 +59,27 @@ const (
 
 var priceRequestFields = []string{"ticker", "symbol", "market", "interval", "start", "end", "quote", "grouped", "tickers", "id"}
 
+// priceRequestWire is the JSON shape, read by DecodePriceRequest and
+// written by Encode: times may be dates, RFC 3339 or unix seconds.
 type priceRequestWire struct {
-	Ticker   string          `json:"ticker"`
-	Symbol   string          `json:"symbol"`
-	Market   string          `json:"market"`
+	Ticker   string          `json:"ticker,omitempty"`
+	Symbol   string          `json:"symbol,omitempty"`
+	Market   string          `json:"market,omitempty"`
 	Interval *float64        `json:"interval"`
 	Start    json.RawMessage `json:"start"`
 	End      json.RawMessage `json:"end"`
-	Quote    string          `json:"quote"`
-	Grouped  bool            `json:"grouped"`
-	Tickers  []string        `json:"tickers"`
-	ID       string          `json:"id"`
+	Quote    string          `json:"quote,omitempty"`
+	Grouped  bool            `json:"grouped,omitempty"`
+	Tickers  []string        `json:"tickers,omitempty"`
+	ID       string          `json:"id,omitempty"`
 }
 
 // DecodePriceRequest parses and validates a price request; its errors say
 // what is wrong for a person who typed it with `nats pub`.
 func DecodePriceRequest(data []byte) (PriceRequest, error) {
-	if len(data) > MaxPriceRequestBytes {
-		return PriceRequest{}, fmt.Errorf("price request: %d bytes, at most %d", len(data), MaxPriceRequestBytes)
-	}
-	if err := checkKeys(data, priceRequestFields); err != nil {
-		return PriceRequest{}, fmt.Errorf("price request: %w", err)
-	}
 	var w priceRequestWire
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		return PriceRequest{}, fmt.Errorf("price request: %w", explainJSONError(err))
-	}
-	if dec.More() {
-		return PriceRequest{}, errors.New("price request: trailing data after the JSON object")
+	if err := decodeTyped("price request", data, MaxPriceRequestBytes, priceRequestFields, &w); err != nil {
+		return PriceRequest{}, err
 	}
 	r := PriceRequest{
 		Ticker: strings.ToUpper(strings.TrimSpace(w.Ticker)), Symbol: strings.TrimSpace(w.Symbol),
@@ -191,20 +180,10 @@ func (r PriceRequest) Days() int {
 
 // Encode renders the request as people type it, dates as YYYY-MM-DD.
 func (r PriceRequest) Encode() ([]byte, error) {
-	w := struct {
-		Ticker   string   `json:"ticker,omitempty"`
-		Symbol   string   `json:"symbol,omitempty"`
-		Market   string   `json:"market,omitempty"`
-		Interval int      `json:"interval"`
-		Start    string   `json:"start"`
-		End      string   `json:"end"`
-		Quote    string   `json:"quote,omitempty"`
-		Grouped  bool     `json:"grouped,omitempty"`
-		Tickers  []string `json:"tickers,omitempty"`
-		ID       string   `json:"id,omitempty"`
-	}{r.Ticker, r.Symbol, r.Market, PriceInterval, r.Start.UTC().Format(time.DateOnly), r.End.UTC().Format(time.DateOnly),
-		r.Quote, r.Grouped, r.Tickers, r.ID}
-	return json.Marshal(w)
+	iv := float64(PriceInterval)
+	day := func(t time.Time) json.RawMessage { return json.RawMessage(`"` + t.UTC().Format(time.DateOnly) + `"`) }
+	return json.Marshal(priceRequestWire{Ticker: r.Ticker, Symbol: r.Symbol, Market: r.Market, Interval: &iv,
+		Start: day(r.Start), End: day(r.End), Quote: r.Quote, Grouped: r.Grouped, Tickers: r.Tickers, ID: r.ID})
 }
 
 // parseDay takes a date (2023-01-09), an RFC 3339 time or unix seconds and
@@ -226,30 +205,4 @@ func parseDay(field string, raw json.RawMessage) (time.Time, error) {
 
 func validTicker(t string) bool {
 	return len(t) <= MaxTickerLen && isPairName(t)
-}
-
-// checkKeys rejects keys that are not exactly one of fields (encoding/json
-// matches case-insensitively; the schemas do not).
-func checkKeys(data []byte, fields []string) error {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(data, &obj) != nil {
-		return nil // not an object: the typed decode explains what is wrong
-	}
-	var unknown []string
-	for k := range obj {
-		if !slices.Contains(fields, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	slices.Sort(unknown)
-	k := unknown[0]
-	hint := ""
-	if l := strings.ToLower(k); l != k && slices.Contains(fields, l) {
-		hint = fmt.Sprintf(`; field names are lower case: %q`, l)
-	}
-	// Clipped: a key can be most of a 64 KiB message, and the error travels in a dead letter.
-	return fmt.Errorf("unknown field %s (allowed: %s)%s", Clip(k, 40), strings.Join(fields, ", "), hint)
 }

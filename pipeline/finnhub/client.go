@@ -15,20 +15,17 @@
 package finnhub
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/restapi"
 	"github.com/feefifofunds/feefifofunds/pipeline/throttle"
 )
 
@@ -46,37 +43,24 @@ const Name = "finnhub"
 
 // KeyFromEnv reads the API key from FINNHUB_API_KEY.
 func KeyFromEnv() (string, error) {
-	k := strings.TrimSpace(os.Getenv(KeyEnv))
-	if k == "" {
-		return "", fmt.Errorf("%s is not set: Finnhub needs an API key (https://finnhub.io/dashboard)", KeyEnv)
-	}
-	return k, nil
+	return restapi.KeyFromEnv(KeyEnv, "Finnhub", "https://finnhub.io/dashboard")
 }
 
 // Client calls Finnhub at the pace of its Caller.
 type Client struct {
-	base  string
-	key   string
-	http  *http.Client
-	calls *throttle.Caller
+	api *restapi.Client
 }
 
-// NewClient returns a client of the API at baseURL (…/api/v1) with key.
+// NewClient returns a client of the API at baseURL (…/api/v1) with key,
+// which goes in the X-Finnhub-Token header.
 func NewClient(baseURL, key string, hc *http.Client, calls *throttle.Caller) (*Client, error) {
-	if key == "" {
-		return nil, fmt.Errorf("finnhub: no API key (set %s)", KeyEnv)
+	api, err := restapi.New(restapi.Config{Name: Name, BaseURL: baseURL, DefaultBaseURL: DefaultBaseURL,
+		Key: key, KeyEnv: KeyEnv, KeyHeader: "X-Finnhub-Token",
+		MaxBody: 64 << 20, HTTP: hc, Calls: calls})
+	if err != nil {
+		return nil, err
 	}
-	if calls == nil {
-		return nil, errors.New("finnhub: a throttle.Caller is required")
-	}
-	u, err := url.Parse(baseURL)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("finnhub: base URL %q: want scheme and host such as %s", baseURL, DefaultBaseURL)
-	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), key: key, http: hc, calls: calls}, nil
+	return &Client{api: api}, nil
 }
 
 // Name is "finnhub".
@@ -93,20 +77,15 @@ func (c *Client) Symbol(ticker, market string) string {
 
 // APIError is an answer that is not a success, with Finnhub's own words.
 type APIError struct {
-	StatusCode int
-	Message    string
-	Endpoint   string
-	retryAfter time.Duration
+	restapi.Refusal
+	Endpoint string
 }
 
 // NoAccess is Finnhub's answer to a plan without the endpoint.
 const NoAccess = "You don't have access to this resource."
 
 func (e *APIError) Error() string {
-	msg := e.Message
-	if msg == "" {
-		msg = http.StatusText(e.StatusCode)
-	}
+	msg := e.Words()
 	s := fmt.Sprintf("Finnhub answered %d: %s", e.StatusCode, msg)
 	if e.StatusCode == http.StatusForbidden || (e.StatusCode == http.StatusUnauthorized && msg == NoAccess) {
 		s += " (candles are a paid Finnhub feature: the free plan does not include " + e.Endpoint + "; upgrade the plan or load these prices from Massive)"
@@ -120,11 +99,8 @@ func (e *APIError) Temporary() bool {
 	if e.StatusCode == http.StatusTooManyRequests {
 		return !strings.Contains(e.Message, "sign up")
 	}
-	return e.StatusCode >= 500
+	return e.Refusal.Temporary()
 }
-
-// RetryAfter is the Retry-After the API sent, if any.
-func (e *APIError) RetryAfter() time.Duration { return e.retryAfter }
 
 // Candles is the body of a candle answer.
 type Candles struct {
@@ -148,10 +124,7 @@ func (c *Client) Daily(ctx context.Context, symbol, market string, from, to time
 	q := url.Values{"symbol": {symbol}, "resolution": {"D"},
 		"from": {strconv.FormatInt(from.Unix(), 10)}, "to": {strconv.FormatInt(to.AddDate(0, 0, 1).Unix()-1, 10)}}
 	var res Candles
-	err := c.calls.Do(ctx, "finnhub "+endpoint+" "+symbol, func(ctx context.Context) error {
-		return c.get(ctx, endpoint, q, &res)
-	})
-	if err != nil {
+	if err := c.get(ctx, endpoint, symbol, q, &res); err != nil {
 		return nil, err
 	}
 	switch res.S {
@@ -176,40 +149,23 @@ func (c *Client) Daily(ctx context.Context, symbol, market string, from, to time
 	return out, nil
 }
 
-func (c *Client) get(ctx context.Context, endpoint string, q url.Values, out *Candles) error {
-	*out = Candles{}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+endpoint+"?"+q.Encode(), nil)
-	if err != nil {
-		return fmt.Errorf("finnhub %s: %w", endpoint, err)
-	}
-	req.Header.Set("X-Finnhub-Token", c.key)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("finnhub %s: %w", endpoint, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("finnhub %s: read answer: %w", endpoint, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		e := &APIError{StatusCode: resp.StatusCode, Endpoint: endpoint}
-		var eb struct {
-			Error string `json:"error"`
+// get asks endpoint for symbol's candles into out at the Caller's pace.
+func (c *Client) get(ctx context.Context, endpoint, symbol string, q url.Values, out *Candles) error {
+	return c.api.Get(ctx, endpoint+" "+symbol, endpoint+"?"+q.Encode(), func(a *restapi.Answer) error {
+		*out = Candles{}
+		if a.StatusCode != http.StatusOK {
+			var eb struct {
+				Error string `json:"error"`
+			}
+			msg := a.Text()
+			if json.Unmarshal(a.Body, &eb) == nil && eb.Error != "" {
+				msg = eb.Error
+			}
+			return &APIError{Refusal: a.Refusal(msg), Endpoint: endpoint}
 		}
-		if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
-			e.Message = eb.Error
-		} else {
-			e.Message = contract.Shorten(string(bytes.TrimSpace(body)), 200)
+		if err := json.Unmarshal(a.Body, out); err != nil {
+			return fmt.Errorf("finnhub %s: answer is not the candle JSON: %w", endpoint, err)
 		}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			e.retryAfter = time.Duration(s) * time.Second
-		}
-		return e
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("finnhub %s: answer is not the candle JSON: %w", endpoint, err)
-	}
-	return nil
+		return nil
+	})
 }

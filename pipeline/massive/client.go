@@ -16,21 +16,18 @@
 package massive
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // America/New_York on machines without a zoneinfo database
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/restapi"
 	"github.com/feefifofunds/feefifofunds/pipeline/throttle"
 )
 
@@ -50,50 +47,37 @@ const (
 // Name is the source name: candles.massive.<ticker>.1440, source column.
 const Name = "massive"
 
-var newYork = mustLoad("America/New_York")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
+// NewYork is the zone of Massive's bar times: a bar's date is its New York
+// date (massivetest answers in it too).
+var NewYork = func() *time.Location {
+	loc, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		panic(err)
 	}
 	return loc
-}
+}()
 
 // KeyFromEnv reads the API key from MASSIVE_API_KEY.
 func KeyFromEnv() (string, error) {
-	k := strings.TrimSpace(os.Getenv(KeyEnv))
-	if k == "" {
-		return "", fmt.Errorf("%s is not set: Massive.com needs an API key (https://massive.com/dashboard/keys)", KeyEnv)
-	}
-	return k, nil
+	return restapi.KeyFromEnv(KeyEnv, "Massive.com", "https://massive.com/dashboard/keys")
 }
 
 // Client calls Massive's REST API at the pace of its Caller.
 type Client struct {
-	base  *url.URL
-	key   string
-	http  *http.Client
-	calls *throttle.Caller
+	api *restapi.Client
 }
 
 // NewClient returns a client of the API at baseURL with key; calls paces
-// and retries every page.
+// and retries every page. The key goes as a Bearer header, next_url being
+// keyless.
 func NewClient(baseURL, key string, hc *http.Client, calls *throttle.Caller) (*Client, error) {
-	if key == "" {
-		return nil, fmt.Errorf("massive: no API key (set %s)", KeyEnv)
+	api, err := restapi.New(restapi.Config{Name: Name, BaseURL: baseURL, DefaultBaseURL: DefaultBaseURL,
+		Key: key, KeyEnv: KeyEnv, KeyHeader: "Authorization", KeyPrefix: "Bearer ",
+		MaxBody: 256 << 20, HTTP: hc, Calls: calls})
+	if err != nil {
+		return nil, err
 	}
-	if calls == nil {
-		return nil, errors.New("massive: a throttle.Caller is required")
-	}
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, fmt.Errorf("massive: base URL %q: want scheme and host such as %s", baseURL, DefaultBaseURL)
-	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
-	return &Client{base: u, key: key, http: hc, calls: calls}, nil
+	return &Client{api: api}, nil
 }
 
 // Name is "massive".
@@ -108,34 +92,21 @@ func (c *Client) Symbol(ticker, market string) string {
 	return ticker
 }
 
-// APIError is an answer that is not a success, with the API's own words.
+// APIError is an answer that is not a success, with the API's own words
+// (Message: the body's error or message).
 type APIError struct {
-	StatusCode int    // HTTP status
-	Status     string // the body's status: ERROR, NOT_AUTHORIZED
-	Message    string // the body's error or message
-	RequestID  string
-	retryAfter time.Duration
+	restapi.Refusal
+	Status    string // the body's status: ERROR, NOT_AUTHORIZED
+	RequestID string
 }
 
 func (e *APIError) Error() string {
-	msg := e.Message
-	if msg == "" {
-		msg = http.StatusText(e.StatusCode)
-	}
 	s := fmt.Sprintf("Massive answered %d", e.StatusCode)
 	if e.Status != "" {
 		s += " " + e.Status
 	}
-	return s + ": " + msg
+	return s + ": " + e.Words()
 }
-
-// Temporary is true for throttling (429) and server trouble (5xx).
-func (e *APIError) Temporary() bool {
-	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
-}
-
-// RetryAfter is the Retry-After the API sent, if any.
-func (e *APIError) RetryAfter() time.Duration { return e.retryAfter }
 
 // Bar is one item of results.
 type Bar struct {
@@ -165,7 +136,7 @@ type aggsResponse struct {
 
 // Candle turns a bar into a daily candle at 00:00 UTC of its New York date.
 func (b Bar) Candle() contract.Candle {
-	y, m, d := time.UnixMilli(b.Ts).In(newYork).Date()
+	y, m, d := time.UnixMilli(b.Ts).In(NewYork).Date()
 	c := contract.Candle{
 		Time: time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix(),
 		Open: b.O, High: b.H, Low: b.L, Close: b.C, Volume: b.V,
@@ -251,36 +222,18 @@ func (c *Client) rebase(next string) (string, error) {
 
 // get fetches ref (path and query) into out at the Caller's pace.
 func (c *Client) get(ctx context.Context, what, ref string, out *aggsResponse) error {
-	return c.calls.Do(ctx, "massive "+what, func(ctx context.Context) error {
+	return c.api.Get(ctx, what, ref, func(a *restapi.Answer) error {
 		*out = aggsResponse{}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+ref, nil)
-		if err != nil {
-			return fmt.Errorf("massive %s: %w", what, err)
-		}
-		req.Header.Set("Authorization", "Bearer "+c.key)
-		req.Header.Set("Accept", "application/json")
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return fmt.Errorf("massive %s: %w", what, err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-		if err != nil {
-			return fmt.Errorf("massive %s: read answer: %w", what, err)
-		}
-		jerr := json.Unmarshal(body, out)
-		if resp.StatusCode != http.StatusOK || (out.Status != "OK" && out.Status != "DELAYED" && jerr == nil) {
-			e := &APIError{StatusCode: resp.StatusCode, Status: out.Status, Message: out.Error, RequestID: out.RequestID}
-			if e.Message == "" {
-				e.Message = out.Message
+		jerr := json.Unmarshal(a.Body, out)
+		if a.StatusCode != http.StatusOK || (out.Status != "OK" && out.Status != "DELAYED" && jerr == nil) {
+			msg := out.Error
+			if msg == "" {
+				msg = out.Message
 			}
 			if jerr != nil {
-				e.Message = contract.Shorten(string(bytes.TrimSpace(body)), 200)
+				msg = a.Text()
 			}
-			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-				e.retryAfter = time.Duration(s) * time.Second
-			}
-			return e
+			return &APIError{Refusal: a.Refusal(msg), Status: out.Status, RequestID: out.RequestID}
 		}
 		if jerr != nil {
 			return fmt.Errorf("massive %s: answer is not the aggregates JSON: %w", what, jerr)

@@ -92,28 +92,17 @@ type row struct {
 	volume                 float64
 }
 
-// rows reads what a user would: the candles of one series in the table.
+// rows reads what a user would: the daily candles of one series, each
+// at 00:00 UTC of its date.
 func (p *pipe) rows(t *testing.T, source, pair string) []row {
 	t.Helper()
-	p.q.Count(t) // waits for the WAL to be applied
-	rs, err := p.q.Pool.Query(context.Background(), "SELECT ts, open, high, low, close, volume FROM "+p.q.Table+
-		" WHERE source = '"+source+"' AND pair = '"+pair+"' AND interval_minutes = 1440 ORDER BY ts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
 	var out []row
-	for rs.Next() {
-		var r row
-		var ts time.Time
-		if err := rs.Scan(&ts, &r.open, &r.high, &r.low, &r.close, &r.volume); err != nil {
-			t.Fatal(err)
+	for _, r := range p.q.Series(t, source, pair, 1440) {
+		ts := r.TS.UTC()
+		if ts != ts.Truncate(24*time.Hour) {
+			t.Fatalf("candle at %s: want 00:00 UTC of its date", ts)
 		}
-		if ts.UTC() != ts.UTC().Truncate(24*time.Hour) {
-			t.Fatalf("candle at %s: want 00:00 UTC of its date", ts.UTC())
-		}
-		r.day = ts.UTC().Format(time.DateOnly)
-		out = append(out, r)
+		out = append(out, row{ts.Format(time.DateOnly), r.Open, r.High, r.Low, r.Close, r.Volume})
 	}
 	return out
 }

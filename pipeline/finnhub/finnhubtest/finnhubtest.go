@@ -24,20 +24,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/apitest"
 	"github.com/feefifofunds/feefifofunds/pipeline/finnhub"
 )
 
 //go:embed testdata/*
 var fixtures embed.FS
 
+var testdata = apitest.NewFixtures(fixtures, "finnhubtest")
+
 // Fixture is one of the captured bodies in testdata/.
-func Fixture(name string) []byte {
-	b, err := fixtures.ReadFile("testdata/" + name)
-	if err != nil {
-		panic(fmt.Sprintf("finnhubtest: no fixture %s", name))
-	}
-	return b
-}
+func Fixture(name string) []byte { return testdata.Body(name) }
 
 // Candle is a daily candle of one symbol on one date.
 type Candle struct {
@@ -63,14 +60,13 @@ type Server struct {
 	oldTimes  bool
 	throttle  int
 	forbidden bool
-	calls     []Call
+	calls     apitest.CallLog[Call]
 }
 
 // New starts a fake that accepts key; it is closed when the test ends.
 func New(t testing.TB, key string) *Server {
 	s := &Server{Key: key, candles: map[string]map[string]Candle{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Server = apitest.Start(t, s.serve)
 	return s
 }
 
@@ -101,9 +97,7 @@ func (s *Server) LoadFixture(symbol, name string) {
 		C, H, L, O, V []float64
 		T             []int64
 	}
-	if err := json.Unmarshal(Fixture(name), &body); err != nil {
-		panic(fmt.Sprintf("finnhubtest: fixture %s: %v", name, err))
-	}
+	testdata.Decode(name, &body)
 	for i, t := range body.T {
 		s.Add(symbol, Candle{Date: time.Unix(t, 0).UTC().Format(time.DateOnly),
 			O: body.O[i], H: body.H[i], L: body.L[i], C: body.C[i], V: body.V[i]})
@@ -120,27 +114,15 @@ func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
 func (s *Server) Forbid(on bool) { s.mu.Lock(); s.forbidden = on; s.mu.Unlock() }
 
 // Calls returns the requests received so far.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	call := Call{Path: r.URL.Path, Query: r.URL.Query()}
-	call.Query.Del("token")
-	key := r.URL.Query().Get("token")
-	if h := r.Header.Get("X-Finnhub-Token"); h != "" {
-		key, call.Header = h, true
-	}
+	key, inHeader, query := apitest.Key(r, "token", "X-Finnhub-Token", "")
 	status, ctype, body := s.answer(r, key)
-	call.Status = status
-	s.calls = append(s.calls, call)
-	w.Header().Set("Content-Type", ctype)
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	s.calls.Add(Call{Path: r.URL.Path, Query: query, Header: inHeader, Status: status})
+	apitest.Write(w, status, ctype, body)
 }
 
 const jsonType = "application/json; charset=utf-8"

@@ -33,27 +33,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/feefifofunds/feefifofunds/internal/apitest"
+	"github.com/feefifofunds/feefifofunds/pipeline/massive"
 )
 
 //go:embed testdata/*.json
 var fixtures embed.FS
 
-// Fixture is one of the captured bodies in testdata/.
-func Fixture(name string) []byte {
-	b, err := fixtures.ReadFile("testdata/" + name)
-	if err != nil {
-		panic(fmt.Sprintf("massivetest: no fixture %s", name))
-	}
-	return b
-}
+var testdata = apitest.NewFixtures(fixtures, "massivetest")
 
-var newYork = func() *time.Location {
-	loc, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
+// Fixture is one of the captured bodies in testdata/.
+func Fixture(name string) []byte { return testdata.Body(name) }
 
 // Bar is a daily bar of one ticker on one New York date.
 type Bar struct {
@@ -83,14 +74,13 @@ type Server struct {
 	throttle  int
 	forbidden map[string]bool // ticker, or "grouped"
 	status    string
-	calls     []Call
+	calls     apitest.CallLog[Call]
 }
 
 // New starts a fake that accepts key; it is closed when the test ends.
 func New(t testing.TB, key string) *Server {
 	s := &Server{Key: key, bars: map[string]map[string]Bar{}, forbidden: map[string]bool{}, status: "OK"}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
+	s.Server = apitest.Start(t, s.serve)
 	return s
 }
 
@@ -104,7 +94,7 @@ func (s *Server) Add(ticker string, bars ...Bar) {
 		s.bars[ticker] = m
 	}
 	for _, b := range bars {
-		d, err := time.ParseInLocation(time.DateOnly, b.Date, newYork)
+		d, err := time.ParseInLocation(time.DateOnly, b.Date, massive.NewYork)
 		if err != nil {
 			panic(fmt.Sprintf("massivetest: bar date %q: %v", b.Date, err))
 		}
@@ -131,15 +121,13 @@ func (s *Server) LoadFixture(name string) {
 			N  *int64   `json:"n"`
 		} `json:"results"`
 	}
-	if err := json.Unmarshal(Fixture(name), &body); err != nil {
-		panic(fmt.Sprintf("massivetest: fixture %s: %v", name, err))
-	}
+	testdata.Decode(name, &body)
 	for _, r := range body.Results {
 		ticker := r.T
 		if ticker == "" {
 			ticker = body.Ticker
 		}
-		s.Add(ticker, Bar{Date: time.UnixMilli(r.Ts).In(newYork).Format(time.DateOnly),
+		s.Add(ticker, Bar{Date: time.UnixMilli(r.Ts).In(massive.NewYork).Format(time.DateOnly),
 			O: r.O, H: r.H, L: r.L, C: r.C, V: r.V, VW: r.VW, N: r.N})
 	}
 }
@@ -157,30 +145,18 @@ func (s *Server) Forbid(ticker string) { s.mu.Lock(); s.forbidden[ticker] = true
 func (s *Server) SetStatus(st string) { s.mu.Lock(); s.status = st; s.mu.Unlock() }
 
 // Calls returns the requests received so far.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	call := Call{Path: r.URL.Path, Query: r.URL.Query()}
-	call.Query.Del("apiKey")
-	status, body := s.answer(r, &call)
-	call.Status = status
-	s.calls = append(s.calls, call)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	key, bearer, query := apitest.Key(r, "apiKey", "Authorization", "Bearer ")
+	status, body := s.answer(r, key)
+	s.calls.Add(Call{Path: r.URL.Path, Query: query, Bearer: bearer, Status: status})
+	apitest.Write(w, status, "application/json", body)
 }
 
-func (s *Server) answer(r *http.Request, call *Call) (int, []byte) {
-	key := r.URL.Query().Get("apiKey")
-	if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		key, call.Bearer = b, true
-	}
+func (s *Server) answer(r *http.Request, key string) (int, []byte) {
 	switch {
 	case key == "":
 		// The captured body's HTTP status is unconfirmed (400 or 401).
@@ -303,7 +279,7 @@ func render(ans wireAnswer, bars []Bar, grouped bool) []byte {
 }
 
 func parseBound(s string, end bool) (int64, error) {
-	if d, err := time.ParseInLocation(time.DateOnly, s, newYork); err == nil {
+	if d, err := time.ParseInLocation(time.DateOnly, s, massive.NewYork); err == nil {
 		if end {
 			return d.AddDate(0, 0, 1).UnixMilli() - 1, nil
 		}
