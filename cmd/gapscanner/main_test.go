@@ -103,7 +103,17 @@ func (w *world) fills(t *testing.T) []contract.FillRequest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := cons.FetchNoWait(100)
+	// The consumer's pending count is exact once a publish is acknowledged;
+	// a no-wait fetch from a consumer just created can come back empty on a
+	// loaded machine, so fetch exactly that many and wait for them.
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.NumPending == 0 {
+		return nil
+	}
+	batch, err := cons.Fetch(int(ci.NumPending), jetstream.FetchMaxWait(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +123,9 @@ func (w *world) fills(t *testing.T) []contract.FillRequest {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = m.Ack()
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, r)
 	}
 	return out

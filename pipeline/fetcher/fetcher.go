@@ -161,7 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if js == nil {
 		return errors.New("fetcher: Config.JS is required")
 	}
-	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamFills, topology.FetcherConsumer(topology.SourceKraken))
+	cons, err := topology.WaitConsumer(ctx, js, topology.StreamFills, topology.FetcherConsumer(topology.SourceKraken), log)
 	if err != nil {
 		return err
 	}

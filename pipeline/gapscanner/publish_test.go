@@ -32,13 +32,21 @@ func fills(t *testing.T, js jetstream.JetStream) []contract.FillRequest {
 	}
 	var out []contract.FillRequest
 	for {
-		batch, err := cons.FetchNoWait(100)
+		// The consumer's pending count is exact once a publish is
+		// acknowledged; a no-wait fetch from a consumer just created can come
+		// back empty on a loaded machine.
+		ci, err := cons.Info(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
+		if ci.NumPending == 0 {
+			return out
+		}
+		batch, err := cons.Fetch(int(ci.NumPending), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
 		for m := range batch.Messages() {
-			n++
 			r, err := contract.DecodeFillRequest(m.Data())
 			if err != nil {
 				t.Fatalf("fill request %s does not decode: %v", m.Data(), err)
@@ -47,12 +55,9 @@ func fills(t *testing.T, js jetstream.JetStream) []contract.FillRequest {
 				t.Errorf("message id %q, want the request id %q", id, r.ID)
 			}
 			out = append(out, r)
-			if err := m.Ack(); err != nil {
+			if err := m.DoubleAck(ctx); err != nil {
 				t.Fatal(err)
 			}
-		}
-		if n == 0 {
-			return out
 		}
 	}
 }

@@ -121,6 +121,9 @@ func FuzzZipMemberContent(f *testing.F) {
 		if deflate {
 			method = zip.Deflate
 		}
+		if strings.HasSuffix(name, "/") && len(content) > 0 {
+			t.Skip("a zip directory entry holds no bytes: archive/zip refuses to write any")
+		}
 		path := filepath.Join(t.TempDir(), "drop.zip")
 		data := makeZip(t, zipMember{"ETHUSD_60.csv", []byte("1438905600,3,3,3,3,1,4\n"), zip.Deflate}, zipMember{name, content, method})
 		if err := os.WriteFile(path, data, 0o600); err != nil {

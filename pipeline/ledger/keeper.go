@@ -12,7 +12,6 @@ import (
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/deadletter"
-	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
@@ -59,13 +58,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Retried: a cluster electing a leader or without quorum must delay the
 	// keeper (and the watcher running it), not end it.
-	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamProgress, topology.ProgressConsumer())
-	for wait := 250 * time.Millisecond; err != nil; wait = min(2*wait, 2*time.Second) {
-		log.Warn("progress consumer not ready; retrying", "err", err, "retry_in", wait)
-		if !jsplumb.Sleep(ctx, wait) {
-			return err
-		}
-		cons, err = topology.EnsureConsumer(ctx, js, topology.StreamProgress, topology.ProgressConsumer())
+	cons, err := topology.WaitConsumer(ctx, js, topology.StreamProgress, topology.ProgressConsumer(), log)
+	if err != nil {
+		return err
 	}
 	k := &keeper{js: js, led: led, log: log, reg: reg, queryable: reg.Histogram("fff_ledger_file_seconds",
 		"Time from a file's QUEUED ledger entry to COMMITTED: every candle of it queryable in QuestDB", fileBuckets)}

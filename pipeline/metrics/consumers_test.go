@@ -49,7 +49,7 @@ func TestConsumerLag(t *testing.T) {
 	testenv.WaitValue(t, "pending", pending, 3, 5*time.Second)
 	testenv.WaitValue(t, "ack pending", ackPending, 0, 5*time.Second)
 
-	batch, err := cons.FetchNoWait(1)
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ type Config struct {
 	MaxInFlight int                 // batches awaiting their PubAck, per worker (default 8)
 	Heartbeat   time.Duration       // how often a file being parsed is marked in progress (default 5s)
 	FetchWait   time.Duration       // how long one pull waits for work (default 1s; a stopping parser waits that long)
-	AckTimeout  time.Duration       // how long to wait for one PubAck before re-publishing (default 30s)
+	AckTimeout  time.Duration       // how long to wait for one PubAck before re-publishing (default 5s; the same id makes a re-publish harmless)
 	RetryDelay  time.Duration       // a failed file is retried after RetryDelay × attempts (default 2s)
 	// MaxRetryDelay caps that delay (default 30s).
 	MaxRetryDelay time.Duration
@@ -105,7 +105,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.FetchWait = time.Second
 	}
 	if c.AckTimeout <= 0 {
-		c.AckTimeout = 30 * time.Second
+		c.AckTimeout = 5 * time.Second
 	}
 	if c.RetryDelay <= 0 {
 		c.RetryDelay = 2 * time.Second
@@ -189,7 +189,7 @@ type stage struct {
 }
 
 func newStage(ctx context.Context, cfg Config, js jetstream.JetStream, log *slog.Logger) (*stage, error) {
-	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamFiles, topology.ParserConsumer())
+	cons, err := topology.WaitConsumer(ctx, js, topology.StreamFiles, topology.ParserConsumer(), log)
 	if err != nil {
 		return nil, err
 	}

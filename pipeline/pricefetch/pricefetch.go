@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.KeepAlive = topology.FetcherConsumer(name).AckWait / 3
 	}
 	log := cfg.Log.With("stage", Stage(name))
-	cons, err := topology.EnsureConsumer(ctx, cfg.JS, topology.StreamFills, topology.FetcherConsumer(name))
+	cons, err := topology.WaitConsumer(ctx, cfg.JS, topology.StreamFills, topology.FetcherConsumer(name), log)
 	if err != nil {
 		return err
 	}

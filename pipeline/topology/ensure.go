@@ -307,9 +307,9 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 	}
 	have := c.CachedInfo().Config
 	mismatch := func(field string, h, w any) error {
-		return fmt.Errorf("consumer %s on stream %s exists with %s=%v but this pipeline needs %s=%v; "+
+		return fmt.Errorf("%w: consumer %s on stream %s exists with %s=%v but this pipeline needs %s=%v; "+
 			"it was not changed: delete it by hand (nats consumer rm %s %s)",
-			want.Durable, stream, field, h, field, w, stream, want.Durable)
+			ErrConsumerConflict, want.Durable, stream, field, h, field, w, stream, want.Durable)
 	}
 	switch {
 	case have.FilterSubject != want.FilterSubject:

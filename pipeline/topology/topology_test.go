@@ -2,6 +2,7 @@ package topology_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -388,4 +389,46 @@ func subjectMatches(pattern, subject string) bool {
 		}
 	}
 	return len(p) == len(s)
+}
+
+// A stage that finds JetStream not ready for its consumer waits for it; a
+// consumer that conflicts is an error at once (waiting would not fix it).
+func TestWaitConsumer(t *testing.T) {
+	js := testenv.StartBareJetStream(t).JS
+	ctx := ctxT(t)
+	got := make(chan error, 1)
+	go func() {
+		_, err := topology.WaitConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(0), testenv.Logger(t))
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("returned before its stream existed: %v", err)
+	case <-time.After(600 * time.Millisecond): // the window in which it must keep waiting
+	}
+	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("once the stream exists: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still waiting 10 s after the stream was created")
+	}
+
+	byHand := topology.ProgressConsumer()
+	byHand.DeliverPolicy = jetstream.DeliverNewPolicy
+	if _, err := js.CreateConsumer(ctx, topology.StreamProgress, byHand); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := topology.WaitConsumer(ctx, js, topology.StreamProgress, topology.ProgressConsumer(), testenv.Logger(t))
+	if !errors.Is(err, topology.ErrConsumerConflict) || !strings.Contains(err.Error(), "deliver_policy") {
+		t.Fatalf("conflicting consumer: %v", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("a conflict took %s to report", time.Since(start))
+	}
 }

@@ -126,7 +126,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(cfg.MaxAckPending))
+	cons, err := topology.WaitConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(cfg.MaxAckPending), log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
