@@ -68,6 +68,7 @@ type Reader struct {
 	now      func() time.Time
 	bufSize  int
 	buf      []byte
+	sniffed  bool  // the start of the bytes was checked for non-CSV content
 	r, w     int   // unread bytes are buf[r:w]
 	scanned  int   // buf[r:r+scanned] is known to hold no newline
 	rerr     error // sticky error from src (io.EOF at the end)
@@ -125,7 +126,10 @@ func (r *Reader) Next(c *contract.Candle) error {
 	if r.step <= 0 {
 		return fmt.Errorf("interval %d minutes: must be positive", r.interval)
 	}
-	if !r.started {
+	if !r.sniffed {
+		// Once, before the first line: started is set by the first line
+		// read, which a too-long first line never is.
+		r.sniffed = true
 		if err := r.sniff(); err != nil {
 			return err
 		}

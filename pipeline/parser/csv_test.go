@@ -439,3 +439,15 @@ func BenchmarkParse(b *testing.B) {
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "candles/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(total), "ns/candle")
 }
+
+// A first line longer than the buffer is one bad row and the rows after it
+// still come through (the content check at the start used to run again after
+// it and fail the read, found by FuzzReader).
+func TestLongFirstLine(t *testing.T) {
+	// 124 bytes: the skip ends 3 bytes before the end of the 64-byte buffer.
+	in := strings.Repeat("x", 124) + "\n1381017600,122,124,121,123,1,1\n1381104000,122,124,121,123,1,1\n"
+	res := readAll(t, NewReader(strings.NewReader(in), 1440, WithNow(testNow), WithBufferSize(64)))
+	if len(res.candles) != 2 || len(res.errs) != 1 || res.errs[0].Line != 1 || !strings.Contains(res.errs[0].Reason, "longer than 64 bytes") {
+		t.Fatalf("candles %d, errors %+v", len(res.candles), res.errs)
+	}
+}
