@@ -221,7 +221,15 @@ func explainJSONError(err error) error {
 		return fmt.Errorf("not valid JSON at byte %d: %v", syntaxErr.Offset, err)
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		return fmt.Errorf("unknown field %s (allowed: pair, interval, start, end, id, trades)", strings.TrimPrefix(msg, "json: unknown field "))
+		// Clipped, as in checkKeys: the key can be most of the message, and
+		// the error travels in a dead letter.
+		name := strings.TrimPrefix(msg, "json: unknown field ")
+		if unq, uerr := strconv.Unquote(name); uerr == nil {
+			name = Clip(unq, 40)
+		} else {
+			name = Shorten(name, 42)
+		}
+		return fmt.Errorf("unknown field %s (allowed: pair, interval, start, end, id, trades)", name)
 	}
 	if errors.Is(err, errEOF) || err.Error() == "EOF" {
 		return errors.New("empty message: want a JSON object")
