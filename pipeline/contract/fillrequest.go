@@ -158,14 +158,14 @@ func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {
 			}
 			return time.Unix(n, 0).UTC(), nil
 		}
-		return time.Time{}, fmt.Errorf("%q: %q is neither RFC 3339 (e.g. \"2025-01-10T08:00:00Z\") nor unix seconds", field, str)
+		return time.Time{}, fmt.Errorf("%q: %s is neither RFC 3339 (e.g. \"2025-01-10T08:00:00Z\") nor unix seconds", field, Clip(str, 40))
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		// 1736496000.0 and 1.7364960e9 are whole numbers too.
 		f, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil || f != math.Trunc(f) || math.Abs(f) > maxUnixSeconds {
-			return time.Time{}, fmt.Errorf("%q: %s is not a time (want RFC 3339 string or whole unix seconds)", field, s)
+			return time.Time{}, fmt.Errorf("%q: %s is not a time (want RFC 3339 string or whole unix seconds)", field, Shorten(s, 40))
 		}
 		n = int64(f)
 	}
