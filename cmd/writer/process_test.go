@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -17,16 +16,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // syncBuffer collects the process's output, written by exec's copying
 // goroutine while the test reads it.
@@ -69,7 +58,7 @@ func TestWriterProcessWaitsForNATS(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	natsPort, metricsAddr := freePort(t), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	natsPort, metricsAddr := testenv.FreePort(t), fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	var logs syncBuffer
 	cmd := exec.Command(bin, "--nats", fmt.Sprintf("nats://127.0.0.1:%d", natsPort), "--metrics-addr", metricsAddr,
 		"--questdb", q.ILP, "--questdb-pg", q.PG, "--table", q.Table, "--log-format", "json")

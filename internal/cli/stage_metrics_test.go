@@ -29,7 +29,7 @@ func TestRunStageServesLagAndRuntime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	metricsPort := freePort(t)
+	metricsPort := testenv.FreePort(t)
 	common := Common{
 		NATS:    NATS{URL: env.URL, Replicas: 1},
 		Log:     Log{Level: "error", Format: "text"},

@@ -4,30 +4,21 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // A stage started before its NATS server (compose, a restart loop) waits
 // for it instead of exiting, serves /healthz as failing meanwhile, and runs
 // with the topology in place soon after the server comes up.
 func TestRunStageWaitsForNATS(t *testing.T) {
-	port, metricsPort := freePort(t), freePort(t)
+	port, metricsPort := testenv.FreePort(t), testenv.FreePort(t)
 	common := Common{
 		NATS:    NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), Replicas: 1},
 		Log:     Log{Level: "error", Format: "text"},
