@@ -37,7 +37,12 @@ type Options struct {
 	Writers           int
 	FlushRows         int
 	ComparePartitions bool // also run end to end into a PARTITION BY DAY table
-	Seed              uint64
+	// Writer levers (writer.Config): ArrivalOrder, ApplyQueue and
+	// WithoutPairColumns, to measure each against the defaults.
+	ArrivalOrder       bool
+	ApplyQueue         int
+	WithoutPairColumns bool
+	Seed               uint64
 	// Out gets one line per step and the summary (nil: discarded).
 	Out io.Writer
 	// StageLog is the stages' logger (nil: warnings to stderr).
@@ -127,8 +132,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	m := rep.Machine
 	b.say("fff bench: %d CPUs (%s), %d MB RAM, %s%s", m.CPUs, m.CPUModel, m.MemoryMB, m.Go, ifSet(", ", m.QuestDB))
-	b.say("settings: parsers %d × batches of %d candles; writers %d, flush %s rows or %s, max ack pending %d; table PARTITION BY MONTH",
-		o.Parsers, parser.DefaultBatchSize, o.Writers, thousands(int64(o.FlushRows)), writer.DefaultFlushInterval, writer.DefaultMaxAckPending)
+	order := "open-time order"
+	if o.ArrivalOrder {
+		order = "arrival order"
+	}
+	b.say("settings: parsers %d × batches of %d candles; writers %d, flush %s rows or %s, rows in %s, apply queue %d, max ack pending %d; table PARTITION BY MONTH%s",
+		o.Parsers, parser.DefaultBatchSize, o.Writers, thousands(int64(o.FlushRows)), writer.DefaultFlushInterval, order, o.ApplyQueue,
+		writer.DefaultMaxAckPending, ifSet("; ", map[bool]string{true: "base, quote, origin left out"}[o.WithoutPairColumns]))
 
 	fail := func(step string, err error) {
 		rep.Failed = append(rep.Failed, fmt.Sprintf("%s: %v", step, err))

@@ -60,7 +60,8 @@ type worker struct {
 }
 
 func (w *worker) run(ctx context.Context) {
-	sink, err := questdb.NewILPSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table, w.cfg.FlushRows)
+	sink, err := questdb.NewILPSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table,
+		questdb.SinkOptions{Rows: w.cfg.FlushRows, TimeOrder: !w.cfg.ArrivalOrder, WithoutPairColumns: w.cfg.WithoutPairColumns})
 	if err != nil {
 		// Run checked the settings already.
 		w.log.Error("writer worker cannot start", "err", err)
@@ -73,7 +74,9 @@ func (w *worker) run(ctx context.Context) {
 	// One keep-alive for everything held, whatever the worker is waiting on
 	// (QuestDB, a long request, a table applying or suspended).
 	stopKeepAlive := jsplumb.KeepAlive(ctx, inProgressEvery, w.heldMsgs, w.log)
-	w.toAck = make(chan applyJob)
+	// One request waits for its apply in the ack loop while the next is
+	// gathered and sent; ApplyQueue more may queue behind it.
+	w.toAck = make(chan applyJob, w.cfg.ApplyQueue)
 	acked := make(chan struct{})
 	go func() {
 		defer close(acked)

@@ -55,6 +55,18 @@ type Config struct {
 	// MaxAckPending caps the messages writers hold unacknowledged (the
 	// durable consumer's setting, shared by every writer process).
 	MaxAckPending int
+	// ArrivalOrder sends a request's rows batch after batch, as they
+	// arrived, instead of in open-time order across the batches (the
+	// default; questdb.SinkOptions.TimeOrder says why).
+	ArrivalOrder bool
+	// ApplyQueue is how many committed requests a worker may have queued
+	// behind the one whose WAL apply it is waiting for (default 0: one waits
+	// while the next is gathered and sent). More lets QuestDB apply several
+	// requests at once, at the cost of more unacknowledged messages held.
+	ApplyQueue int
+	// WithoutPairColumns leaves base, quote and origin NULL: only for the
+	// benchmark's measure of what they cost.
+	WithoutPairColumns bool
 	// Migrate applies pending schema migrations to the table at start. The
 	// writer binary and `fff up` turn it on; it is off in a zero Config.
 	Migrate bool
