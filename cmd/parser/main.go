@@ -47,6 +47,9 @@ Any number of parsers may run against the same NATS: they share the files.`,
 			cli.Bind(fs, "on-bad-row", "FFF_PARSER_ON_BAD_ROW")
 			fs.IntVar(&cfg.MaxInFlight, "max-in-flight", parser.DefaultMaxInFlight, "batches per worker published but not yet acknowledged")
 			cli.Bind(fs, "max-in-flight", "FFF_PARSER_MAX_IN_FLIGHT")
+			fs.DurationVar(&cfg.AlignWindow, "align-window", parser.DefaultAlignWindow,
+				"how far in open time one file may run ahead of the slowest file this process parses (negative: off)")
+			cli.Bind(fs, "align-window", "FFF_PARSER_ALIGN_WINDOW")
 			tiers.AddFlags(fs)
 		},
 		Check: func() error { return tiers.Apply() },

@@ -34,7 +34,7 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 		p.cpu = &cpuUse{}
 	}
 	lp, err := local.Start(ctx, local.Options{Store: p.store, Name: "fff-bench", Log: b.stageLog,
-		Parser: &parser.Config{Workers: b.o.Parsers},
+		Parser: &parser.Config{Workers: b.o.Parsers, AlignWindow: b.o.AlignWindow},
 		Writer: &writer.Config{QuestDB: p.qdb, Workers: b.o.Writers, FlushRows: b.o.FlushRows, SummaryEvery: time.Hour,
 			ArrivalOrder: b.o.ArrivalOrder, ApplyQueue: b.o.ApplyQueue, WithoutPairColumns: b.o.WithoutPairColumns}})
 	if err != nil {

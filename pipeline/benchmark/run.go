@@ -42,7 +42,9 @@ type Options struct {
 	ArrivalOrder       bool
 	ApplyQueue         int
 	WithoutPairColumns bool
-	Seed               uint64
+	// AlignWindow is the parsers' (parser.Config.AlignWindow; 0: default).
+	AlignWindow time.Duration
+	Seed        uint64
 	// Out gets one line per step and the summary (nil: discarded).
 	Out io.Writer
 	// StageLog is the stages' logger (nil: warnings to stderr).
@@ -136,8 +138,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.ArrivalOrder {
 		order = "arrival order"
 	}
-	b.say("settings: parsers %d × batches of %d candles; writers %d, flush %s rows or %s, rows in %s, apply queue %d, max ack pending %d; table PARTITION BY MONTH%s",
-		o.Parsers, parser.DefaultBatchSize, o.Writers, thousands(int64(o.FlushRows)), writer.DefaultFlushInterval, order, o.ApplyQueue,
+	align := "files aligned within " + o.AlignWindow.String()
+	if o.AlignWindow < 0 {
+		align = "files not aligned"
+	} else if o.AlignWindow == 0 {
+		align = "files aligned within " + parser.DefaultAlignWindow.String()
+	}
+	b.say("settings: parsers %d × batches of %d candles, %s; writers %d, flush %s rows or %s, rows in %s, apply queue %d, max ack pending %d; table PARTITION BY MONTH%s",
+		o.Parsers, parser.DefaultBatchSize, align, o.Writers, thousands(int64(o.FlushRows)), writer.DefaultFlushInterval, order, o.ApplyQueue,
 		writer.DefaultMaxAckPending, ifSet("; ", map[bool]string{true: "base, quote, origin left out"}[o.WithoutPairColumns]))
 
 	fail := func(step string, err error) {
