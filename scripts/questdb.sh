@@ -67,6 +67,10 @@ line.tcp.net.bind.to=127.0.0.1:$ILP_PORT
 line.udp.enabled=false
 telemetry.enabled=false
 http.security.readonly=false
+# Prometheus metrics on the min HTTP port (127.0.0.1 only): fff bench reads
+# wal_apply_physically_written_rows / wal_apply_written_rows from them, the
+# write amplification of out-of-order merges (docs/PERFORMANCE.md).
+metrics.enabled=true
 CONF
 }
 

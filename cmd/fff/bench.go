@@ -102,6 +102,7 @@ fails (e.g. a row count does not match).`,
 	f.BoolVar(&o.ArrivalOrder, "arrival-order", false, "writers send rows batch after batch, not in open-time order (lever)")
 	f.IntVar(&o.ApplyQueue, "apply-queue", 0, "writer requests queued behind the one waiting for its WAL apply (lever)")
 	f.DurationVar(&o.AlignWindow, "align-window", parser.DefaultAlignWindow, "parsers keep files this close in open time (negative: off) (lever)")
+	f.StringVar(&o.QuestDBMetrics, "questdb-metrics", "", "QuestDB Prometheus endpoint, for the write amplification (default: port 9003 of the ILP host)")
 	f.BoolVar(&o.WithoutPairColumns, "without-pair-columns", false, "leave base, quote, origin NULL, to measure what they cost (lever)")
 	f.BoolVar(&o.ComparePartitions, "compare-partitions", false, "also run end to end into a PARTITION BY DAY copy of the table")
 	f.BoolVar(&verbose, "verbose", false, "let the stages log at --log-level (default: warnings only)")

@@ -107,6 +107,7 @@ func (b *bench) questdbRun(ctx context.Context, dir, table, partitionBy, profile
 	q := questdb.Config{ILP: b.o.QuestDB.ILP, PG: b.o.QuestDB.PG, Table: table}
 	var visible time.Duration
 	var cpu cpuUse
+	walBefore, okBefore := b.walCounters(ctx)
 	committed, err := b.runPipeline(ctx, dir, b.o.Rows, pipelineRun{cpu: &cpu, store: filepath.Join(b.work, "js-"+table), qdb: q, profile: profile})
 	if err != nil {
 		return nil, err
@@ -117,13 +118,15 @@ func (b *bench) questdbRun(ctx context.Context, dir, table, partitionBy, profile
 		return nil, err
 	}
 	visible = committed + time.Since(t)
+	walAfter, okAfter := b.walCounters(ctx)
 	if n != b.o.Rows {
 		return nil, fmt.Errorf("table %s holds %d rows, %d were generated", table, n, b.o.Rows)
 	}
 	return &PipelineResult{Table: table, Rows: n, CommittedSecs: committed.Seconds(), VisibleSecs: visible.Seconds(),
 		CandlesPerSec: float64(n) / visible.Seconds(), CommittedRate: float64(n) / committed.Seconds(),
 		PipelineCPU: cpu.self, QuestDBCPU: max(0, cpu.questdb),
-		WriterRedelivered: cpu.writerRedelivered, ParserRedelivered: cpu.parserRedelivered}, nil
+		WriteAmplification: amplification(walBefore, walAfter, okBefore, okAfter),
+		WriterRedelivered:  cpu.writerRedelivered, ParserRedelivered: cpu.parserRedelivered}, nil
 }
 
 // createTable makes the candle table with the schema migrations, or a copy

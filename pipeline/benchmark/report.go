@@ -95,6 +95,9 @@ type PipelineResult struct {
 	// JetStream) and by QuestDB's process when it runs on this machine.
 	PipelineCPU float64 `json:"pipeline_cpu_seconds"`
 	QuestDBCPU  float64 `json:"questdb_cpu_seconds,omitempty"`
+	// WriteAmplification is the rows QuestDB's WAL apply wrote per row
+	// applied during the run (its metrics; 1.0 is pure appends).
+	WriteAmplification float64 `json:"questdb_write_amplification,omitempty"`
 	// Redelivered messages of the writer's and parser's consumers: each
 	// one held the run up for the consumer's AckWait (60s, 30s).
 	WriterRedelivered int   `json:"writer_redelivered"`

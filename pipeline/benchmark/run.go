@@ -44,7 +44,10 @@ type Options struct {
 	WithoutPairColumns bool
 	// AlignWindow is the parsers' (parser.Config.AlignWindow; 0: default).
 	AlignWindow time.Duration
-	Seed        uint64
+	// QuestDBMetrics is QuestDB's Prometheus endpoint (default: port 9003 of
+	// the ILP host), read for the write amplification of each load.
+	QuestDBMetrics string
+	Seed           uint64
 	// Out gets one line per step and the summary (nil: discarded).
 	Out io.Writer
 	// StageLog is the stages' logger (nil: warnings to stderr).
@@ -210,7 +213,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			b.say("5. end to end into QuestDB (%s): %s rows committed in %.2fs, visible in %.2fs: %s candles/s%s",
 				r.Table, thousands(r.Rows), r.CommittedSecs, r.VisibleSecs, thousands(int64(r.CandlesPerSec)),
 				below(r.CandlesPerSec >= barEndToEnd, fmt.Sprintf("bar %s", thousands(barEndToEnd))))
-			b.say("   CPU: pipeline process %.1fs, QuestDB %.1fs, of %.1fs × %d cores%s", r.PipelineCPU, r.QuestDBCPU, r.VisibleSecs, runtime.NumCPU(), redeliveries(r))
+			b.say("   CPU: pipeline process %.1fs, QuestDB %.1fs, of %.1fs × %d cores%s%s", r.PipelineCPU, r.QuestDBCPU, r.VisibleSecs, runtime.NumCPU(),
+				amplificationNote(r.WriteAmplification), redeliveries(r))
 			if o.CPUProfile != "" {
 				rep.CPUProf = o.CPUProfile
 				b.say("   CPU profile: %s (go tool pprof -top %s %s)", o.CPUProfile, b.self, o.CPUProfile)

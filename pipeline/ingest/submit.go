@@ -119,6 +119,42 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 	if err != nil {
 		return Submission{}, err
 	}
+	return s.submitHashed(ctx, c, content, size, opts)
+}
+
+// hashed is a candidate's content hash and size, as hashOf read them.
+type hashed struct {
+	content string
+	size    int64
+}
+
+// prepare hashes a candidate and, unless the ledger already has that file
+// (and opts.Force is off), stores its bytes, without queuing it: a bulk
+// load stores a group of files first and then queues them together, so that
+// the parsers take them at once and read them side by side in time. The
+// queuing (submitHashed) finds the bytes stored and does not store them
+// again.
+func (s *Submitter) prepare(ctx context.Context, c Candidate, opts SubmitOptions) (hashed, error) {
+	content, size, err := hashOf(c)
+	if err != nil {
+		return hashed{}, err
+	}
+	h := hashed{content: content, size: size}
+	if size == 0 {
+		return h, nil // submitHashed says why not
+	}
+	id := ledger.FileID(content, c.Pair, c.Interval, c.Member)
+	if !opts.Force {
+		if _, _, err := s.led.Get(ctx, id); err == nil {
+			return h, nil // known: submitHashed decides, nothing to store
+		} else if !errors.Is(err, ledger.ErrNotFound) {
+			return h, err
+		}
+	}
+	return h, s.store(ctx, c, id, content, size)
+}
+
+func (s *Submitter) submitHashed(ctx context.Context, c Candidate, content string, size int64, opts SubmitOptions) (Submission, error) {
 	if size == 0 {
 		return Submission{}, &FileError{Path: c.Path, Err: errors.New("the file is empty")}
 	}

@@ -376,6 +376,12 @@ func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Lo
 		return s.reject(ctx, ev, &summary{}, err.Error(), log)
 	}
 
+	// The file keeps pace with the others being parsed from now on, its
+	// first batch included (timeGate).
+	slot := s.gate.join()
+	slot.hold()
+	defer slot.leave()
+
 	// Nothing is published before every byte is read back and verified.
 	f, err := s.spool(ctx, ev)
 	if err != nil {
@@ -387,7 +393,7 @@ func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Lo
 	}()
 	if onBad == OnBadRowReject {
 		// First pass: validate only, so a file with a bad row publishes nothing.
-		sum, err := s.read(ctx, ev, f, nil)
+		sum, err := s.read(ctx, ev, f, nil, nil)
 		if err != nil {
 			return "", err
 		}
@@ -409,7 +415,7 @@ func (s *stage) process(ctx context.Context, ev contract.FileEvent, log *slog.Lo
 		IntervalMinutes: uint32(ev.Interval), Origin: contract.OriginCSV,
 		FileID: ev.FileID, FileName: ev.Name,
 	}
-	sum, err := s.read(ctx, ev, f, &tmpl)
+	sum, err := s.read(ctx, ev, f, &tmpl, slot)
 	var ce *contentError
 	if errors.As(err, &ce) {
 		return s.reject(ctx, ev, sum, ce.Error(), log)
@@ -480,7 +486,10 @@ func (s *stage) registerAssets(ctx context.Context, base, quote string, log *slo
 // read parses the file's verified bytes once. With tmpl nil it only
 // validates; otherwise it publishes the good rows in batches built from tmpl
 // and waits until JetStream acknowledged every one.
-func (s *stage) read(ctx context.Context, ev contract.FileEvent, src io.Reader, tmpl *contract.Batch) (*summary, error) {
+//
+// slot, when not nil, is the file's place in the time gate: each batch waits
+// there before it is published.
+func (s *stage) read(ctx context.Context, ev contract.FileEvent, src io.Reader, tmpl *contract.Batch, slot *gateSlot) (*summary, error) {
 	rd := NewReader(src, ev.Interval, WithNow(s.cfg.Now))
 	sum := &summary{}
 	var (
@@ -495,8 +504,6 @@ func (s *stage) read(ctx context.Context, ev contract.FileEvent, src io.Reader, 
 		batch.Candles = make([]contract.Candle, 0, s.cfg.BatchSize)
 		subj = topology.CandleSubject(batch.Source, batch.Pair, int(batch.IntervalMinutes))
 	}
-	slot := s.gate.join()
-	defer slot.leave()
 	var c contract.Candle
 	for {
 		err := rd.Next(&c)

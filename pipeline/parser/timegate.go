@@ -2,6 +2,7 @@ package parser
 
 import (
 	"context"
+	"math"
 	"sync"
 )
 
@@ -39,6 +40,23 @@ func newTimeGate(window int64) *timeGate {
 // join gives a worker its place; it has no position until its first wait.
 func (g *timeGate) join() *gateSlot { return &gateSlot{g: g} }
 
+// hold places the slot before every open time. A worker calls it when it
+// takes a file, before reading the file's bytes back from the store: the
+// others then wait for this file's first batch instead of running ahead
+// while it is read (on two cores the running parsers would otherwise
+// finish their files before a new one is even spooled).
+func (s *gateSlot) hold() {
+	g := s.g
+	if g == nil || g.window <= 0 {
+		return
+	}
+	g.mu.Lock()
+	g.pos[s] = math.MinInt64
+	s.placed = true
+	g.broadcast()
+	g.mu.Unlock()
+}
+
 // broadcast wakes every waiter; the caller holds mu.
 func (g *timeGate) broadcast() {
 	close(g.changed)
@@ -48,6 +66,9 @@ func (g *timeGate) broadcast() {
 // wait records t as the slot's position and returns once t is at most the
 // window ahead of every other placed slot, or the context ends.
 func (s *gateSlot) wait(ctx context.Context, t int64) error {
+	if s == nil {
+		return nil
+	}
 	g := s.g
 	if g == nil || g.window <= 0 {
 		return nil
@@ -66,7 +87,7 @@ func (s *gateSlot) wait(ctx context.Context, t int64) error {
 				slowest, others = p, true
 			}
 		}
-		if !others || t <= slowest+g.window {
+		if !others || (slowest != math.MinInt64 && t <= slowest+g.window) {
 			g.mu.Unlock()
 			return nil
 		}
@@ -83,6 +104,9 @@ func (s *gateSlot) wait(ctx context.Context, t int64) error {
 
 // leave removes the slot (its file is done, or failed): nobody waits for it.
 func (s *gateSlot) leave() {
+	if s == nil {
+		return
+	}
 	g := s.g
 	if g == nil || !s.placed {
 		return

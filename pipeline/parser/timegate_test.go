@@ -99,3 +99,33 @@ func TestTimeGateOffNeverWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTimeGateAFileTakenButNotYetReadHoldsTheOthers(t *testing.T) {
+	const day = 86_400
+	g := newTimeGate(7 * day)
+	running, taken := g.join(), g.join()
+	ctx := context.Background()
+	if err := running.wait(ctx, 100*day); err != nil {
+		t.Fatal(err)
+	}
+	taken.hold() // its bytes are still being read from the store
+	done := make(chan error, 1)
+	go func() { done <- running.wait(ctx, 106*day) }()
+	select {
+	case err := <-done:
+		t.Fatalf("a file went on while another, just taken, had not started (err %v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// Its first batch starts within the window of the running file.
+	if err := taken.wait(ctx, 100*day); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the running file still waits")
+	}
+}
