@@ -43,9 +43,11 @@ type worker struct {
 	log     *slog.Logger
 	st      *stats
 	maxMsgs int
-	applied *questdb.ApplyWatcher
-	toAck   chan applyJob // the ack loop's queue: one request waits, the next is gathered
-	pace    jsplumb.FetchPacer
+	// maxMsgBytes is the largest message the server takes (its max payload).
+	maxMsgBytes int
+	applied     *questdb.ApplyWatcher
+	toAck       chan applyJob // the ack loop's queue: one request waits, the next is gathered
+	pace        jsplumb.FetchPacer
 
 	sink    questdb.Sink
 	scratch contract.Batch
@@ -127,7 +129,17 @@ func (w *worker) gather(ctx context.Context) []*item {
 		// then sat unseen until AckWait (60 s) redelivered it. With the
 		// expiry the client listens until the server says the pull is over.
 		// The idle wait is short so that a stopping writer returns soon.
+		//
+		// The ask is bounded by bytes as well as by count: sized from the
+		// average rows of recent messages alone, a worker that had just
+		// seen many one-row fill batches asked for hundreds of messages,
+		// got full 8,192-candle batches of a big file instead and held
+		// ~300 MB in one request. A batch takes 64 bytes a candle
+		// (contract), so the byte budget is what the request still lacks,
+		// but never less than one message of the largest size.
 		wait, n := time.Second, 1
+		var batch jetstream.MessageBatch
+		var err error
 		if len(items) > 0 {
 			wait = time.Until(deadline)
 			if wait < 5*time.Millisecond {
@@ -135,8 +147,11 @@ func (w *worker) gather(ctx context.Context) []*item {
 			}
 			n = int(float64(w.cfg.FlushRows-rows)/w.avgRows + 0.999)
 			n = max(1, min(n, w.maxMsgs-len(items)))
+			budget := max((w.cfg.FlushRows-rows)*64+4096, w.maxMsgBytes)
+			batch, err = w.cons.Fetch(n, jetstream.FetchMaxWait(wait), jetstream.FetchMaxBytes(budget))
+		} else {
+			batch, err = w.cons.Fetch(n, jetstream.FetchMaxWait(wait))
 		}
-		batch, err := w.cons.Fetch(n, jetstream.FetchMaxWait(wait))
 		if err != nil {
 			// Paced and logged once per change: a lost server answers at
 			// once, and without a pause this loop spun thousands of times a second.
