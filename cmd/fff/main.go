@@ -23,8 +23,7 @@ func main() {
 // app holds what every command shares: the logger the root's flags make and
 // the process's input and outputs.
 type app struct {
-	logs   cli.Log
-	tiers  cli.TiersFile
+	flags  cli.ToolFlags
 	log    *slog.Logger
 	in     io.Reader
 	out    io.Writer
@@ -48,31 +47,18 @@ Every flag can also be set with the environment variable named in its help;
 a flag on the command line beats its variable.`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
-		PersistentPreRunE: a.preRun(errOut),
+		PersistentPreRunE: a.flags.PreRun(errOut, a.useLogger),
 	}
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
-	a.logs.AddFlags(root.PersistentFlags())
-	a.tiers.AddFlags(root.PersistentFlags())
+	a.flags.AddFlags(root.PersistentFlags())
 	root.AddCommand(
 		a.upCmd(), a.ingestCmd(), a.replayCmd(), a.dlqCmd(), a.tailCmd(), a.assetsCmd(),
 		a.migrateCmd(), a.checkQuestDBCmd(), a.benchCmd(), a.benchStageCmd(),
 		pricesCmd(func() *slog.Logger { return a.log }, out, errOut), a.statusCmd(),
 	)
 	return root
-}
-
-// preRun applies the FFF_* variables, builds the logger and reads
-// --tiers-file before any command runs.
-func (a *app) preRun(errOut io.Writer) func(*cobra.Command, []string) error {
-	logs := a.logs.PreRun(errOut, a.useLogger)
-	return func(cmd *cobra.Command, args []string) error {
-		if err := logs(cmd, args); err != nil {
-			return err
-		}
-		return a.tiers.Apply()
-	}
 }
 
 // useLogger makes l the logger of every command. Code given no logger logs

@@ -35,8 +35,7 @@ func main() {
 type app struct {
 	nats   cli.NATS
 	qdb    questdb.Config
-	logs   cli.Log
-	tiers  cli.TiersFile
+	flags  cli.ToolFlags
 	log    *slog.Logger
 	now    string // --now, for what-if runs and tests
 	in     io.Reader
@@ -44,14 +43,10 @@ type app struct {
 	errOut io.Writer
 }
 
+// execute runs gapscanner with args and returns the exit status, as fff's
+// does (cli.Execute), so that both tools report errors alike.
 func execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
-	root := newRoot(in, out, errOut)
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(errOut, "gapscanner:", err)
-		return 1
-	}
-	return 0
+	return cli.Execute(ctx, newRoot(in, out, errOut), args)
 }
 
 func newRoot(in io.Reader, out, errOut io.Writer) *cobra.Command {
@@ -82,19 +77,9 @@ FAILED | UNFILLABLE | NO_TRADES. FILLED and FAILED records are purged after
 --retention (or by "gapscanner cleanup"); UNFILLABLE and NO_TRADES are kept.
 
 Every flag can also be set with the environment variable named in its help.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cli.ApplyEnv(cmd); err != nil {
-				return err
-			}
-			l, err := a.logs.Logger(errOut)
-			if err != nil {
-				return err
-			}
-			a.log = l
-			return a.tiers.Apply()
-		},
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: a.flags.PreRun(errOut, func(l *slog.Logger) { a.log = l }),
 	}
 	root.SetIn(in)
 	root.SetOut(out)
@@ -102,8 +87,7 @@ Every flag can also be set with the environment variable named in its help.`,
 	pf := root.PersistentFlags()
 	a.nats.AddFlags(pf)
 	cli.AddQuestDBFlags(pf, &a.qdb)
-	a.logs.AddFlags(pf)
-	a.tiers.AddFlags(pf)
+	a.flags.AddFlags(pf)
 	pf.StringVar(&a.now, "now", "", "pretend it is this time (RFC 3339), for what-if runs: decides what is within Kraken's 720-candle window")
 	bindEnv(pf)
 

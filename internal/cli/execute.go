@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // ExitCoder is an error that says which exit status it ends the program with.
@@ -34,20 +35,34 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) int {
 	return 1
 }
 
-// PreRun is the PersistentPreRunE of a binary's root command (a tool of
-// several subcommands, as fff and gapscanner are): it applies the FFF_*
-// variables to the flags of the command about to run, then builds the
-// logger l's flags ask for, writing to w, and hands it to use.
-func (l *Log) PreRun(w io.Writer, use func(*slog.Logger)) func(*cobra.Command, []string) error {
+// ToolFlags are the root flags of a tool of several subcommands (fff,
+// gapscanner): logging and --tiers-file, for whichever subcommand runs.
+type ToolFlags struct {
+	Log   Log
+	Tiers TiersFile
+}
+
+// AddFlags registers the logging flags and --tiers-file on fs (the root's
+// persistent flags).
+func (f *ToolFlags) AddFlags(fs *pflag.FlagSet) {
+	f.Log.AddFlags(fs)
+	f.Tiers.AddFlags(fs)
+}
+
+// PreRun is the PersistentPreRunE of the tool's root command: it applies the
+// FFF_* variables to the flags of the command about to run, builds the
+// logger the flags ask for, writing to w, hands it to use, and makes
+// --tiers-file the process's tier list.
+func (f *ToolFlags) PreRun(w io.Writer, use func(*slog.Logger)) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
 		if err := ApplyEnv(cmd); err != nil {
 			return err
 		}
-		log, err := l.Logger(w)
+		log, err := f.Log.Logger(w)
 		if err != nil {
 			return err
 		}
 		use(log)
-		return nil
+		return f.Tiers.Apply()
 	}
 }
