@@ -20,14 +20,11 @@ func main() {
 	os.Exit(execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// app holds what every command shares: the logger the root's flags make and
-// the process's input and outputs.
+// app holds what every command shares: the process's input and outputs, the
+// root's flags and the logger they make.
 type app struct {
-	flags  cli.ToolFlags
-	log    *slog.Logger
-	in     io.Reader
-	out    io.Writer
-	errOut io.Writer
+	cli.Tool
+	log *slog.Logger
 }
 
 // execute runs fff with args and returns the exit status (see
@@ -37,22 +34,15 @@ func execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Wr
 }
 
 func newRoot(in io.Reader, out, errOut io.Writer) *cobra.Command {
-	a := &app{in: in, out: out, errOut: errOut, log: slog.Default()}
-	root := &cobra.Command{
+	a := &app{Tool: cli.Tool{In: in, Out: out, ErrOut: errOut}, log: slog.Default()}
+	root := a.Root(&cobra.Command{
 		Use:   "fff",
 		Short: "FeeFiFoFunds: exchange OHLCV candles into QuestDB over NATS JetStream",
 		Long: `fff runs and operates the FeeFiFoFunds candle pipeline.
 
 Every flag can also be set with the environment variable named in its help;
 a flag on the command line beats its variable.`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		PersistentPreRunE: a.flags.PreRun(errOut, a.useLogger),
-	}
-	root.SetIn(in)
-	root.SetOut(out)
-	root.SetErr(errOut)
-	a.flags.AddFlags(root.PersistentFlags())
+	}, a.useLogger)
 	root.AddCommand(
 		a.upCmd(), a.ingestCmd(), a.replayCmd(), a.dlqCmd(), a.tailCmd(), a.assetsCmd(),
 		a.migrateCmd(), a.checkQuestDBCmd(), a.benchCmd(), a.benchStageCmd(),
@@ -67,7 +57,7 @@ a flag on the command line beats its variable.`,
 // the run would then share).
 func (a *app) useLogger(l *slog.Logger) {
 	a.log = l
-	if a.errOut == io.Writer(os.Stderr) {
+	if a.ErrOut == io.Writer(os.Stderr) {
 		slog.SetDefault(l)
 	}
 }

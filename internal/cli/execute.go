@@ -8,7 +8,6 @@ import (
 	"log/slog"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // ExitCoder is an error that says which exit status it ends the program with.
@@ -35,34 +34,40 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) int {
 	return 1
 }
 
-// ToolFlags are the root flags of a tool of several subcommands (fff,
-// gapscanner): logging and --tiers-file, for whichever subcommand runs.
-type ToolFlags struct {
-	Log   Log
-	Tiers TiersFile
+// Tool is what every command of a tool of several subcommands (fff,
+// gapscanner) shares: the process's input and outputs, the root's logging
+// flags and --tiers-file.
+type Tool struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	Logs   Log
+	Tiers  TiersFile
 }
 
-// AddFlags registers the logging flags and --tiers-file on fs (the root's
-// persistent flags).
-func (f *ToolFlags) AddFlags(fs *pflag.FlagSet) {
-	f.Log.AddFlags(fs)
-	f.Tiers.AddFlags(fs)
-}
-
-// PreRun is the PersistentPreRunE of the tool's root command: it applies the
-// FFF_* variables to the flags of the command about to run, builds the
-// logger the flags ask for, writing to w, hands it to use, and makes
-// --tiers-file the process's tier list.
-func (f *ToolFlags) PreRun(w io.Writer, use func(*slog.Logger)) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
+// Root makes root the tool's root command: errors and usage printed by
+// Execute only, the tool's input and outputs, the logging flags and
+// --tiers-file on every subcommand, and before any of them runs the FFF_*
+// variables applied to its flags, the logger built (writing to ErrOut) and
+// handed to use, and --tiers-file made the process's tier list.
+func (t *Tool) Root(root *cobra.Command, use func(*slog.Logger)) *cobra.Command {
+	root.SilenceUsage = true
+	root.SilenceErrors = true
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := ApplyEnv(cmd); err != nil {
 			return err
 		}
-		log, err := f.Log.Logger(w)
+		log, err := t.Logs.Logger(t.ErrOut)
 		if err != nil {
 			return err
 		}
 		use(log)
-		return f.Tiers.Apply()
+		return t.Tiers.Apply()
 	}
+	root.SetIn(t.In)
+	root.SetOut(t.Out)
+	root.SetErr(t.ErrOut)
+	t.Logs.AddFlags(root.PersistentFlags())
+	t.Tiers.AddFlags(root.PersistentFlags())
+	return root
 }
