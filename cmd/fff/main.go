@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
@@ -71,3 +73,21 @@ type exitError struct {
 func (e exitError) Error() string { return e.err.Error() }
 func (e exitError) Unwrap() error { return e.err }
 func (e exitError) ExitCode() int { return e.code }
+
+// withOpened connects to NATS as client, opens a bucket or stream with open
+// (assets.Open, deadletter.Open) and runs f on it, all within timeout.
+func withOpened[T any](cmd *cobra.Command, n cli.NATS, client string, log *slog.Logger, timeout time.Duration,
+	open func(context.Context, jetstream.JetStream) (T, error), f func(context.Context, T) error) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	nc, js, err := cli.JetStream(ctx, n, client, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	opened, err := open(ctx, js)
+	if err != nil {
+		return err
+	}
+	return f(ctx, opened)
+}
