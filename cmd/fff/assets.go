@@ -36,18 +36,7 @@ watcher, gapscanner). A deactivated asset is left out of "every asset"
 // withRegistry connects, opens the asset registry and runs f within 30
 // seconds: the frame every assets subcommand shares.
 func (a *app) withRegistry(cmd *cobra.Command, n cli.NATS, f func(context.Context, *assets.Registry) error) error {
-	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-	defer cancel()
-	nc, js, err := cli.JetStream(ctx, n, "fff-assets", a.log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	reg, err := assets.Open(ctx, js)
-	if err != nil {
-		return err
-	}
-	return f(ctx, reg)
+	return withOpened(cmd, n, "fff-assets", a.log, 30*time.Second, assets.Open, f)
 }
 
 func (a *app) assetsCreateCmd() *cobra.Command {

@@ -37,18 +37,7 @@ dlq.<stage>, with Fff-* headers saying why, when and where it came from.`,
 // withDLQ connects, opens the DLQ stream and runs f within timeout: the
 // frame every dlq subcommand shares.
 func (a *app) withDLQ(cmd *cobra.Command, n cli.NATS, timeout time.Duration, f func(context.Context, *deadletter.Queue) error) error {
-	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-	defer cancel()
-	conn, js, err := cli.JetStream(ctx, n, "fff-dlq", a.log)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	q, err := deadletter.Open(ctx, js)
-	if err != nil {
-		return err
-	}
-	return f(ctx, q)
+	return withOpened(cmd, n, "fff-dlq", a.log, timeout, deadletter.Open, f)
 }
 
 func (a *app) dlqListCmd(nc *cli.NATS) *cobra.Command {

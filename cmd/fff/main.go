@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/feefifofunds/feefifofunds/internal/cli"
@@ -20,15 +22,11 @@ func main() {
 	os.Exit(execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// app holds what every command shares: the logger the root's flags make and
-// the process's input and outputs.
+// app holds what every command shares: the process's input and outputs, the
+// root's flags and the logger they make.
 type app struct {
-	logs   cli.Log
-	tiers  cli.TiersFile
-	log    *slog.Logger
-	in     io.Reader
-	out    io.Writer
-	errOut io.Writer
+	cli.Tool
+	log *slog.Logger
 }
 
 // execute runs fff with args and returns the exit status (see
@@ -38,23 +36,15 @@ func execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Wr
 }
 
 func newRoot(in io.Reader, out, errOut io.Writer) *cobra.Command {
-	a := &app{in: in, out: out, errOut: errOut, log: slog.Default()}
-	root := &cobra.Command{
+	a := &app{Tool: cli.Tool{In: in, Out: out, ErrOut: errOut}, log: slog.Default()}
+	root := a.Root(&cobra.Command{
 		Use:   "fff",
 		Short: "FeeFiFoFunds: exchange OHLCV candles into QuestDB over NATS JetStream",
 		Long: `fff runs and operates the FeeFiFoFunds candle pipeline.
 
 Every flag can also be set with the environment variable named in its help;
 a flag on the command line beats its variable.`,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		PersistentPreRunE: a.preRun(errOut),
-	}
-	root.SetIn(in)
-	root.SetOut(out)
-	root.SetErr(errOut)
-	a.logs.AddFlags(root.PersistentFlags())
-	a.tiers.AddFlags(root.PersistentFlags())
+	}, a.useLogger)
 	root.AddCommand(
 		a.upCmd(), a.ingestCmd(), a.replayCmd(), a.dlqCmd(), a.tailCmd(), a.assetsCmd(),
 		a.migrateCmd(), a.checkQuestDBCmd(), a.benchCmd(), a.benchStageCmd(),
@@ -63,25 +53,13 @@ a flag on the command line beats its variable.`,
 	return root
 }
 
-// preRun applies the FFF_* variables, builds the logger and reads
-// --tiers-file before any command runs.
-func (a *app) preRun(errOut io.Writer) func(*cobra.Command, []string) error {
-	logs := a.logs.PreRun(errOut, a.useLogger)
-	return func(cmd *cobra.Command, args []string) error {
-		if err := logs(cmd, args); err != nil {
-			return err
-		}
-		return a.tiers.Apply()
-	}
-}
-
 // useLogger makes l the logger of every command. Code given no logger logs
 // with the default one: l becomes it too when it writes where the process's
 // log goes (not when errOut is a test's buffer, which goroutines outliving
 // the run would then share).
 func (a *app) useLogger(l *slog.Logger) {
 	a.log = l
-	if a.errOut == io.Writer(os.Stderr) {
+	if a.ErrOut == io.Writer(os.Stderr) {
 		slog.SetDefault(l)
 	}
 }
@@ -95,3 +73,21 @@ type exitError struct {
 func (e exitError) Error() string { return e.err.Error() }
 func (e exitError) Unwrap() error { return e.err }
 func (e exitError) ExitCode() int { return e.code }
+
+// withOpened connects to NATS as client, opens a bucket or stream with open
+// (assets.Open, deadletter.Open) and runs f on it, all within timeout.
+func withOpened[T any](cmd *cobra.Command, n cli.NATS, client string, log *slog.Logger, timeout time.Duration,
+	open func(context.Context, jetstream.JetStream) (T, error), f func(context.Context, T) error) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	nc, js, err := cli.JetStream(ctx, n, client, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	opened, err := open(ctx, js)
+	if err != nil {
+		return err
+	}
+	return f(ctx, opened)
+}

@@ -46,13 +46,13 @@ asking Kraken for what it cannot serve. scan and run also purge past their
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.out, st)
+				return writeJSON(a.Out, st)
 			}
 			verb := "purged"
 			if dryRun {
 				verb = "would purge (--dry-run)"
 			}
-			fmt.Fprintf(a.out, "%s %d FILLED and %d FAILED gap records older than %vd; kept %d UNFILLABLE and %d NO_TRADES; %d records remain\n",
+			fmt.Fprintf(a.Out, "%s %d FILLED and %d FAILED gap records older than %vd; kept %d UNFILLABLE and %d NO_TRADES; %d records remain\n",
 				verb, st.FilledPurged, st.FailedPurged, days, st.UnfillableKept, st.NoTradesKept, st.Remaining)
 			return nil
 		},

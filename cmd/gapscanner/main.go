@@ -33,30 +33,22 @@ func main() {
 
 // app holds what every subcommand shares.
 type app struct {
-	nats   cli.NATS
-	qdb    questdb.Config
-	logs   cli.Log
-	tiers  cli.TiersFile
-	log    *slog.Logger
-	now    string // --now, for what-if runs and tests
-	in     io.Reader
-	out    io.Writer
-	errOut io.Writer
+	cli.Tool
+	nats cli.NATS
+	qdb  questdb.Config
+	log  *slog.Logger
+	now  string // --now, for what-if runs and tests
 }
 
+// execute runs gapscanner with args and returns the exit status, as fff's
+// does (cli.Execute), so that both tools report errors alike.
 func execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
-	root := newRoot(in, out, errOut)
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(errOut, "gapscanner:", err)
-		return 1
-	}
-	return 0
+	return cli.Execute(ctx, newRoot(in, out, errOut), args)
 }
 
 func newRoot(in io.Reader, out, errOut io.Writer) *cobra.Command {
-	a := &app{in: in, out: out, errOut: errOut, log: slog.Default()}
-	root := &cobra.Command{
+	a := &app{Tool: cli.Tool{In: in, Out: out, ErrOut: errOut}, log: slog.Default()}
+	root := a.Root(&cobra.Command{
 		Use:   "gapscanner",
 		Short: "Find missing candles in QuestDB and ask the fetcher to fill what Kraken can serve",
 		Long: `gapscanner looks for gaps in the candle table: runs of consecutive aligned
@@ -82,28 +74,10 @@ FAILED | UNFILLABLE | NO_TRADES. FILLED and FAILED records are purged after
 --retention (or by "gapscanner cleanup"); UNFILLABLE and NO_TRADES are kept.
 
 Every flag can also be set with the environment variable named in its help.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cli.ApplyEnv(cmd); err != nil {
-				return err
-			}
-			l, err := a.logs.Logger(errOut)
-			if err != nil {
-				return err
-			}
-			a.log = l
-			return a.tiers.Apply()
-		},
-	}
-	root.SetIn(in)
-	root.SetOut(out)
-	root.SetErr(errOut)
+	}, func(l *slog.Logger) { a.log = l })
 	pf := root.PersistentFlags()
 	a.nats.AddFlags(pf)
 	cli.AddQuestDBFlags(pf, &a.qdb)
-	a.logs.AddFlags(pf)
-	a.tiers.AddFlags(pf)
 	pf.StringVar(&a.now, "now", "", "pretend it is this time (RFC 3339), for what-if runs: decides what is within Kraken's 720-candle window")
 	bindEnv(pf)
 
@@ -193,9 +167,9 @@ func (a *app) sweep(ctx context.Context, f filters, now func() time.Time, natsOp
 // note prints a message for the person: on stdout with the text report, on
 // stderr when stdout carries JSON.
 func (a *app) note(asJSON bool, format string, args ...any) {
-	w := a.out
+	w := a.Out
 	if asJSON {
-		w = a.errOut
+		w = a.ErrOut
 	}
 	fmt.Fprintf(w, format+"\n", args...)
 }
@@ -203,7 +177,7 @@ func (a *app) note(asJSON bool, format string, args ...any) {
 // table starts a text table on stdout with its header row; write the rows
 // tab separated, then Flush.
 func (a *app) table(header ...string) *tabwriter.Writer {
-	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	return tw
 }

@@ -38,7 +38,7 @@ total number of gaps and how many are fillable and unfillable.`,
 			}
 			lines := gapscanner.Completeness(res.Report)
 			if asJSON {
-				return writeJSON(a.out, lines)
+				return writeJSON(a.Out, lines)
 			}
 			tw := a.table("TIER", "INTERVAL", "ASSETS", "WITH GAPS", "PRESENT", "EXPECTED", "COMPLETE", "ASSETS COMPLETE",
 				"GAPS", "FILLABLE", "FROM TRADES", "UNFILLABLE", "NO TRADES")
@@ -96,7 +96,7 @@ every series is (in seconds) as fff_gapscanner_stale_seconds{pair,interval}.`,
 				return err
 			}
 			if asJSON {
-				if err := writeJSON(a.out, rep); err != nil {
+				if err := writeJSON(a.Out, rep); err != nil {
 					return err
 				}
 			} else {
@@ -117,9 +117,9 @@ every series is (in seconds) as fff_gapscanner_stale_seconds{pair,interval}.`,
 }
 
 func (a *app) printStale(rep gapscanner.StaleReport, hours float64) {
-	fmt.Fprintf(a.out, "checked %d assets, %d series\n", rep.AssetsChecked, rep.SeriesChecked)
+	fmt.Fprintf(a.Out, "checked %d assets, %d series\n", rep.AssetsChecked, rep.SeriesChecked)
 	if len(rep.Stale) == 0 {
-		fmt.Fprintf(a.out, "no series is more than %vh behind\n", hours)
+		fmt.Fprintf(a.Out, "no series is more than %vh behind\n", hours)
 		return
 	}
 	tw := a.table("SERIES", "TIER", "NEWEST CANDLE", "CLOSED AT", "BEHIND", "HOURS BEHIND", "CANDLES BEHIND")

@@ -102,7 +102,7 @@ It stops on SIGINT/SIGTERM.`,
 				Trades: req.trades, RequeueAfter: time.Duration(req.requeueAfter), Retention: time.Duration(req.retention),
 				MaxRequestCandles: req.maxRequest, Now: now,
 			}
-			common := cli.Common{NATS: a.nats, Log: a.logs, Metrics: metricsAddr}
+			common := cli.Common{NATS: a.nats, Log: a.Logs, Metrics: metricsAddr}
 			return cli.RunStage(cmd.Context(), common, "gapscanner", func(ctx context.Context, s *cli.Stage) error {
 				cfg.JS, cfg.Log, cfg.Metrics = s.JS, s.Log, s.Metrics
 				return gapscanner.Run(ctx, cfg)

@@ -79,7 +79,7 @@ record is touched.`,
 			})
 			if !res.Synced {
 				if asJSON && !viewOnly && res.Report.Table != "" {
-					_ = writeJSON(a.out, res.Report)
+					_ = writeJSON(a.Out, res.Report)
 				}
 				return err
 			}
@@ -121,7 +121,7 @@ func (a *app) showScan(rep gapscanner.Report, hold, asJSON, unfillableOnly bool,
 	switch {
 	case hold: // printed with the outcomes, as one object
 	case asJSON:
-		if err := writeJSON(a.out, rep); err != nil {
+		if err := writeJSON(a.Out, rep); err != nil {
 			return err
 		}
 	default:
@@ -136,12 +136,12 @@ func (a *app) showScan(rep gapscanner.Report, hold, asJSON, unfillableOnly bool,
 // confirm asks on the terminal whether to publish the fill requests for
 // todo. Without a terminal it refuses: that is an error, nothing changed.
 func (a *app) confirm(todo []gapscanner.Gap, asJSON bool) (bool, error) {
-	if !isTerminal(a.in) {
+	if !isTerminal(a.In) {
 		return false, fmt.Errorf("refusing to publish %d fill requests without confirmation: stdin is not a terminal; "+
 			"pass --yes to publish (or --dry-run to only report); nothing was changed", len(todo))
 	}
-	fmt.Fprintf(a.errOut, "Publish %d fill requests (%d candles) to %s? [y/N] ", len(todo), candles(todo), topology.FillSubject(topology.SourceKraken))
-	answer, _ := bufio.NewReader(a.in).ReadString('\n')
+	fmt.Fprintf(a.ErrOut, "Publish %d fill requests (%d candles) to %s? [y/N] ", len(todo), candles(todo), topology.FillSubject(topology.SourceKraken))
+	answer, _ := bufio.NewReader(a.In).ReadString('\n')
 	if ans := strings.ToLower(strings.TrimSpace(answer)); ans != "y" && ans != "yes" {
 		a.note(asJSON, "not confirmed: nothing published, no record touched")
 		return false, nil
@@ -165,10 +165,10 @@ func exportCSV(path string, gaps []gapscanner.Gap) error {
 }
 
 func (a *app) printScan(rep gapscanner.Report, unfillableOnly bool) {
-	fmt.Fprintf(a.out, "Scanned %d series (%d candles) of %s in %s; now %s\n",
+	fmt.Fprintf(a.Out, "Scanned %d series (%d candles) of %s in %s; now %s\n",
 		len(rep.Series), rep.Candles, rep.Table, rep.Took.Round(time.Millisecond), ts(rep.Now))
 	for _, s := range rep.Skipped {
-		fmt.Fprintf(a.out, "skipped: %s\n", s)
+		fmt.Fprintf(a.Out, "skipped: %s\n", s)
 	}
 	if !unfillableOnly {
 		a.printGaps("FILLABLE", rep.Fillable())
@@ -177,7 +177,7 @@ func (a *app) printScan(rep gapscanner.Report, unfillableOnly bool) {
 }
 
 func (a *app) printGaps(title string, gaps []gapscanner.Gap) {
-	fmt.Fprintf(a.out, "\n%s: %d gaps, %d missing candles\n", title, len(gaps), candles(gaps))
+	fmt.Fprintf(a.Out, "\n%s: %d gaps, %d missing candles\n", title, len(gaps), candles(gaps))
 	if len(gaps) == 0 {
 		return
 	}

@@ -44,7 +44,7 @@ func (a *app) settle(ctx context.Context, res gapscanner.SweepResult, o settleOp
 		}
 		defer closeNATS()
 		a.note(o.asJSON, "waiting for the fetcher to answer %d gaps (up to %s; --no-wait to skip)", len(requested), o.timeout)
-		bar := newProgress(a.errOut)
+		bar := newProgress(a.ErrOut)
 		outcomes, waitErr = gapscanner.Await(ctx, kv, requested, gapscanner.AwaitOptions{
 			Timeout: o.timeout, MaxRequestCandles: o.maxRequest, Progress: bar.show,
 		})
@@ -64,7 +64,7 @@ func (a *app) settle(ctx context.Context, res gapscanner.SweepResult, o settleOp
 		if out.Failed == nil {
 			out.Failed = []gapscanner.Outcome{}
 		}
-		if err := writeJSON(a.out, out); err != nil {
+		if err := writeJSON(a.Out, out); err != nil {
 			return err
 		}
 	} else {
@@ -82,20 +82,20 @@ func (a *app) settle(ctx context.Context, res gapscanner.SweepResult, o settleOp
 
 func (a *app) printOutcomes(outcomes, failed []gapscanner.Outcome, t gapscanner.Totals, waited bool) {
 	if waited {
-		fmt.Fprintf(a.out, "\nOUTCOMES: %d gaps\n", len(outcomes))
+		fmt.Fprintf(a.Out, "\nOUTCOMES: %d gaps\n", len(outcomes))
 		tw := a.table("SERIES", "TIER", "START", "END", "MISSING", "STATE", "CANDLES WRITTEN")
 		for _, o := range outcomes {
 			fmt.Fprintf(tw, "%s %dm\t%s\t%s\t%s\t%d\t%s\t%d\n", o.Pair, o.Interval, o.Tier, ts(o.Start), ts(o.End), o.Missing, o.State, o.CandlesWritten)
 		}
 		tw.Flush()
 		if len(failed) > 0 {
-			fmt.Fprintf(a.out, "\nFAILED: %d gaps\n", len(failed))
+			fmt.Fprintf(a.Out, "\nFAILED: %d gaps\n", len(failed))
 			for _, o := range failed {
-				fmt.Fprintf(a.out, "  %s %dm %s..%s: %s\n", o.Pair, o.Interval, ts(o.Start), ts(o.End), o.Error)
+				fmt.Fprintf(a.Out, "  %s %dm %s..%s: %s\n", o.Pair, o.Interval, ts(o.Start), ts(o.End), o.Error)
 			}
 		}
 	}
-	fmt.Fprintf(a.out, "\nTOTALS: detected %d, requested %d, filled %d, unfillable %d, no trades %d, failed %d, pending %d, candles filled %d\n",
+	fmt.Fprintf(a.Out, "\nTOTALS: detected %d, requested %d, filled %d, unfillable %d, no trades %d, failed %d, pending %d, candles filled %d\n",
 		t.GapsDetected, t.GapsRequested, t.GapsFilled, t.GapsUnfillable, t.GapsNoTrades, t.GapsFailed, t.GapsPending, t.TotalCandlesFilled)
 }
 

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,25 +14,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 )
-
-// syncBuffer collects the process's output, written by exec's copying
-// goroutine while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func healthz(addr string) (int, string) {
 	resp, err := http.Get("http://" + addr + "/healthz")
@@ -59,7 +38,7 @@ func TestWriterProcessWaitsForNATS(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	natsPort, metricsAddr := testenv.FreePort(t), fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cmd := exec.Command(bin, "--nats", fmt.Sprintf("nats://127.0.0.1:%d", natsPort), "--metrics-addr", metricsAddr,
 		"--questdb", q.ILP, "--questdb-pg", q.PG, "--table", q.Table, "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -124,8 +103,7 @@ func TestWriterProcessWaitsForNATS(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 20*time.Second)
 	select {
 	case <-exited:
 		if waitErr != nil {

@@ -34,20 +34,40 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) int {
 	return 1
 }
 
-// PreRun is the PersistentPreRunE of a binary's root command (a tool of
-// several subcommands, as fff and gapscanner are): it applies the FFF_*
-// variables to the flags of the command about to run, then builds the
-// logger l's flags ask for, writing to w, and hands it to use.
-func (l *Log) PreRun(w io.Writer, use func(*slog.Logger)) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
+// Tool is what every command of a tool of several subcommands (fff,
+// gapscanner) shares: the process's input and outputs, the root's logging
+// flags and --tiers-file.
+type Tool struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	Logs   Log
+	Tiers  TiersFile
+}
+
+// Root makes root the tool's root command: errors and usage printed by
+// Execute only, the tool's input and outputs, the logging flags and
+// --tiers-file on every subcommand, and before any of them runs the FFF_*
+// variables applied to its flags, the logger built (writing to ErrOut) and
+// handed to use, and --tiers-file made the process's tier list.
+func (t *Tool) Root(root *cobra.Command, use func(*slog.Logger)) *cobra.Command {
+	root.SilenceUsage = true
+	root.SilenceErrors = true
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := ApplyEnv(cmd); err != nil {
 			return err
 		}
-		log, err := l.Logger(w)
+		log, err := t.Logs.Logger(t.ErrOut)
 		if err != nil {
 			return err
 		}
 		use(log)
-		return nil
+		return t.Tiers.Apply()
 	}
+	root.SetIn(t.In)
+	root.SetOut(t.Out)
+	root.SetErr(t.ErrOut)
+	t.Logs.AddFlags(root.PersistentFlags())
+	t.Tiers.AddFlags(root.PersistentFlags())
+	return root
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -16,8 +15,7 @@ import (
 // state is what the server holds.
 func TestSampleJetStream(t *testing.T) {
 	env := testenv.StartJetStream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 30*time.Second)
 	// The parser creates its durable when it starts; here nothing consumes.
 	if _, err := topology.EnsureConsumer(ctx, env.JS, topology.StreamFiles, topology.ParserConsumer()); err != nil {
 		t.Fatal(err)

@@ -15,8 +15,7 @@ import (
 func openRegistry(t *testing.T) (*Registry, context.Context) {
 	t.Helper()
 	env := testenv.StartJetStream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
+	ctx := testenv.Context(t, 30*time.Second)
 	r, err := Open(ctx, env.JS)
 	if err != nil {
 		t.Fatal(err)

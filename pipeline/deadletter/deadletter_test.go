@@ -2,7 +2,6 @@ package deadletter_test
 
 import (
 	"bytes"
-	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,8 +19,7 @@ import (
 // and shape is clipped to one header line. A cut letter is not replayed.
 func TestLettersFitTheMaxPayload(t *testing.T) {
 	env := testenv.StartJetStream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 30*time.Second)
 	q, err := deadletter.Open(ctx, env.JS)
 	if err != nil {
 		t.Fatal(err)

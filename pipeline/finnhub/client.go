@@ -46,9 +46,11 @@ func KeyFromEnv() (string, error) {
 	return restapi.KeyFromEnv(KeyEnv, "Finnhub", "https://finnhub.io/dashboard")
 }
 
-// Client calls Finnhub at the pace of its Caller.
+// Client calls Finnhub at the pace of its Caller. Its Name is "finnhub",
+// its Symbol of a registry ticker AAPL for stocks, BINANCE:BTCUSDT for
+// crypto.
 type Client struct {
-	api *restapi.Client
+	*restapi.Client
 }
 
 // NewClient returns a client of the API at baseURL (…/api/v1) with key,
@@ -56,23 +58,12 @@ type Client struct {
 func NewClient(baseURL, key string, hc *http.Client, calls *throttle.Caller) (*Client, error) {
 	api, err := restapi.New(restapi.Config{Name: Name, BaseURL: baseURL, DefaultBaseURL: DefaultBaseURL,
 		Key: key, KeyEnv: KeyEnv, KeyHeader: "X-Finnhub-Token",
+		CryptoPrefix: "BINANCE:", CryptoSuffix: "USDT",
 		MaxBody: 64 << 20, HTTP: hc, Calls: calls})
 	if err != nil {
 		return nil, err
 	}
-	return &Client{api: api}, nil
-}
-
-// Name is "finnhub".
-func (c *Client) Name() string { return Name }
-
-// Symbol is Finnhub's symbol for a registry ticker: AAPL for stocks,
-// BINANCE:BTCUSDT for crypto.
-func (c *Client) Symbol(ticker, market string) string {
-	if market == "crypto" {
-		return "BINANCE:" + ticker + "USDT"
-	}
-	return ticker
+	return &Client{api}, nil
 }
 
 // APIError is an answer that is not a success, with Finnhub's own words.
@@ -151,7 +142,7 @@ func (c *Client) Daily(ctx context.Context, symbol, market string, from, to time
 
 // get asks endpoint for symbol's candles into out at the Caller's pace.
 func (c *Client) get(ctx context.Context, endpoint, symbol string, q url.Values, out *Candles) error {
-	return c.api.Get(ctx, endpoint+" "+symbol, endpoint+"?"+q.Encode(), func(a *restapi.Answer) error {
+	return c.Get(ctx, endpoint+" "+symbol, endpoint+"?"+q.Encode(), func(a *restapi.Answer) error {
 		*out = Candles{}
 		if a.StatusCode != http.StatusOK {
 			var eb struct {

@@ -1,7 +1,6 @@
 package gapscanner_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +57,7 @@ func TestPriceSourceSeriesFollowTheirMarket(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			q := testenv.NewQuestDB(t)
 			env := testenv.StartJetStream(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
+			ctx := testenv.Context(t, 60*time.Second)
 			kv, err := gaps.Open(ctx, env.JS)
 			if err != nil {
 				t.Fatal(err)

@@ -28,8 +28,7 @@ func TestStartIngestsTheInbox(t *testing.T) {
 	}
 	rows := int64(bytes.Count(csv, []byte("\n")))
 	inbox := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, 2*time.Minute)
 	p, err := local.Start(ctx, local.Options{
 		Store:   t.TempDir(),
 		Keeper:  &ledger.Config{},

@@ -1,7 +1,6 @@
 package local_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -29,8 +28,7 @@ func TestStartServesPriceRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := testenv.NewQuestDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, 2*time.Minute)
 	p, err := local.Start(ctx, local.Options{
 		Log:          testenv.Logger(t),
 		Writer:       &writer.Config{QuestDB: q.Config(), FlushInterval: 50 * time.Millisecond},
@@ -62,8 +60,7 @@ func TestStartServesPriceRequests(t *testing.T) {
 // start reports on gapscanner.<kind>.<job>.
 func TestStartRunsTheScannerJobs(t *testing.T) {
 	q := testenv.NewQuestDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, 2*time.Minute)
 	job := gapscanner.Job{Name: "stale-now", Kind: gapscanner.JobStale, Schedule: gapscanner.Every(time.Hour), AtStart: true}
 	p, err := local.Start(ctx, local.Options{
 		Log:     testenv.Logger(t),

@@ -62,9 +62,11 @@ func KeyFromEnv() (string, error) {
 	return restapi.KeyFromEnv(KeyEnv, "Massive.com", "https://massive.com/dashboard/keys")
 }
 
-// Client calls Massive's REST API at the pace of its Caller.
+// Client calls Massive's REST API at the pace of its Caller. Its Name is
+// "massive", its Symbol of a registry ticker AAPL for stocks, X:BTCUSD for
+// crypto.
 type Client struct {
-	api *restapi.Client
+	*restapi.Client
 }
 
 // NewClient returns a client of the API at baseURL with key; calls paces
@@ -73,23 +75,12 @@ type Client struct {
 func NewClient(baseURL, key string, hc *http.Client, calls *throttle.Caller) (*Client, error) {
 	api, err := restapi.New(restapi.Config{Name: Name, BaseURL: baseURL, DefaultBaseURL: DefaultBaseURL,
 		Key: key, KeyEnv: KeyEnv, KeyHeader: "Authorization", KeyPrefix: "Bearer ",
+		CryptoPrefix: "X:", CryptoSuffix: "USD",
 		MaxBody: 256 << 20, HTTP: hc, Calls: calls})
 	if err != nil {
 		return nil, err
 	}
-	return &Client{api: api}, nil
-}
-
-// Name is "massive".
-func (c *Client) Name() string { return Name }
-
-// Symbol is Massive's ticker for a registry ticker: AAPL for stocks,
-// X:BTCUSD for crypto.
-func (c *Client) Symbol(ticker, market string) string {
-	if market == "crypto" {
-		return "X:" + ticker + "USD"
-	}
-	return ticker
+	return &Client{api}, nil
 }
 
 // APIError is an answer that is not a success, with the API's own words
@@ -222,7 +213,7 @@ func (c *Client) rebase(next string) (string, error) {
 
 // get fetches ref (path and query) into out at the Caller's pace.
 func (c *Client) get(ctx context.Context, what, ref string, out *aggsResponse) error {
-	return c.api.Get(ctx, what, ref, func(a *restapi.Answer) error {
+	return c.Get(ctx, what, ref, func(a *restapi.Answer) error {
 		*out = aggsResponse{}
 		jerr := json.Unmarshal(a.Body, out)
 		if a.StatusCode != http.StatusOK || (out.Status != "OK" && out.Status != "DELAYED" && jerr == nil) {

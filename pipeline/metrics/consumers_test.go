@@ -16,8 +16,7 @@ import (
 // delivered, ack-pending until acknowledged, gone with the consumer.
 func TestConsumerLag(t *testing.T) {
 	env := testenv.StartJetStream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 30*time.Second)
 	cons, err := topology.EnsureConsumer(ctx, env.JS, topology.StreamFills, topology.FetcherConsumer(topology.SourceKraken))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package natsembed_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 )
 
@@ -34,8 +34,7 @@ func TestStartServesJetStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 10*time.Second)
 	info, err := js.AccountInfo(ctx)
 	if err != nil {
 		t.Fatalf("JetStream not enabled: %v", err)
@@ -57,8 +56,7 @@ func TestStoreSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 20*time.Second)
 	run := func(f func(js jetstream.JetStream)) {
 		s, err := natsembed.Start(natsembed.Config{StoreDir: dir, Port: port})
 		if err != nil {

@@ -2,7 +2,6 @@ package parser
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,8 +18,7 @@ import (
 func newHarnessMaxPayload(t *testing.T, maxPayload int32) *harness {
 	t.Helper()
 	env := testenv.StartBareJetStreamWith(t, natsembed.Config{MaxPayload: maxPayload})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
+	ctx := testenv.Context(t, 60*time.Second)
 	if err := topology.Ensure(ctx, env.JS, topology.DefaultOptions()); err != nil {
 		t.Fatal(err)
 	}

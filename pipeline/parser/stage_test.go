@@ -34,8 +34,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	env := testenv.StartJetStream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
+	ctx := testenv.Context(t, 60*time.Second)
 	return &harness{t: t, env: env, ctx: ctx}
 }
 

@@ -147,7 +147,7 @@ func TestMassiveDailyIntoQuestDB(t *testing.T) {
 		if c.Status == 429 {
 			throttled++
 		}
-		if !c.Bearer {
+		if !c.KeyInHeader {
 			t.Fatalf("call %s without the Bearer key", c.Path)
 		}
 	}

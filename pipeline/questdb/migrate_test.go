@@ -14,8 +14,7 @@ func TestMigrateUpTwiceDownStatus(t *testing.T) {
 	pool, _, _ := testenv.ConnectQuestDB(t)
 	table := testenv.NewTableName(t)
 	t.Cleanup(func() { testenv.DropTable(t, pool, table) })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, time.Minute)
 
 	applied, err := questdb.Up(ctx, pool, table)
 	if err != nil {
@@ -103,8 +102,7 @@ func TestParseBuild(t *testing.T) {
 // must wait rather than fail.
 func TestConcurrentMigrateUp(t *testing.T) {
 	pool, _, _ := testenv.ConnectQuestDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, 2*time.Minute)
 	for round := 0; round < 3; round++ {
 		table := testenv.NewTableName(t)
 		t.Cleanup(func() { testenv.DropTable(t, pool, table) })

@@ -26,6 +26,9 @@ type Config struct {
 	// KeyEnv is the variable the error names when Key is empty.
 	Key, KeyEnv          string
 	KeyHeader, KeyPrefix string
+	// CryptoPrefix and CryptoSuffix make the API's symbol of a crypto
+	// ticker ("X:" and "USD": X:BTCUSD); a stock's is the ticker itself.
+	CryptoPrefix, CryptoSuffix string
 	// MaxBody bounds the bytes read of one answer.
 	MaxBody int64
 	// HTTP is the client (nil: one with DefaultTimeout); Calls paces and
@@ -57,6 +60,18 @@ func New(cfg Config) (*Client, error) {
 		cfg.HTTP = &http.Client{Timeout: DefaultTimeout}
 	}
 	return &Client{cfg: cfg, base: base}, nil
+}
+
+// Name is the source's name (Config.Name).
+func (c *Client) Name() string { return c.cfg.Name }
+
+// Symbol is the API's symbol for a registry ticker of market: the ticker for
+// stocks, within CryptoPrefix and CryptoSuffix for crypto.
+func (c *Client) Symbol(ticker, market string) string {
+	if market == "crypto" {
+		return c.cfg.CryptoPrefix + ticker + c.cfg.CryptoSuffix
+	}
+	return ticker
 }
 
 // Answer is what the API sent back to one call.

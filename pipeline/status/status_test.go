@@ -81,8 +81,7 @@ func put(t *testing.T, ctx context.Context, kv jetstream.KeyValue, key string, v
 func TestCollect(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	seed(t, ctx, env.JS)
 
 	rep, err := status.Collect(ctx, env.JS, q.Pool, q.Table)
@@ -153,8 +152,7 @@ func TestCollect(t *testing.T) {
 func TestCollectJudgesQuestDB(t *testing.T) {
 	env := testenv.StartJetStream(t)
 	q := testenv.NewQuestDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	cases := []struct {
 		name    string
 		prepare func(t *testing.T) (db status.Querier, table string)

@@ -14,10 +14,10 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
+// ctxT is the context of the package's tests: 30 s is ample for topology
+// calls on an embedded server.
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return testenv.Context(t, 30*time.Second)
 }
 
 func streamConfig(t *testing.T, js jetstream.JetStream, name string) jetstream.StreamConfig {

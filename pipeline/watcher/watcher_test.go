@@ -45,35 +45,17 @@ func rows(b []byte) int64 {
 	return n
 }
 
-// syncBuf collects log output from several goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	t     *testing.T
 	env   *testenv.JetStream
 	inbox string
-	logs  *syncBuf
+	logs  *testenv.SyncBuffer
 	sim   *ledgertest.Sim
 }
 
 func newHarness(t *testing.T) *harness {
 	env := testenv.StartJetStream(t)
-	return &harness{t: t, env: env, inbox: t.TempDir(), logs: &syncBuf{}}
+	return &harness{t: t, env: env, inbox: t.TempDir(), logs: &testenv.SyncBuffer{}}
 }
 
 func (h *harness) startSim(opts ledgertest.Options) {

@@ -1,13 +1,11 @@
 package writer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +15,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 )
-
-// logBuffer keeps what the writer logs, for tests that check a line.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // progressFeed receives every progress report as the ledger keeper would,
 // the moment it is published.
@@ -116,7 +96,7 @@ func TestSuspendedTableHoldsReports(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 	feed := progressFeed(t, env)
 	reg := metrics.NewRegistry()
-	logs := &logBuffer{}
+	logs := &testenv.SyncBuffer{}
 	checks := make(chan func() error, 1)
 	cfg := Config{JS: env.JS, Log: slog.New(slog.NewTextHandler(logs, nil)), Metrics: reg, QuestDB: q.Config(),
 		FlushInterval: 50 * time.Millisecond, Health: func(c func() error) { checks <- c }}

@@ -16,11 +16,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,31 +39,32 @@ type Candle struct {
 	O, H, L, C, V float64
 }
 
-// Call is one request the fake received (the token is not recorded).
-type Call struct {
-	Path   string
-	Query  url.Values
-	Header bool // the token came as X-Finnhub-Token
-	Status int
-}
+// Call is one request the fake received (the token is not recorded;
+// KeyInHeader: it came as X-Finnhub-Token).
+type Call = apitest.Call
 
 // Server is the fake; URL + "/api/v1" is the client's base URL.
 type Server struct {
-	*httptest.Server
-	Key string
+	*apitest.Fake
 
-	mu        sync.Mutex
+	// under the Fake's lock
 	candles   map[string]map[string]Candle // symbol → date → candle
 	oldTimes  bool
-	throttle  int
 	forbidden bool
-	calls     apitest.CallLog[Call]
 }
+
+const jsonType = "application/json; charset=utf-8"
 
 // New starts a fake that accepts key; it is closed when the test ends.
 func New(t testing.TB, key string) *Server {
-	s := &Server{Key: key, candles: map[string]map[string]Candle{}}
-	s.Server = apitest.Start(t, s.serve)
+	s := &Server{candles: map[string]map[string]Candle{}}
+	api := apitest.API{
+		Param: "token", Header: "X-Finnhub-Token",
+		NoKey:     apitest.Answer{Status: http.StatusTooManyRequests, ContentType: "text/plain; charset=utf-8", Body: Fixture("error_429_empty_token.txt")},
+		WrongKey:  apitest.Answer{Status: http.StatusUnauthorized, ContentType: jsonType, Body: Fixture("error_401_invalid_api_key.json")},
+		Throttled: apitest.Answer{Status: http.StatusTooManyRequests, ContentType: jsonType, Body: Fixture("error_429.json")},
+	}
+	s.Fake = apitest.StartFake(t, key, api, s.answer)
 	return s
 }
 
@@ -75,19 +73,19 @@ func (s *Server) BaseURL() string { return s.URL + "/api/v1" }
 
 // Add stores candles for symbol.
 func (s *Server) Add(symbol string, cs ...Candle) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.candles[symbol]
-	if m == nil {
-		m = map[string]Candle{}
-		s.candles[symbol] = m
-	}
-	for _, c := range cs {
-		if _, err := time.Parse(time.DateOnly, c.Date); err != nil {
-			panic(fmt.Sprintf("finnhubtest: candle date %q: %v", c.Date, err))
+	s.Locked(func() {
+		m := s.candles[symbol]
+		if m == nil {
+			m = map[string]Candle{}
+			s.candles[symbol] = m
 		}
-		m[c.Date] = c
-	}
+		for _, c := range cs {
+			if _, err := time.Parse(time.DateOnly, c.Date); err != nil {
+				panic(fmt.Sprintf("finnhubtest: candle date %q: %v", c.Date, err))
+			}
+			m[c.Date] = c
+		}
+	})
 }
 
 // LoadFixture stores the candles of a captured answer (testdata/name)
@@ -105,37 +103,14 @@ func (s *Server) LoadFixture(symbol, name string) {
 }
 
 // SetOldTimestamps answers daily t at 13:30 UTC, as Finnhub did before 2021.
-func (s *Server) SetOldTimestamps(on bool) { s.mu.Lock(); s.oldTimes = on; s.mu.Unlock() }
-
-// Throttle makes the next n calls answer 429.
-func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
+func (s *Server) SetOldTimestamps(on bool) { s.Locked(func() { s.oldTimes = on }) }
 
 // Forbid makes every candle call answer 403, as on a plan without candles.
-func (s *Server) Forbid(on bool) { s.mu.Lock(); s.forbidden = on; s.mu.Unlock() }
+func (s *Server) Forbid(on bool) { s.Locked(func() { s.forbidden = on }) }
 
-// Calls returns the requests received so far.
-func (s *Server) Calls() []Call { return s.calls.All() }
-
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key, inHeader, query := apitest.Key(r, "token", "X-Finnhub-Token", "")
-	status, ctype, body := s.answer(r, key)
-	s.calls.Add(Call{Path: r.URL.Path, Query: query, Header: inHeader, Status: status})
-	apitest.Write(w, status, ctype, body)
-}
-
-const jsonType = "application/json; charset=utf-8"
-
-func (s *Server) answer(r *http.Request, key string) (int, string, []byte) {
+// answer is a call with the token, not throttled.
+func (s *Server) answer(r *http.Request) (int, string, []byte) {
 	switch {
-	case key == "":
-		return http.StatusTooManyRequests, "text/plain; charset=utf-8", Fixture("error_429_empty_token.txt")
-	case key != s.Key:
-		return http.StatusUnauthorized, jsonType, Fixture("error_401_invalid_api_key.json")
-	case s.throttle > 0:
-		s.throttle--
-		return http.StatusTooManyRequests, jsonType, Fixture("error_429.json")
 	case r.URL.Path != "/api/v1/stock/candle" && r.URL.Path != "/api/v1/crypto/candle":
 		return http.StatusNotFound, "text/plain; charset=utf-8", []byte("404 page not found\n")
 	case s.forbidden:

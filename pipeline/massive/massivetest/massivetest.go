@@ -25,12 +25,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,53 +53,58 @@ type Bar struct {
 	rangeT, groupT int64
 }
 
-// Call is one request the fake received (the key is not recorded).
-type Call struct {
-	Path   string
-	Query  url.Values
-	Bearer bool // the key came as Authorization: Bearer
-	Status int
-}
+// Call is one request the fake received (the key is not recorded;
+// KeyInHeader: it came as Authorization: Bearer).
+type Call = apitest.Call
 
 // Server is the fake; its URL is the client's base URL.
 type Server struct {
-	*httptest.Server
-	Key string
+	*apitest.Fake
 
-	mu        sync.Mutex
+	// under the Fake's lock
 	bars      map[string]map[string]Bar // ticker → date → bar
 	pageSize  int
-	throttle  int
 	forbidden map[string]bool // ticker, or "grouped"
 	status    string
-	calls     apitest.CallLog[Call]
 }
+
+const jsonType = "application/json"
 
 // New starts a fake that accepts key; it is closed when the test ends.
 func New(t testing.TB, key string) *Server {
-	s := &Server{Key: key, bars: map[string]map[string]Bar{}, forbidden: map[string]bool{}, status: "OK"}
-	s.Server = apitest.Start(t, s.serve)
+	s := &Server{bars: map[string]map[string]Bar{}, forbidden: map[string]bool{}, status: "OK"}
+	api := apitest.API{
+		Param: "apiKey", Header: "Authorization", Prefix: "Bearer ",
+		// The captured body's HTTP status is unconfirmed (400 or 401).
+		NoKey:     apitest.Answer{Status: http.StatusUnauthorized, ContentType: jsonType, Body: Fixture("error_api_key_not_provided.json")},
+		WrongKey:  apitest.Answer{Status: http.StatusUnauthorized, ContentType: jsonType, Body: Fixture("error_401_unknown_api_key.json")},
+		Throttled: apitest.Answer{Status: http.StatusTooManyRequests, ContentType: jsonType, Body: Fixture("error_429.json")},
+	}
+	s.Fake = apitest.StartFake(t, key, api, func(r *http.Request) (int, string, []byte) {
+		status, body := s.answer(r)
+		return status, jsonType, body
+	})
 	return s
 }
 
 // Add stores bars for ticker.
 func (s *Server) Add(ticker string, bars ...Bar) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.bars[ticker]
-	if m == nil {
-		m = map[string]Bar{}
-		s.bars[ticker] = m
-	}
-	for _, b := range bars {
-		d, err := time.ParseInLocation(time.DateOnly, b.Date, massive.NewYork)
-		if err != nil {
-			panic(fmt.Sprintf("massivetest: bar date %q: %v", b.Date, err))
+	s.Locked(func() {
+		m := s.bars[ticker]
+		if m == nil {
+			m = map[string]Bar{}
+			s.bars[ticker] = m
 		}
-		b.rangeT = d.UnixMilli()
-		b.groupT = d.Add(16 * time.Hour).UnixMilli()
-		m[b.Date] = b
-	}
+		for _, b := range bars {
+			d, err := time.ParseInLocation(time.DateOnly, b.Date, massive.NewYork)
+			if err != nil {
+				panic(fmt.Sprintf("massivetest: bar date %q: %v", b.Date, err))
+			}
+			b.rangeT = d.UnixMilli()
+			b.groupT = d.Add(16 * time.Hour).UnixMilli()
+			m[b.Date] = b
+		}
+	})
 }
 
 // LoadFixture stores the bars of a captured range or grouped answer
@@ -133,40 +136,16 @@ func (s *Server) LoadFixture(name string) {
 }
 
 // SetPageSize makes range answers return at most n bars and a next_url.
-func (s *Server) SetPageSize(n int) { s.mu.Lock(); s.pageSize = n; s.mu.Unlock() }
-
-// Throttle makes the next n calls answer 429.
-func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
+func (s *Server) SetPageSize(n int) { s.Locked(func() { s.pageSize = n }) }
 
 // Forbid makes calls for ticker (or "grouped" for grouped calls) answer 403.
-func (s *Server) Forbid(ticker string) { s.mu.Lock(); s.forbidden[ticker] = true; s.mu.Unlock() }
+func (s *Server) Forbid(ticker string) { s.Locked(func() { s.forbidden[ticker] = true }) }
 
 // SetStatus sets the status of successful answers (OK or DELAYED).
-func (s *Server) SetStatus(st string) { s.mu.Lock(); s.status = st; s.mu.Unlock() }
+func (s *Server) SetStatus(st string) { s.Locked(func() { s.status = st }) }
 
-// Calls returns the requests received so far.
-func (s *Server) Calls() []Call { return s.calls.All() }
-
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key, bearer, query := apitest.Key(r, "apiKey", "Authorization", "Bearer ")
-	status, body := s.answer(r, key)
-	s.calls.Add(Call{Path: r.URL.Path, Query: query, Bearer: bearer, Status: status})
-	apitest.Write(w, status, "application/json", body)
-}
-
-func (s *Server) answer(r *http.Request, key string) (int, []byte) {
-	switch {
-	case key == "":
-		// The captured body's HTTP status is unconfirmed (400 or 401).
-		return http.StatusUnauthorized, Fixture("error_api_key_not_provided.json")
-	case key != s.Key:
-		return http.StatusUnauthorized, Fixture("error_401_unknown_api_key.json")
-	case s.throttle > 0:
-		s.throttle--
-		return http.StatusTooManyRequests, Fixture("error_429.json")
-	}
+// answer is a call with the key, not throttled.
+func (s *Server) answer(r *http.Request) (int, []byte) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
 	case len(parts) == 9 && parts[0] == "v2" && parts[1] == "aggs" && parts[2] == "ticker" && parts[4] == "range":
