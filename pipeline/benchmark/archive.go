@@ -108,8 +108,8 @@ func (b *bench) archive(ctx context.Context) (*ArchiveResult, error) {
 	l := a.Largest()
 	res.LargestMember, res.LargestRows = filepath.Base(l.Name), l.Rows
 	res.SmallFiles, res.SmallRows = a.Small()
-	b.say("8. archive %s: %d members (%d pairs × intervals %s), %s rows, %s of CSV in a %s zip, generated in %.1fs; largest %s (%s rows), %s members under %s rows (%s rows)",
-		ArchiveName, res.Members, res.Pairs, intList(res.Intervals), thousands(res.Rows), humanBytes(res.CSVBytes), humanBytes(res.ZipBytes),
+	b.say("8. archive %s: %s members (%d pairs × intervals %s), %s rows, %s of CSV in a %s zip, generated in %.1fs; largest %s (%s rows), %s members under %s rows (%s rows)",
+		ArchiveName, thousands(int64(res.Members)), res.Pairs, intList(res.Intervals), thousands(res.Rows), humanBytes(res.CSVBytes), humanBytes(res.ZipBytes),
 		res.GenSecs, res.LargestMember, thousands(res.LargestRows), thousands(int64(res.SmallFiles)), thousands(SmallFileRows), thousands(res.SmallRows))
 
 	// Memory first, into the null sink: QuestDB's background work after a
