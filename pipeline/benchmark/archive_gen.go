@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"context"
 	"fmt"
 	"hash"
@@ -18,6 +17,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 )
