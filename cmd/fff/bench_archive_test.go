@@ -20,7 +20,7 @@ func TestBenchArchive(t *testing.T) {
 	}
 	pool, ilp, pg := testenv.ConnectQuestDB(t)
 	start := time.Now()
-	out, errb, err := run(t, 150*time.Second, "bench", "--rows", "1000", "--files", "1", "--rss-file-size", "0",
+	out, errb, err := run(t, 240*time.Second, "bench", "--rows", "1000", "--files", "1", "--rss-file-size", "0",
 		"--archive-rows", "20000", "--json", "--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir())
 	t.Logf("took %s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), errb)
 	if err != nil {
@@ -44,8 +44,12 @@ func TestBenchArchive(t *testing.T) {
 	if ld == nil {
 		t.Fatal("archive: no load")
 	}
-	if ld.CandlesPerSec <= 0 || ld.VisibleSecs < ld.MovedSecs || ld.SmallFilesPerSec <= 0 || ld.ProcessPeakMB <= 1 {
+	if ld.Rows != 20000 || ld.Members != 1600 || ld.CandlesPerSec <= 0 || ld.VisibleSecs < ld.MovedSecs || ld.FilesPerSec <= 0 || ld.ProcessPeakMB <= 1 {
 		t.Errorf("load: %+v", ld)
+	}
+	// At 20,000 rows every member is small.
+	if sl := a.Small; sl == nil || sl.Rows != 20000 || sl.Members != 1600 || sl.FilesPerSec <= 0 || sl.Table == ld.Table {
+		t.Errorf("small files' load: %+v", sl)
 	}
 	if len(a.Stages) != 3 {
 		t.Fatalf("stages: %+v", a.Stages)
@@ -65,17 +69,17 @@ func TestBenchArchive(t *testing.T) {
 		t.Errorf("archive bars: %+v", rep.Bars)
 	}
 	for _, want := range []string{"8. archive Kraken_OHLCVT.zip: 1,600 members", "20,000 rows", "dropped into the watcher's inbox",
-		"every row visible by count()", "peak RSS per stage, each its own process on the whole archive", "archive: drop to queryable"} {
+		"every row visible by count()", "members under 10,000 rows alone", "peak RSS per stage, each its own process on the whole archive", "archive: drop to queryable"} {
 		if !strings.Contains(errb, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
 	// The table is gone.
 	var left int
-	if err := pool.QueryRow(context.Background(), "SELECT count() FROM tables() WHERE table_name = $1", ld.Table).Scan(&left); err != nil {
+	if err := pool.QueryRow(context.Background(), "SELECT count() FROM tables() WHERE table_name IN ($1, $2)", ld.Table, a.Small.Table).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left != 0 {
-		t.Errorf("%s left behind", ld.Table)
+		t.Errorf("%d archive tables left behind", left)
 	}
 }

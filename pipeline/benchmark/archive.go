@@ -34,6 +34,9 @@ import (
 // a constant wait to the figure.
 const ArchiveSettle = 250 * time.Millisecond
 
+// smallArchiveName is the zip of the archive's small members alone.
+const smallArchiveName = "Kraken_OHLCVT_small.zip"
+
 // ArchiveResult is the archive step (--json "archive").
 type ArchiveResult struct {
 	Zip           string  `json:"zip"`
@@ -53,6 +56,10 @@ type ArchiveResult struct {
 	// (watcher, ledger keeper, parsers, writers; local.Start) writing into a
 	// fresh table. Nil with --skip-questdb.
 	Load *ArchiveLoad `json:"load,omitempty"`
+	// Small is the same for a zip of only the members under SmallFileRows
+	// rows (the same bytes), into another fresh table: its FilesPerSec is
+	// the small-file figure.
+	Small *ArchiveLoad `json:"small_files_load,omitempty"`
 	// Stages: peak RSS of each stage as its own process on the whole
 	// archive (watcher: submit every member; parser; writer into the null
 	// ILP sink), one after the other.
@@ -61,22 +68,24 @@ type ArchiveResult struct {
 
 // ArchiveLoad is the timed drop of the archive into the watcher's inbox.
 type ArchiveLoad struct {
-	Table  string `json:"table"`
-	Settle string `json:"watcher_settle"`
+	Zip     string `json:"zip"`
+	Members int    `json:"members"`
+	Rows    int64  `json:"rows"`
+	Table   string `json:"table"`
+	Settle  string `json:"watcher_settle"`
 	// MovedSecs: from the rename into the inbox until the watcher moved the
 	// zip to ingested/ (every member COMMITTED); VisibleSecs: until count()
 	// saw every row. The candle rate is on VisibleSecs.
 	MovedSecs     float64 `json:"moved_seconds"`
 	VisibleSecs   float64 `json:"visible_seconds"`
 	CandlesPerSec float64 `json:"candles_per_s"`
-	FilesPerSec   float64 `json:"files_per_s"` // every member, over VisibleSecs
-	// SmallSecs: from the drop until the last member under SmallFileRows
-	// rows was COMMITTED in the ledger; SmallFilesPerSec is those members
-	// over it (the big members load meanwhile).
-	SmallSecs        float64 `json:"small_files_seconds"`
-	SmallFilesPerSec float64 `json:"small_files_per_s"`
-	PipelineCPU      float64 `json:"pipeline_cpu_seconds"`
-	QuestDBCPU       float64 `json:"questdb_cpu_seconds,omitempty"`
+	FilesPerSec   float64 `json:"files_per_s"` // members over VisibleSecs
+	// LastSmallSecs: from the drop until the last member under
+	// SmallFileRows rows was COMMITTED in the ledger.
+	LastSmallSecs float64 `json:"last_small_file_seconds"`
+	PipelineCPU   float64 `json:"pipeline_cpu_seconds"`
+	// QuestDBCPU is the QuestDB process's, whoever else uses it meanwhile.
+	QuestDBCPU float64 `json:"questdb_cpu_seconds,omitempty"`
 	// ProcessPeakMB is the peak RSS of the process running the load (the
 	// embedded server and every stage), reset just before the drop when
 	// Linux allows (PeakReset); MemoryLimitMB the soft memory limit it ran
@@ -142,12 +151,27 @@ func (b *bench) archive(ctx context.Context) (*ArchiveResult, error) {
 	if !ld.PeakReset {
 		since = "since the process started (Linux did not let it reset)"
 	}
-	b.say("   dropped into the watcher's inbox (%s, settle %s): in ingested/ after %.2fs, every row visible by count() in %.2fs: %s candles/s, %.1f files/s; the %s small members all COMMITTED after %.2fs: %.1f files/s",
-		ld.Table, ld.Settle, ld.MovedSecs, ld.VisibleSecs, thousands(int64(ld.CandlesPerSec)), ld.FilesPerSec,
-		thousands(int64(res.SmallFiles)), ld.SmallSecs, ld.SmallFilesPerSec)
+	b.say("   dropped into the watcher's inbox (%s, settle %s): in ingested/ after %.2fs, every row visible by count() in %.2fs: %s candles/s, %.1f files/s (the last small member COMMITTED after %.2fs)",
+		ld.Table, ld.Settle, ld.MovedSecs, ld.VisibleSecs, thousands(int64(ld.CandlesPerSec)), ld.FilesPerSec, ld.LastSmallSecs)
 	b.say("   peak RSS of this process (embedded server, watcher, keeper, parsers, writers; %s) %s: %.0f MB; CPU: pipeline process %.1fs, QuestDB %.1fs, of %.1fs × %d cores%s",
 		limit, since, ld.ProcessPeakMB, ld.PipelineCPU, ld.QuestDBCPU, ld.VisibleSecs, runtime.NumCPU(),
 		redeliveries(&PipelineResult{WriterRedelivered: ld.WriterRedelivered, ParserRedelivered: ld.ParserRedelivered}))
+
+	// The small members alone: what a file costs when no big one hides it.
+	t0 = time.Now()
+	sa, err := GenerateArchive(ctx, ArchiveSpec{Path: filepath.Join(dir, smallArchiveName), Rows: b.o.ArchiveRows, Seed: b.o.Seed + 2000, SmallOnly: true})
+	if err != nil {
+		return res, fmt.Errorf("generate the small members' archive: %w", err)
+	}
+	gen := time.Since(t0)
+	sl, err := b.archiveLoad(ctx, sa)
+	if err != nil {
+		return res, fmt.Errorf("load of the small members: %w", err)
+	}
+	res.Small = sl
+	b.say("   the %s members under %s rows alone (%s, %s rows, generated in %.1fs), dropped the same way (%s): every row visible in %.2fs: %.1f files/s, %s candles/s",
+		thousands(int64(sl.Members)), thousands(SmallFileRows), smallArchiveName, thousands(sl.Rows), gen.Seconds(), sl.Table, sl.VisibleSecs,
+		sl.FilesPerSec, thousands(int64(sl.CandlesPerSec)))
 	return res, nil
 }
 
@@ -161,13 +185,14 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 		return nil, err
 	}
 	defer b.dropTable(table)
-	dir := filepath.Join(filepath.Dir(a.Path), "load")
+	dir := filepath.Join(filepath.Dir(a.Path), "load-"+table)
 	inbox := filepath.Join(dir, "inbox")
 	if err := os.MkdirAll(inbox, 0o755); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	ld = &ArchiveLoad{Table: table, Settle: ArchiveSettle.String()}
+	name := filepath.Base(a.Path)
+	ld = &ArchiveLoad{Zip: name, Members: len(a.Members), Rows: a.Rows, Table: table, Settle: ArchiveSettle.String()}
 	o := local.Options{Store: filepath.Join(dir, "store"), Name: "fff-bench-archive", Log: b.stageLog,
 		Watcher: &watcher.Config{Inbox: inbox, Settle: ArchiveSettle},
 		Parser:  &parser.Config{Workers: b.o.Parsers},
@@ -205,10 +230,10 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 
 	cpu0, qcpu0 := selfCPU(), questdbCPU()
 	start := time.Now()
-	if err := os.Rename(a.Path, filepath.Join(inbox, ArchiveName)); err != nil {
+	if err := os.Rename(a.Path, filepath.Join(inbox, name)); err != nil {
 		return nil, fmt.Errorf("drop the archive into the inbox: %w", err)
 	}
-	if err := waitMoved(ctx, lp, inbox); err != nil {
+	if err := waitMoved(ctx, lp, inbox, name); err != nil {
 		return nil, err
 	}
 	moved := time.Since(start)
@@ -240,32 +265,27 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 	}
 	var committed int64
 	var lastSmall time.Time
-	small := 0
 	for _, e := range entries {
 		if e.State != contract.FileCommitted {
 			return ld, fmt.Errorf("member %s is %s: %s", e.Name, e.State, e.Reason)
 		}
 		committed += e.RowsCommitted
-		if e.RowsCommitted < SmallFileRows {
-			small++
-			if e.Updated.After(lastSmall) {
-				lastSmall = e.Updated
-			}
+		if e.RowsCommitted < SmallFileRows && e.Updated.After(lastSmall) {
+			lastSmall = e.Updated
 		}
 	}
 	if committed != a.Rows {
 		return ld, fmt.Errorf("the ledger says %d rows committed, the archive has %d", committed, a.Rows)
 	}
-	if small > 0 {
-		ld.SmallSecs = lastSmall.Sub(start).Seconds()
-		ld.SmallFilesPerSec = float64(small) / ld.SmallSecs
+	if !lastSmall.IsZero() {
+		ld.LastSmallSecs = lastSmall.Sub(start).Seconds()
 	}
 	return ld, nil
 }
 
 // waitMoved waits until the watcher moved the zip out of the inbox: into
 // ingested/ is done, into rejected/ is an error with the watcher's reason.
-func waitMoved(ctx context.Context, lp *local.Pipeline, inbox string) error {
+func waitMoved(ctx context.Context, lp *local.Pipeline, inbox, name string) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -279,10 +299,10 @@ func waitMoved(ctx context.Context, lp *local.Pipeline, inbox string) error {
 			return errors.New("the pipeline stopped before the archive was in")
 		case <-tick.C:
 		}
-		if _, err := os.Stat(filepath.Join(inbox, "ingested", ArchiveName)); err == nil {
+		if _, err := os.Stat(filepath.Join(inbox, "ingested", name)); err == nil {
 			return nil
 		}
-		rejected := filepath.Join(inbox, "rejected", ArchiveName)
+		rejected := filepath.Join(inbox, "rejected", name)
 		if _, err := os.Stat(rejected); err == nil {
 			time.Sleep(100 * time.Millisecond) // the reason is written after the move
 			why, _ := os.ReadFile(rejected + ".reason.txt")
@@ -534,12 +554,15 @@ func archiveBars(rep *Report) []Bar {
 
 // archiveSummary adds the archive's figures without a bar to the summary.
 func archiveSummary(rep *Report, row func(name, val, bar, verdict string)) {
-	if rep.Archive == nil || rep.Archive.Load == nil {
+	if rep.Archive == nil {
 		return
 	}
-	ld := rep.Archive.Load
-	row("archive: drop to queryable", fmt.Sprintf("%.1f s", ld.VisibleSecs), "", "")
-	row("archive: end to end", thousands(int64(ld.CandlesPerSec))+" c/s", "", "")
-	row(fmt.Sprintf("archive: files < %s rows", thousands(SmallFileRows)), fmt.Sprintf("%.1f files/s", ld.SmallFilesPerSec), "", "")
-	row("archive: peak RSS, one process", fmt.Sprintf("%.0f MB", ld.ProcessPeakMB), "", "")
+	if ld := rep.Archive.Load; ld != nil {
+		row("archive: drop to queryable", fmt.Sprintf("%.1f s", ld.VisibleSecs), "", "")
+		row("archive: end to end", thousands(int64(ld.CandlesPerSec))+" c/s", "", "")
+		row("archive: peak RSS, one process", fmt.Sprintf("%.0f MB", ld.ProcessPeakMB), "", "")
+	}
+	if sl := rep.Archive.Small; sl != nil {
+		row(fmt.Sprintf("archive: files < %s rows", thousands(SmallFileRows)), fmt.Sprintf("%.1f files/s", sl.FilesPerSec), "", "")
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -49,6 +50,9 @@ type ArchiveSpec struct {
 	// Workers generate and deflate members in parallel (default
 	// GOMAXPROCS); the zip's bytes do not depend on it.
 	Workers int
+	// SmallOnly writes only the members under SmallFileRows rows, each with
+	// the same bytes as in the whole archive.
+	SmallOnly bool
 }
 
 // ArchiveMember is one CSV of the archive.
@@ -59,6 +63,7 @@ type ArchiveMember struct {
 	Rows     int64  `json:"rows"`
 	Bytes    int64  `json:"bytes"` // uncompressed
 	spec     pairSpec
+	index    int // in the layout: the member's seed
 }
 
 // Archive is a generated zip.
@@ -177,6 +182,9 @@ func archiveLayout(rows int64, pairs int, seed uint64, end time.Time) ([]Archive
 		out[i] = w.m
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	for i := range out {
+		out[i].index = i
+	}
 	return out, nil
 }
 
@@ -193,6 +201,12 @@ func GenerateArchive(ctx context.Context, s ArchiveSpec) (*Archive, error) {
 	members, err := archiveLayout(s.Rows, s.Pairs, s.Seed, end)
 	if err != nil {
 		return nil, err
+	}
+	if s.SmallOnly {
+		members = slices.DeleteFunc(members, func(m ArchiveMember) bool { return m.Rows >= SmallFileRows })
+		if len(members) == 0 {
+			return nil, fmt.Errorf("no member of %d rows is under %d rows", s.Rows, SmallFileRows)
+		}
 	}
 	workers := s.Workers
 	if workers <= 0 {
@@ -238,7 +252,7 @@ func GenerateArchive(ctx context.Context, s ArchiveSpec) (*Archive, error) {
 					}
 					dst = f
 				}
-				r.crc, r.compressed, members[i].Bytes, r.err = d.member(ctx, dst, members[i], s.Seed*1_000_003+uint64(i), end)
+				r.crc, r.compressed, members[i].Bytes, r.err = d.member(ctx, dst, members[i], s.Seed*1_000_003+uint64(members[i].index), end)
 				if f != nil {
 					if err := f.Close(); err != nil && r.err == nil {
 						r.err = err
