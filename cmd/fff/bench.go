@@ -46,6 +46,11 @@ func (a *app) benchCmd() *cobra.Command {
      ratio pipeline / imp
   7. peak RSS of each stage (watcher, parser, writer into the null sink), each
      run as its own process on one file of --rss-file-size
+  8. an archive shaped like Kraken's Kraken_OHLCVT.zip (--archive-rows over
+     200 pairs × 8 intervals, a few one-minute members of millions of rows,
+     mostly members of hundreds to thousands): peak RSS of each stage on it,
+     then dropped into the inbox of the embedded pipeline and timed until
+     count() sees every row of a fresh table (candles/s, files/s)
 
 then a summary with the bar each figure is judged against. A figure below
 its bar is marked, not an error: the exit status is non-zero only when a step
@@ -107,6 +112,7 @@ fails (e.g. a row count does not match).`,
 	f.BoolVar(&o.ComparePartitions, "compare-partitions", false, "also run end to end into a PARTITION BY DAY copy of the table")
 	f.BoolVar(&verbose, "verbose", false, "let the stages log at --log-level (default: warnings only)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the generated rows")
+	f.Int64Var(&o.ArchiveRows, "archive-rows", 20_000_000, "rows of the generated Kraken_OHLCVT.zip (0: skip the archive step)")
 	return cmd
 }
 
@@ -121,7 +127,7 @@ func (a *app) benchStageCmd() *cobra.Command {
 		flushRows int
 	)
 	cmd := &cobra.Command{
-		Use:    "bench-stage watcher|parser|writer",
+		Use:    "bench-stage watcher|archive-watcher|parser|writer",
 		Short:  "One stage of fff bench in a process of its own (internal)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
@@ -145,12 +151,15 @@ func runBenchStage(cmd *cobra.Command, stage string, n cli.NATS, q questdb.Confi
 	defer stop()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	switch stage {
-	case "watcher":
+	case "watcher", "archive-watcher":
 		nc, js, err := cli.JetStream(ctx, n, "fff-bench-watcher", log)
 		if err != nil {
 			return err
 		}
 		defer nc.Close()
+		if stage == "archive-watcher" {
+			return benchmark.SubmitArchive(ctx, js, file, cmd.OutOrStdout())
+		}
 		s, err := ingest.Submit(ctx, js, file, ingest.SubmitOptions{})
 		if err != nil {
 			return err

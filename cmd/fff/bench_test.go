@@ -21,7 +21,7 @@ func TestBenchSmall(t *testing.T) {
 	_ = pool
 	start := time.Now()
 	// 150 s: room for one writer stall (see docs/PERFORMANCE.md)
-	out, errb, err := run(t, 150*time.Second, "bench", "--rows", "20000", "--files", "2", "--rss-file-size", "2MB", "--json",
+	out, errb, err := run(t, 150*time.Second, "bench", "--rows", "20000", "--files", "2", "--rss-file-size", "2MB", "--archive-rows", "0", "--json",
 		"--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir())
 	t.Logf("took %s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), errb)
 	if err != nil {

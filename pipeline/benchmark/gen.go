@@ -9,6 +9,7 @@ package benchmark
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -144,15 +145,27 @@ func GenerateSize(dir string, size int64, seed uint64) (File, error) {
 	return writeFile(filepath.Join(dir, p.name+"_1.csv"), p, seed, math.MaxInt64, size, time.Now(), Kraken)
 }
 
-// writeFile writes rows (or stops at maxBytes when it is positive).
+// writeFile writes rows (or stops at maxBytes when it is positive) of
+// one-minute candles to a new file at path.
 func writeFile(path string, p pairSpec, seed uint64, rows, maxBytes int64, end time.Time, f Format) (File, error) {
 	fh, err := os.Create(path)
 	if err != nil {
 		return File{}, err
 	}
-	w := bufio.NewWriterSize(fh, 1<<20)
-	span := MaxRowsPerFile(end)
-	first := end.Add(-24*time.Hour).Unix()/60*60 - 60*min(rows, span)
+	gf, err := writeRows(fh, p, seed, rows, maxBytes, 60, end, f)
+	if cerr := fh.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	gf.Path = path
+	return gf, err
+}
+
+// writeRows writes rows candles of step seconds each (or stops at maxBytes
+// when it is positive) to out, the last one opening a day before end.
+func writeRows(out io.Writer, p pairSpec, seed uint64, rows, maxBytes, step int64, end time.Time, f Format) (File, error) {
+	w := bufio.NewWriterSize(out, 1<<20)
+	span := int64(end.Add(-24*time.Hour).Sub(Earliest) / (time.Duration(step) * time.Second))
+	first := end.Add(-24*time.Hour).Unix()/step*step - step*min(rows, span)
 	if first < Earliest.Unix() {
 		first = Earliest.Unix()
 	}
@@ -168,7 +181,6 @@ func writeFile(path string, p pairSpec, seed uint64, rows, maxBytes int64, end t
 		line = append(line[:0], ImpHeader...)
 		line = append(line, '\n')
 		if _, err := w.Write(line); err != nil {
-			fh.Close()
 			return File{}, err
 		}
 		written += int64(len(line))
@@ -177,7 +189,7 @@ func writeFile(path string, p pairSpec, seed uint64, rows, maxBytes int64, end t
 		if maxBytes > 0 && written >= maxBytes {
 			break
 		}
-		t := first + 60*(n%span)
+		t := first + step*(n%span)
 		open := price
 		var cl, hi, lo, vol float64
 		var trades int64
@@ -219,17 +231,12 @@ func writeFile(path string, p pairSpec, seed uint64, rows, maxBytes int64, end t
 		line = strconv.AppendInt(line, trades, 10)
 		line = append(line, '\n')
 		if _, err := w.Write(line); err != nil {
-			fh.Close()
 			return File{}, err
 		}
 		written += int64(len(line))
 	}
 	if err := w.Flush(); err != nil {
-		fh.Close()
 		return File{}, err
 	}
-	if err := fh.Close(); err != nil {
-		return File{}, err
-	}
-	return File{Path: path, Pair: p.name, Rows: n, Bytes: written, First: first}, nil
+	return File{Pair: p.name, Rows: n, Bytes: written, First: first}, nil
 }

@@ -32,6 +32,7 @@ type Report struct {
 	DayTable  *PipelineResult `json:"end_to_end_questdb_partition_by_day,omitempty"`
 	Null      *PipelineResult `json:"end_to_end_null_sink,omitempty"`
 	RSS       *RSSResult      `json:"rss,omitempty"`
+	Archive   *ArchiveResult  `json:"archive,omitempty"`
 	Bars      []Bar           `json:"bars"`
 	CPUProf   string          `json:"cpu_profile,omitempty"`
 	Failed    []string        `json:"failed,omitempty"`
@@ -58,6 +59,7 @@ type Settings struct {
 	QuestDBILP      string `json:"questdb_ilp,omitempty"`
 	SkippedQuestDB  bool   `json:"skipped_questdb,omitempty"`
 	RSSFileSizeByte int64  `json:"rss_file_size_bytes"`
+	ArchiveRows     int64  `json:"archive_rows"`
 }
 
 type SetInfo struct {
@@ -173,7 +175,7 @@ func bars(rep *Report) []Bar {
 			out = append(out, Bar{"peak RSS " + s.Stage, s.PeakMB, "MB", "≤ 200", s.PeakMB <= barRSSMB})
 		}
 	}
-	return out
+	return append(out, archiveBars(rep)...)
 }
 
 func (b *bench) summary() {
@@ -195,6 +197,7 @@ func (b *bench) summary() {
 	if rep.DayTable != nil {
 		row("end to end, PARTITION BY DAY", thousands(int64(rep.DayTable.CandlesPerSec))+" c/s", "", "")
 	}
+	archiveSummary(rep, row)
 	for _, c := range rep.Bars {
 		val := ""
 		switch c.Unit {

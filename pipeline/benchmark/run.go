@@ -55,6 +55,9 @@ type Options struct {
 	// Executable is the binary whose hidden bench-stage command runs one
 	// stage for the memory step (default: this process's; see RunStage).
 	Executable string
+	// ArchiveRows is the size of the generated Kraken_OHLCVT.zip of step 8
+	// (0: skip that step; see archive.go).
+	ArchiveRows int64
 }
 
 // QuestDBError is a failure to reach QuestDB before the first step: the
@@ -122,7 +125,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			Parsers: o.Parsers, ParserBatch: parser.DefaultBatchSize, Writers: o.Writers, FlushRows: o.FlushRows,
 			FlushInterval: writer.DefaultFlushInterval.String(), MaxAckPending: writer.DefaultMaxAckPending,
 			PartitionBy: "MONTH", GOMAXPROCS: runtime.GOMAXPROCS(0), SkippedQuestDB: o.SkipQuestDB,
-			RSSFileSizeByte: rssSize,
+			RSSFileSizeByte: rssSize, ArchiveRows: o.ArchiveRows,
 		},
 	}
 	b.rep = rep
@@ -258,6 +261,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			parts = append(parts, fmt.Sprintf("%s %.0f MB (%.1fs)%s", s.Stage, s.PeakMB, s.Seconds, below(s.PeakMB <= barRSSMB, fmt.Sprintf("bar %d MB", barRSSMB))))
 		}
 		b.say("7. peak RSS per stage on a %s file of %s rows: %s", humanBytes(r.FileBytes), thousands(r.FileRows), strings.Join(parts, ", "))
+	}
+
+	// 8. the archive
+	if o.ArchiveRows <= 0 {
+		b.say("8. archive %s: skipped (--archive-rows 0)", ArchiveName)
+	} else if r, err := b.archive(ctx); err != nil {
+		fail("archive", err)
+		rep.Archive = r
+	} else {
+		rep.Archive = r
 	}
 
 	rep.Bars = bars(rep)
