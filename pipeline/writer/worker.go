@@ -43,11 +43,9 @@ type worker struct {
 	log     *slog.Logger
 	st      *stats
 	maxMsgs int
-	// maxMsgBytes is the largest message the server takes (its max payload).
-	maxMsgBytes int
-	applied     *questdb.ApplyWatcher
-	toAck       chan applyJob // the ack loop's queue: one request waits, the next is gathered
-	pace        jsplumb.FetchPacer
+	applied *questdb.ApplyWatcher
+	toAck   chan applyJob // the ack loop's queue: one request waits, the next is gathered
+	pace    jsplumb.FetchPacer
 
 	sink    questdb.Sink
 	scratch contract.Batch
@@ -135,8 +133,9 @@ func (w *worker) gather(ctx context.Context) []*item {
 		// seen many one-row fill batches asked for hundreds of messages,
 		// got full 8,192-candle batches of a big file instead and held
 		// ~300 MB in one request. A batch takes 64 bytes a candle
-		// (contract), so the byte budget is what the request still lacks,
-		// but never less than one message of the largest size.
+		// (contract), so the byte budget is what the request still lacks.
+		// A message that does not fit ends the pull (the server says so)
+		// and waits for the next request.
 		wait, n := time.Second, 1
 		var batch jetstream.MessageBatch
 		var err error
@@ -147,7 +146,7 @@ func (w *worker) gather(ctx context.Context) []*item {
 			}
 			n = int(float64(w.cfg.FlushRows-rows)/w.avgRows + 0.999)
 			n = max(1, min(n, w.maxMsgs-len(items)))
-			budget := max((w.cfg.FlushRows-rows)*64+4096, w.maxMsgBytes)
+			budget := max((w.cfg.FlushRows-rows)*64+4096, 64<<10)
 			batch, err = w.cons.Fetch(n, jetstream.FetchMaxWait(wait), jetstream.FetchMaxBytes(budget))
 		} else {
 			batch, err = w.cons.Fetch(n, jetstream.FetchMaxWait(wait))

@@ -194,8 +194,6 @@ func Run(ctx context.Context, cfg Config) error {
 			st:      st,
 			maxMsgs: perWorker,
 			applied: applied,
-			// The header and subject take a little more than the payload.
-			maxMsgBytes: int(js.Conn().MaxPayload()) + 4096,
 		}
 		wwg.Add(1)
 		go func() {
