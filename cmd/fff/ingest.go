@@ -36,6 +36,7 @@ func (a *app) ingestCmd() *cobra.Command {
 		onBadRow    string
 		every       time.Duration
 		inFlight    int
+		group       int
 		embedded    bool
 		store       string
 		q           questdb.Config
@@ -159,7 +160,7 @@ Exit status, after the summary:
 			view := &progressView{out: progress, tty: isTerminal(progress)}
 			lo := ingest.Options{
 				Candidates: cands, Force: force, OnBadRow: onBadRow, StopOnError: stopOnError,
-				OnProgress: view.draw, ProgressEvery: view.interval(every), Log: a.log, InFlight: inFlight,
+				OnProgress: view.draw, ProgressEvery: view.interval(every), Log: a.log, InFlight: inFlight, Group: group,
 			}
 			if checkTable {
 				lo.Table = &ingest.TableCheck{PG: q.PG, Table: q.Table}
@@ -195,6 +196,7 @@ Exit status, after the summary:
 	fs.DurationVar(&every, "progress-every", 5*time.Second, "how often a progress line is printed when stderr is not a terminal")
 	cli.Bind(fs, "progress-every", "FFF_PROGRESS_EVERY")
 	fs.IntVar(&inFlight, "in-flight", ingest.DefaultInFlight, "files submitted ahead of their commits at most")
+	fs.IntVar(&group, "group", ingest.DefaultGroup, "files stored, then queued together so the parsers read them side by side in time (1: one by one)")
 	cli.Bind(fs, "in-flight", "FFF_INGEST_IN_FLIGHT")
 	fs.BoolVar(&checkTable, "check-table", true, "check that files already ingested still have their rows in --table (needs QuestDB's PG wire, --questdb-pg)")
 	cli.Bind(fs, "check-table", "FFF_CHECK_TABLE")
