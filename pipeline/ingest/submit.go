@@ -154,6 +154,30 @@ func (s *Submitter) prepare(ctx context.Context, c Candidate, opts SubmitOptions
 	return h, s.store(ctx, c, id, content, size)
 }
 
+// SubmitGroup submits candidates the way a bulk load does: every one stored
+// first, then all queued back to back, so that the parsers take them
+// together and read them side by side in time (see prepare). Results and
+// errors are by index; an error concerns its candidate alone.
+func (s *Submitter) SubmitGroup(ctx context.Context, cands []Candidate, opts SubmitOptions) ([]Submission, []error) {
+	subs := make([]Submission, len(cands))
+	errs := make([]error, len(cands))
+	prepared := make([]hashed, len(cands))
+	for i, c := range cands {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		prepared[i], errs[i] = s.prepare(ctx, c, opts)
+	}
+	for i, c := range cands {
+		if errs[i] != nil {
+			continue
+		}
+		subs[i], errs[i] = s.submitHashed(ctx, c, prepared[i].content, prepared[i].size, opts)
+	}
+	return subs, errs
+}
+
 func (s *Submitter) submitHashed(ctx context.Context, c Candidate, content string, size int64, opts SubmitOptions) (Submission, error) {
 	if size == 0 {
 		return Submission{}, &FileError{Path: c.Path, Err: errors.New("the file is empty")}

@@ -510,17 +510,23 @@ func (w *run) submitZip(ctx context.Context, path string, opts ingest.SubmitOpti
 		return nil, nil, err
 	}
 	var out []memberResult
-	for _, c := range cands {
-		s, err := w.sub.Submit(ctx, c, opts)
-		var fe *ingest.FileError
-		if errors.As(err, &fe) {
-			skipped = append(skipped, ingest.Skipped{Path: path, Member: c.Member, Name: c.Name, Kind: ingest.SkipRejected, Reason: err.Error()})
-			continue
+	// Members go in groups, stored then queued together, as a bulk load
+	// does: the parsers read a group side by side in time.
+	for lo := 0; lo < len(cands); lo += ingest.DefaultGroup {
+		group := cands[lo:min(lo+ingest.DefaultGroup, len(cands))]
+		subs, errs := w.sub.SubmitGroup(ctx, group, opts)
+		for i, c := range group {
+			err := errs[i]
+			var fe *ingest.FileError
+			if errors.As(err, &fe) {
+				skipped = append(skipped, ingest.Skipped{Path: path, Member: c.Member, Name: c.Name, Kind: ingest.SkipRejected, Reason: err.Error()})
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, memberResult{cand: c, sub: subs[i]})
 		}
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, memberResult{cand: c, sub: s})
 	}
 	return out, skipped, nil
 }
