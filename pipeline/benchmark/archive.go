@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,9 +196,10 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 	ld = &ArchiveLoad{Zip: name, Members: len(a.Members), Rows: a.Rows, Table: table, Settle: ArchiveSettle.String()}
 	o := local.Options{Store: filepath.Join(dir, "store"), Name: "fff-bench-archive", Log: b.stageLog,
 		Watcher: &watcher.Config{Inbox: inbox, Settle: ArchiveSettle},
-		Parser:  &parser.Config{Workers: b.o.Parsers},
+		Parser:  &parser.Config{Workers: b.o.Parsers, AlignWindow: b.o.AlignWindow},
 		Writer: &writer.Config{QuestDB: questdb.Config{ILP: b.o.QuestDB.ILP, PG: b.o.QuestDB.PG, Table: table},
-			Workers: b.o.Writers, FlushRows: b.o.FlushRows, SummaryEvery: time.Hour}}
+			Workers: b.o.Writers, FlushRows: b.o.FlushRows, SummaryEvery: time.Hour,
+			ArrivalOrder: b.o.ArrivalOrder, ApplyQueue: b.o.ApplyQueue, WithoutPairColumns: b.o.WithoutPairColumns}}
 	if _, env := os.LookupEnv("GOMEMLIMIT"); !env {
 		limit := local.SoftMemoryLimit(o)
 		prev := debug.SetMemoryLimit(limit)
@@ -212,6 +214,17 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 	lp, err := local.Start(ctx, o)
 	if err != nil {
 		return nil, err
+	}
+	if b.o.CPUProfile != "" && filepath.Base(a.Path) == ArchiveName {
+		f, err := os.Create(b.o.CPUProfile + ".archive")
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	defer func() {
 		if serr := lp.Stop(); serr != nil && err == nil {

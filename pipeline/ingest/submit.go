@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"archive/zip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -315,7 +314,7 @@ func open(c Candidate) (io.ReadCloser, error) {
 		}
 		return fileReader{r: f, c: f, path: c.Path}, nil
 	}
-	zr, err := zip.OpenReader(c.Path)
+	zr, release, err := zips.acquire(c.Path)
 	if err != nil {
 		return nil, &FileError{Path: c.Path, Err: fmt.Errorf("not a readable zip: %w", err)}
 	}
@@ -325,12 +324,12 @@ func open(c Candidate) (io.ReadCloser, error) {
 		}
 		r, err := zf.Open()
 		if err != nil {
-			zr.Close()
+			release()
 			return nil, &FileError{Path: c.Path, Err: fmt.Errorf("zip member %s: %w", c.Member, err)}
 		}
-		return fileReader{r: r, c: multiCloser{r, zr}, path: c.Path, member: c.Member}, nil
+		return fileReader{r: r, c: multiCloser{r, closerFunc(release)}, path: c.Path, member: c.Member}, nil
 	}
-	zr.Close()
+	release()
 	return nil, &FileError{Path: c.Path, Err: fmt.Errorf("zip member %s is gone", c.Member)}
 }
 
@@ -422,3 +421,8 @@ func ShortID(id string) string {
 	}
 	return id
 }
+
+// closerFunc makes a func a Closer.
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
