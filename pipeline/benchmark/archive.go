@@ -199,7 +199,7 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 		Parser:  &parser.Config{Workers: b.o.Parsers, AlignWindow: b.o.AlignWindow},
 		Writer: &writer.Config{QuestDB: questdb.Config{ILP: b.o.QuestDB.ILP, PG: b.o.QuestDB.PG, Table: table},
 			Workers: b.o.Writers, FlushRows: b.o.FlushRows, SummaryEvery: time.Hour,
-			ArrivalOrder: b.o.ArrivalOrder, ApplyQueue: b.o.ApplyQueue, WithoutPairColumns: b.o.WithoutPairColumns}}
+			TimeOrder: b.o.TimeOrder, ApplyQueue: b.o.ApplyQueue, WithoutPairColumns: b.o.WithoutPairColumns}}
 	if _, env := os.LookupEnv("GOMEMLIMIT"); !env {
 		limit := local.SoftMemoryLimit(o)
 		prev := debug.SetMemoryLimit(limit)

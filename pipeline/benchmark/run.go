@@ -37,9 +37,9 @@ type Options struct {
 	Writers           int
 	FlushRows         int
 	ComparePartitions bool // also run end to end into a PARTITION BY DAY table
-	// Writer levers (writer.Config): ArrivalOrder, ApplyQueue and
+	// Writer levers (writer.Config): TimeOrder, ApplyQueue and
 	// WithoutPairColumns, to measure each against the defaults.
-	ArrivalOrder       bool
+	TimeOrder          bool
 	ApplyQueue         int
 	WithoutPairColumns bool
 	// AlignWindow is the parsers' (parser.Config.AlignWindow; 0: default).
@@ -140,9 +140,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	m := rep.Machine
 	b.say("fff bench: %d CPUs (%s), %d MB RAM, %s%s", m.CPUs, m.CPUModel, m.MemoryMB, m.Go, ifSet(", ", m.QuestDB))
-	order := "open-time order"
-	if o.ArrivalOrder {
-		order = "arrival order"
+	order := "arrival order"
+	if o.TimeOrder {
+		order = "open-time order"
 	}
 	align := "files aligned within " + o.AlignWindow.String()
 	if o.AlignWindow < 0 {
