@@ -32,6 +32,9 @@ type Report struct {
 	DayTable  *PipelineResult `json:"end_to_end_questdb_partition_by_day,omitempty"`
 	Null      *PipelineResult `json:"end_to_end_null_sink,omitempty"`
 	RSS       *RSSResult      `json:"rss,omitempty"`
+	Latency   *LatencyResult  `json:"continuous_latency,omitempty"`
+	GapScan   *GapScanResult  `json:"gap_scan,omitempty"`
+	Replay    *ReplayResult   `json:"replay,omitempty"`
 	Bars      []Bar           `json:"bars"`
 	CPUProf   string          `json:"cpu_profile,omitempty"`
 	Failed    []string        `json:"failed,omitempty"`
@@ -170,7 +173,7 @@ func bars(rep *Report) []Bar {
 			out = append(out, Bar{"peak RSS " + s.Stage, s.PeakMB, "MB", "≤ 200", s.PeakMB <= barRSSMB})
 		}
 	}
-	return out
+	return append(out, continuousBars(rep)...)
 }
 
 func (b *bench) summary() {
@@ -201,6 +204,8 @@ func (b *bench) summary() {
 			val = fmt.Sprintf("%.2f", c.Value)
 		case "MB":
 			val = fmt.Sprintf("%.0f MB", c.Value)
+		case "s":
+			val = fmt.Sprintf("%.3f s", c.Value)
 		}
 		verdict := "ok"
 		if !c.OK {

@@ -45,6 +45,13 @@ type Options struct {
 	// Executable is the binary whose hidden bench-stage command runs one
 	// stage for the memory step (default: this process's; see RunStage).
 	Executable string
+	// Continuous mode (steps 8–10, continuous.go): files dropped one by one
+	// (0: skip), the watcher's settle delay (0: its default), candles in the
+	// gap scan's table (0: skip), and whether to skip the replay.
+	LatencyFiles  int
+	LatencySettle time.Duration
+	GapScanRows   int64
+	SkipReplay    bool
 }
 
 // QuestDBError is a failure to reach QuestDB before the first step: the
@@ -237,6 +244,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		b.say("7. peak RSS per stage on a %s file of %s rows: %s", humanBytes(r.FileBytes), thousands(r.FileRows), strings.Join(parts, ", "))
 	}
+
+	// 8. latency, 9. gap scan, 10. replay
+	b.continuous(ctx, files, fail)
 
 	rep.Bars = bars(rep)
 	b.summary()
