@@ -3,6 +3,7 @@ package benchmark
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -58,6 +59,7 @@ func (b *bench) continuous(ctx context.Context, files []File, fail func(step str
 			b.say("10. fff replay (%s): %s candles in %d messages replayed, visible in %.2fs: %s candles/s (stream filled in %.1fs, not counted)%s",
 				r.Table, thousands(r.Candles), r.Messages, r.VisibleSecs, thousands(int64(r.CandlesPerSec)), r.FillSecs,
 				below(r.CandlesPerSec >= barReplay, "bar "+thousands(barReplay)))
+			b.say("   written in %.2fs; CPU: this process %.1fs, QuestDB %.1fs, of %.1fs × %d cores", r.WrittenSecs, r.PipelineCPU, r.QuestDBCPU, r.VisibleSecs, runtime.NumCPU())
 		}
 	}
 }

@@ -32,9 +32,15 @@ type ReplayResult struct {
 	FillSecs float64 `json:"fill_seconds"` // publishing the set's batches to CANDLES (not timed in the rate)
 	// RunSecs is replay.Run (which waits for the WAL itself), VisibleSecs
 	// until count() saw every row; the rate is on VisibleSecs.
+	// WrittenSecs is until QuestDB acknowledged the last request.
+	WrittenSecs   float64 `json:"written_seconds"`
 	RunSecs       float64 `json:"run_seconds"`
 	VisibleSecs   float64 `json:"visible_seconds"`
 	CandlesPerSec float64 `json:"candles_per_s"`
+	// CPU seconds used meanwhile by this process and by QuestDB's (when it
+	// runs on this machine).
+	PipelineCPU float64 `json:"pipeline_cpu_seconds"`
+	QuestDBCPU  float64 `json:"questdb_cpu_seconds,omitempty"`
 }
 
 // replayStep is step 10. The stream is filled the way the parsers fill it
@@ -65,6 +71,7 @@ func (b *bench) replayStep(ctx context.Context, files []File) (res *ReplayResult
 	res = &ReplayResult{Table: fmt.Sprintf("fff_bench_replay_%d", time.Now().UnixNano()%1_000_000_000), FillSecs: time.Since(t0).Seconds()}
 	defer b.dropTable(res.Table)
 
+	cpu0, qcpu0 := selfCPU(), questdbCPU()
 	start := time.Now()
 	st, err := replay.Run(ctx, replay.Config{JS: lp.JS, Log: b.stageLog, Migrate: true,
 		QuestDB: questdb.Config{ILP: b.o.QuestDB.ILP, PG: b.o.QuestDB.PG, Table: res.Table},
@@ -78,7 +85,11 @@ func (b *bench) replayStep(ctx context.Context, files []File) (res *ReplayResult
 		return nil, err
 	}
 	res.VisibleSecs = time.Since(start).Seconds()
-	res.Candles, res.Messages = n, st.Messages
+	res.PipelineCPU = selfCPU() - cpu0
+	if qcpu0 >= 0 {
+		res.QuestDBCPU = max(0, questdbCPU()-qcpu0)
+	}
+	res.Candles, res.Messages, res.WrittenSecs = n, st.Messages, st.Elapsed.Seconds()
 	if st.Written != want || st.Rejected > 0 || n != want {
 		return nil, fmt.Errorf("replay into %s: %d candles in the stream, %d written, %d refused, count() %d", res.Table, want, st.Written, st.Rejected, n)
 	}
