@@ -28,7 +28,7 @@ func (a *app) benchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure the pipeline: parse, codec, end to end into QuestDB and a null sink, /imp, memory per stage",
+		Short: "Measure the pipeline: parse, codec, end to end, /imp, memory per stage, latency, gap scan, replay",
 		Long: `bench generates a Kraken-like set of one-minute OHLCVT files ({PAIR}_1.csv,
 --rows split over --files) and measures, printing one line per step:
 
@@ -46,11 +46,17 @@ func (a *app) benchCmd() *cobra.Command {
      ratio pipeline / imp
   7. peak RSS of each stage (watcher, parser, writer into the null sink), each
      run as its own process on one file of --rss-file-size
-  8. an archive shaped like Kraken's Kraken_OHLCVT.zip (--archive-rows over
-     200 pairs × 8 intervals, a few one-minute members of millions of rows,
-     mostly members of hundreds to thousands): peak RSS of each stage on it,
-     then dropped into the inbox of the embedded pipeline and timed until
-     count() sees every row of a fresh table (candles/s, files/s)
+  8. continuous mode latency: --latency-files files of 1,000 rows renamed one
+     after another into the inbox of a running pipeline (as fff up runs it),
+     each timed until it is in ingested/ and count() sees it (p50, p99)
+  9. the gap scanner's scan of a table of --gapscan-rows candles with known
+     holes, loaded server-side; the scan must find exactly them
+ 10. fff replay of the set from a CANDLES stream into a fresh table (candles/s)
+  11. an archive shaped like Kraken's Kraken_OHLCVT.zip (--archive-rows over
+      200 pairs × 8 intervals, a few one-minute members of millions of rows,
+      mostly members of hundreds to thousands): peak RSS of each stage on it,
+      then dropped into the inbox of the embedded pipeline and timed until
+      count() sees every row of a fresh table (candles/s, files/s)
 
 then a summary with the bar each figure is judged against. A figure below
 its bar is marked, not an error: the exit status is non-zero only when a step
@@ -113,6 +119,10 @@ fails (e.g. a row count does not match).`,
 	f.BoolVar(&verbose, "verbose", false, "let the stages log at --log-level (default: warnings only)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the generated rows")
 	f.Int64Var(&o.ArchiveRows, "archive-rows", 20_000_000, "rows of the generated Kraken_OHLCVT.zip (0: skip the archive step)")
+	f.IntVar(&o.LatencyFiles, "latency-files", 50, "files dropped one by one for the latency step (0: skip)")
+	f.DurationVar(&o.LatencySettle, "latency-settle", 0, "the watcher's settle delay in the latency step (default: the watcher's, 2s)")
+	f.Int64Var(&o.GapScanRows, "gapscan-rows", 50_000_000, "candles in the gap scan's table (0: skip)")
+	f.BoolVar(&o.SkipReplay, "skip-replay", false, "skip the fff replay step")
 	return cmd
 }
 

@@ -68,7 +68,7 @@ func TestBenchArchive(t *testing.T) {
 	if n != 3 {
 		t.Errorf("archive bars: %+v", rep.Bars)
 	}
-	for _, want := range []string{"8. archive Kraken_OHLCVT.zip: 1,600 members", "20,000 rows", "dropped into the watcher's inbox",
+	for _, want := range []string{"11. archive Kraken_OHLCVT.zip: 1,600 members", "20,000 rows", "dropped into the watcher's inbox",
 		"every row visible by count()", "members under 10,000 rows alone", "peak RSS per stage, each its own process on the whole archive", "archive: drop to queryable"} {
 		if !strings.Contains(errb, want) {
 			t.Errorf("output lacks %q", want)

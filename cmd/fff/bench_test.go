@@ -22,6 +22,7 @@ func TestBenchSmall(t *testing.T) {
 	start := time.Now()
 	// 150 s: room for one writer stall (see docs/PERFORMANCE.md)
 	out, errb, err := run(t, 150*time.Second, "bench", "--rows", "20000", "--files", "2", "--rss-file-size", "2MB", "--archive-rows", "0", "--json",
+		"--latency-files", "2", "--latency-settle", "100ms", "--gapscan-rows", "20000",
 		"--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir())
 	t.Logf("took %s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), errb)
 	if err != nil {
@@ -56,13 +57,18 @@ func TestBenchSmall(t *testing.T) {
 			t.Errorf("stage %s: peak RSS %.1f MB", s.Stage, s.PeakMB)
 		}
 	}
-	if len(rep.Bars) != 6 {
+	if rep.Latency == nil || len(rep.Latency.Samples) != 2 || rep.GapScan == nil || rep.GapScan.Candles != 20000 ||
+		rep.Replay == nil || rep.Replay.Candles != 20000 {
+		t.Errorf("continuous steps: %+v, %+v, %+v", rep.Latency, rep.GapScan, rep.Replay)
+	}
+	if len(rep.Bars) != 10 {
 		t.Errorf("bars: %+v", rep.Bars)
 	}
 	// The step lines go to stderr with --json.
 	for _, want := range []string{"1. generated 2 files, 20,000 rows", "2. parse: 20,000 candles", "3. codec:",
 		"4. end to end into a null ILP sink: 20,000 rows", "5. end to end into QuestDB", "20,000 rows committed",
-		"6. QuestDB /imp", "pipeline/imp =", "7. peak RSS per stage", "watcher", "parser", "writer", "peak RSS writer"} {
+		"6. QuestDB /imp", "pipeline/imp =", "7. peak RSS per stage", "watcher", "parser", "writer", "peak RSS writer",
+		"8. continuous mode latency", "p50", "9. gap scan", "found the 40 gaps made", "10. fff replay", "latency p99", "gap scan, 20K candles"} {
 		if !strings.Contains(errb, want) {
 			t.Errorf("output lacks %q", want)
 		}

@@ -98,7 +98,7 @@ type ArchiveLoad struct {
 	ParserRedelivered int     `json:"parser_redelivered"`
 }
 
-// archive is step 8.
+// archive is step 11.
 func (b *bench) archive(ctx context.Context) (*ArchiveResult, error) {
 	dir := filepath.Join(b.work, "archive")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -118,7 +118,7 @@ func (b *bench) archive(ctx context.Context) (*ArchiveResult, error) {
 	l := a.Largest()
 	res.LargestMember, res.LargestRows = filepath.Base(l.Name), l.Rows
 	res.SmallFiles, res.SmallRows = a.Small()
-	b.say("8. archive %s: %s members (%d pairs × intervals %s), %s rows, %s of CSV in a %s zip, generated in %.1fs; largest %s (%s rows), %s members under %s rows (%s rows)",
+	b.say("11. archive %s: %s members (%d pairs × intervals %s), %s rows, %s of CSV in a %s zip, generated in %.1fs; largest %s (%s rows), %s members under %s rows (%s rows)",
 		ArchiveName, thousands(int64(res.Members)), res.Pairs, intList(res.Intervals), thousands(res.Rows), humanBytes(res.CSVBytes), humanBytes(res.ZipBytes),
 		res.GenSecs, res.LargestMember, thousands(res.LargestRows), thousands(int64(res.SmallFiles)), thousands(SmallFileRows), thousands(res.SmallRows))
 

@@ -33,6 +33,9 @@ type Report struct {
 	Null      *PipelineResult `json:"end_to_end_null_sink,omitempty"`
 	RSS       *RSSResult      `json:"rss,omitempty"`
 	Archive   *ArchiveResult  `json:"archive,omitempty"`
+	Latency   *LatencyResult  `json:"continuous_latency,omitempty"`
+	GapScan   *GapScanResult  `json:"gap_scan,omitempty"`
+	Replay    *ReplayResult   `json:"replay,omitempty"`
 	Bars      []Bar           `json:"bars"`
 	CPUProf   string          `json:"cpu_profile,omitempty"`
 	Failed    []string        `json:"failed,omitempty"`
@@ -175,6 +178,7 @@ func bars(rep *Report) []Bar {
 			out = append(out, Bar{"peak RSS " + s.Stage, s.PeakMB, "MB", "≤ 200", s.PeakMB <= barRSSMB})
 		}
 	}
+	out = append(out, continuousBars(rep)...)
 	return append(out, archiveBars(rep)...)
 }
 
@@ -207,6 +211,8 @@ func (b *bench) summary() {
 			val = fmt.Sprintf("%.2f", c.Value)
 		case "MB":
 			val = fmt.Sprintf("%.0f MB", c.Value)
+		case "s":
+			val = fmt.Sprintf("%.3f s", c.Value)
 		}
 		verdict := "ok"
 		if !c.OK {

@@ -58,6 +58,13 @@ type Options struct {
 	// ArchiveRows is the size of the generated Kraken_OHLCVT.zip of step 8
 	// (0: skip that step; see archive.go).
 	ArchiveRows int64
+	// Continuous mode (steps 8–10, continuous.go): files dropped one by one
+	// (0: skip), the watcher's settle delay (0: its default), candles in the
+	// gap scan's table (0: skip), and whether to skip the replay.
+	LatencyFiles  int
+	LatencySettle time.Duration
+	GapScanRows   int64
+	SkipReplay    bool
 }
 
 // QuestDBError is a failure to reach QuestDB before the first step: the
@@ -263,9 +270,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		b.say("7. peak RSS per stage on a %s file of %s rows: %s", humanBytes(r.FileBytes), thousands(r.FileRows), strings.Join(parts, ", "))
 	}
 
-	// 8. the archive
+	// 8. latency, 9. gap scan, 10. replay
+	b.continuous(ctx, files, fail)
+
+	// 11. the archive
 	if o.ArchiveRows <= 0 {
-		b.say("8. archive %s: skipped (--archive-rows 0)", ArchiveName)
+		b.say("11. archive %s: skipped (--archive-rows 0)", ArchiveName)
 	} else if r, err := b.archive(ctx); err != nil {
 		fail("archive", err)
 		rep.Archive = r
