@@ -632,7 +632,8 @@ func (st *stream) logLines(servers []*server) []string {
 		for sc.Scan() {
 			l := sc.Text()
 			if strings.Contains(l, tag) && (strings.Contains(l, "Critical write error") ||
-				strings.Contains(l, "s2: corrupt") || strings.Contains(l, "compression reader")) {
+				strings.Contains(l, "s2: corrupt") || strings.Contains(l, "s2: unsupported") ||
+				strings.Contains(l, "compression reader")) {
 				lines = append(lines, s.name+": "+l)
 			}
 		}
