@@ -1,0 +1,672 @@
+package s2repro
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
+)
+
+const (
+	plainName = "REPRO_PLAIN" // uncompressed: what the pipeline runs
+	s2Name    = "REPRO_S2"    // S2-compressed: what the server breaks
+
+	publishersPerStream = 4
+	// Compression happens when the server closes a block (8 MB for these
+	// streams), so every round writes more than a block to each stream
+	// before its kill.
+	roundBytes = 12 << 20
+	// The outage: both nodes stay down this long, quorum lost.
+	downFor = 2 * time.Second
+)
+
+// TestS2DoubleKill is the server-only reproduction of the S2 issue
+// (docs/RELIABILITY.md#s2-compression): a 3-node cluster of the real
+// nats-server, an R3 stream with S2 and one without, publishers on both, and
+// rounds of kill -9 of two nodes at once. The uncompressed stream must keep
+// every acknowledged message intact, have a leader and log no critical write
+// error; what happened to the S2 stream is reported. FFF_S2_REPRO=1 runs up
+// to 8 rounds, stops at the first sign of S2 corruption and fails when there
+// is none: it asserts the server bug.
+func TestS2DoubleKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nats-server processes and kills them for about a minute; not under -short")
+	}
+	bin := natsServerBin(t)
+	reproduce := os.Getenv("FFF_S2_REPRO") == "1"
+	rounds := 3
+	if reproduce {
+		rounds = 8
+	}
+	if out, err := exec.Command(bin, "--version").Output(); err == nil {
+		t.Logf("%s: %s", bin, strings.TrimSpace(string(out)))
+	}
+
+	dir, err := os.MkdirTemp("", "s2repro-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kept %s (each node's log and store)", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	servers := startCluster(t, bin, dir)
+
+	urls := make([]string, len(servers))
+	for i, s := range servers {
+		urls[i] = s.clientURL
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1),
+		nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	streams := []*stream{
+		{name: plainName, subject: "repro.plain", compression: jetstream.NoCompression},
+		{name: s2Name, subject: "repro.s2", compression: jetstream.S2Compression},
+	}
+	for _, st := range streams {
+		st.acks = map[string]uint64{}
+		if err := createStream(js, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	pubCtx, stopPublishers := context.WithCancel(context.Background())
+	var pubs sync.WaitGroup
+	defer func() { stopPublishers(); pubs.Wait() }()
+	for _, st := range streams {
+		for w := range publishersPerStream {
+			pubs.Add(1)
+			go func() {
+				defer pubs.Done()
+				st.publish(pubCtx, js, w)
+			}()
+		}
+	}
+
+	s2 := streams[1]
+	for r := range rounds {
+		// Load: a block and a half into each stream since the last round.
+		stalled := false
+		for _, st := range waitGrowth(unbroken(streams, servers), roundBytes, 10*time.Second) {
+			t.Logf("round %d: %s took %d bytes in 10 s (wanted %d)", r+1, st.name, st.sinceMark(), roundBytes)
+			stalled = stalled || (st == s2 && st.sinceMark() == 0)
+		}
+		if reproduce && (stalled || len(s2.logLines(servers)) > 0) {
+			t.Logf("round %d: the S2 stream is broken (corruption logged, or no write acked since the last restart); no more faults", r+1)
+			break
+		}
+		a, b := servers[r%3], servers[(r+1)%3]
+		t.Logf("round %d: acked %s; kill -9 %s and %s", r+1, ackSummary(streams), a.name, b.name)
+		a.signal(syscall.SIGKILL)
+		b.signal(syscall.SIGKILL)
+		a.wait()
+		b.wait()
+		select {
+		case <-time.After(downFor):
+		case <-t.Context().Done():
+			return
+		}
+		for _, s := range []*server{a, b} {
+			if err := s.start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		up := time.Now()
+		for _, s := range []*server{a, b} {
+			// Up with JetStream on, not /healthz in full: that stays failing
+			// while a stream is broken, which is for the checks below to say.
+			if err := s.waitHealthy(t.Context(), "?js-enabled-only=true", 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("round %d: both nodes answering %.1f s after restart", r+1, time.Since(up).Seconds())
+		for _, st := range streams {
+			st.mark()
+		}
+	}
+	// Load after the last restart: the uncompressed stream must take writes again.
+	for _, st := range waitGrowth(streams[:1], 1<<20, 20*time.Second) {
+		t.Errorf("%s (uncompressed) took %d bytes in 20 s after the last restart (wanted 1 MB)", st.name, st.sinceMark())
+	}
+	for _, st := range waitGrowth(unbroken(streams[1:], servers), 1<<20, 5*time.Second) {
+		t.Logf("%s took %d bytes in 5 s after the last restart", st.name, st.sinceMark())
+	}
+	stopPublishers()
+	pubs.Wait()
+
+	for _, st := range streams {
+		o := check(t.Context(), js, st, servers)
+		if st.compression == jetstream.NoCompression {
+			for _, p := range o.problems {
+				t.Errorf("%s (uncompressed, what the pipeline relies on): %s", st.name, p)
+			}
+			if len(o.problems) == 0 {
+				t.Logf("%s: intact: %s", st.name, o.summary)
+			}
+			continue
+		}
+		switch {
+		case len(o.problems) > 0:
+			t.Logf("%s (S2): the server bug reproduced: %s", st.name, o.summary)
+			for _, p := range o.problems {
+				t.Logf("%s (S2): %s", st.name, p)
+			}
+			for _, l := range st.serverNotes(servers, 8) {
+				t.Logf("%s (S2) server said: %s", st.name, l)
+			}
+		case reproduce:
+			t.Errorf("%s (S2): FFF_S2_REPRO=1 expects the corruption, but the stream is intact (%s): has the server been fixed? Then docs/RELIABILITY.md#s2-compression can change", st.name, o.summary)
+		default:
+			t.Logf("%s (S2): intact this time: %s", st.name, o.summary)
+		}
+	}
+}
+
+// natsServerBin is nats-server from PATH, then $(go env GOPATH)/bin, as the
+// fault suite finds it. Missing, the test skips, or fails under CI (.ci/run
+// installs it).
+func natsServerBin(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("nats-server"); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), string(os.PathListSeparator))
+		p := filepath.Join(first, "bin", "nats-server")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	why := "no nats-server binary in PATH or $(go env GOPATH)/bin: GOSUMDB=off go install github.com/nats-io/nats-server/v2@v2.15.2"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why + " (.ci/run installs it, so under CI this test must run)")
+	}
+	t.Skip(why)
+	return ""
+}
+
+// server is one nats-server process.
+type server struct {
+	name, bin, conf, logf string
+	clientURL, monitor    string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has exited
+}
+
+func startCluster(t *testing.T, bin, dir string) []*server {
+	t.Helper()
+	const n = 3
+	type ports struct{ client, monitor, route int }
+	ps := make([]ports, n)
+	var routes []string
+	for i := range ps {
+		ps[i] = ports{testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)}
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ps[i].route))
+	}
+	servers := make([]*server, n)
+	for i, p := range ps {
+		name := fmt.Sprintf("n%d", i+1)
+		// nats-cluster.conf's settings that matter here: sync_interval
+		// always (every write fsynced before its ack), 8 MB payloads, routes.
+		conf := fmt.Sprintf(`server_name: %s
+listen: 127.0.0.1:%d
+http: 127.0.0.1:%d
+max_payload: 8MB
+jetstream {
+  store_dir: %q
+  sync_interval: always
+}
+cluster {
+  name: s2repro
+  listen: 127.0.0.1:%d
+  routes: [%s]
+}
+`, name, p.client, p.monitor, filepath.Join(dir, name), p.route, strings.Join(routes, ", "))
+		cf := filepath.Join(dir, name+".conf")
+		if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		servers[i] = &server{
+			name: name, bin: bin, conf: cf, logf: filepath.Join(dir, name+".log"),
+			clientURL: fmt.Sprintf("nats://127.0.0.1:%d", p.client),
+			monitor:   fmt.Sprintf("http://127.0.0.1:%d", p.monitor),
+		}
+		if err := servers[i].start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			servers[i].signal(syscall.SIGKILL)
+			servers[i].wait()
+		})
+	}
+	for _, s := range servers {
+		if err := s.waitHealthy(t.Context(), "", 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return servers
+}
+
+func (s *server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return fmt.Errorf("%s is running", s.name)
+	}
+	out, err := os.OpenFile(s.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("log of %s: %w", s.name, err)
+	}
+	cmd := exec.Command(s.bin, "--config", s.conf)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return fmt.Errorf("start %s: %w", s.name, err)
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited = cmd, exited
+	go func() { // owned by s: ends when the process does
+		_ = cmd.Wait()
+		out.Close()
+		s.mu.Lock()
+		s.cmd = nil
+		s.mu.Unlock()
+		close(exited)
+	}()
+	return nil
+}
+
+// signal sends sig to the running process; wait waits for its exit.
+func (s *server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(sig)
+	}
+}
+
+func (s *server) wait() {
+	s.mu.Lock()
+	exited := s.exited
+	s.mu.Unlock()
+	if exited != nil {
+		<-exited
+	}
+}
+
+func (s *server) waitHealthy(ctx context.Context, query string, d time.Duration) error {
+	c := http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := c.Get(s.monitor + "/healthz" + query)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nats-server %s not healthy after %s (log %s)", s.name, d, s.logf)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stream is one of the two streams and what its publishers were acked.
+type stream struct {
+	name, subject string
+	compression   jetstream.StoreCompression
+
+	mu        sync.Mutex
+	acks      map[string]uint64 // message id -> acked stream sequence
+	bytes     int64             // acked payload bytes
+	markBytes int64             // bytes at the last mark
+	errs      atomic.Int64      // publishes that failed (not acked)
+}
+
+func createStream(js jetstream.JetStream, st *stream) error {
+	cfg := jetstream.StreamConfig{
+		Name:        st.name,
+		Subjects:    []string{st.subject + ".>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    3,
+		Compression: st.compression,
+		Duplicates:  2 * time.Minute,
+	}
+	// A fresh cluster answers 503 until its meta leader is elected.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.CreateStream(ctx, cfg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("create stream %s: %w", st.name, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// publish publishes one message after another until ctx ends; a message
+// counts once the stream acks it. A failed publish is not retried (its id is
+// not used again), so an unacknowledged message may or may not be stored.
+func (st *stream) publish(ctx context.Context, js jetstream.JetStream, worker int) {
+	for i := 0; ctx.Err() == nil; i++ {
+		id := fmt.Sprintf("%d-%d", worker, i)
+		msg := &nats.Msg{Subject: st.subject + "." + strconv.Itoa(worker), Header: nats.Header{}, Data: payload(id)}
+		msg.Header.Set(jetstream.MsgIDHeader, id)
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ack, err := js.PublishMsg(pctx, msg, jetstream.WithExpectStream(st.name))
+		cancel()
+		if err != nil {
+			st.errs.Add(1)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		st.mu.Lock()
+		st.acks[id] = ack.Sequence
+		st.bytes += int64(len(msg.Data))
+		st.mu.Unlock()
+	}
+}
+
+func (st *stream) mark() {
+	st.mu.Lock()
+	st.markBytes = st.bytes
+	st.mu.Unlock()
+}
+
+func (st *stream) sinceMark() int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.bytes - st.markBytes
+}
+
+// waitGrowth waits until every stream was acked n more bytes since its last
+// mark, for at most d, and returns those that were not.
+func waitGrowth(streams []*stream, n int64, d time.Duration) []*stream {
+	deadline := time.Now().Add(d)
+	for {
+		var short []*stream
+		for _, st := range streams {
+			if st.sinceMark() < n {
+				short = append(short, st)
+			}
+		}
+		if len(short) == 0 || time.Now().After(deadline) {
+			return short
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// unbroken are the streams whose logs show no corruption yet: those the
+// test waits to take writes (a broken S2 stream may take none for good).
+func unbroken(streams []*stream, servers []*server) []*stream {
+	var ok []*stream
+	for _, st := range streams {
+		if len(st.logLines(servers)) == 0 {
+			ok = append(ok, st)
+		}
+	}
+	return ok
+}
+
+func ackSummary(streams []*stream) string {
+	var parts []string
+	for _, st := range streams {
+		st.mu.Lock()
+		parts = append(parts, fmt.Sprintf("%s %d msgs %.0f MB (%d failed)", st.name, len(st.acks), float64(st.bytes)/(1<<20), st.errs.Load()))
+		st.mu.Unlock()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// payload is message id's content: lines of text with numbers, 8-64 KB,
+// which S2 compresses, and which the check regenerates to compare.
+func payload(id string) []byte {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	x := h.Sum64()
+	size := 8<<10 + int(x%(56<<10))
+	b := make([]byte, 0, size+64)
+	for k := 0; len(b) < size; k++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b = append(b, id...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(k), 10)
+		b = append(b, ' ')
+		b = strconv.AppendFloat(b, float64(x>>40)/100, 'f', 2, 64)
+		b = append(b, '\n')
+	}
+	return b[:size]
+}
+
+// outcome is what check found in one stream.
+type outcome struct {
+	problems []string
+	summary  string
+}
+
+// check reads the stream back and its servers' logs: every acked message at
+// its sequence with its content, a leader, no corruption logged.
+func check(ctx context.Context, js jetstream.JetStream, st *stream, servers []*server) outcome {
+	var o outcome
+	st.mu.Lock()
+	acks := make(map[string]uint64, len(st.acks))
+	for id, seq := range st.acks {
+		acks[id] = seq
+	}
+	st.mu.Unlock()
+
+	// The uncompressed stream gets longer: a leader is what it must have.
+	wait := 20 * time.Second
+	if st.compression != jetstream.NoCompression {
+		wait = 8 * time.Second
+	}
+	leader, last, err := waitLeader(ctx, js, st.name, wait)
+	if err != nil {
+		o.problems = append(o.problems, err.Error())
+	}
+	found, bad, moved := 0, 0, 0
+	if err == nil {
+		seen, rerr := readAll(ctx, js, st.name, last, 30*time.Second)
+		if rerr != nil {
+			o.problems = append(o.problems, rerr.Error())
+		}
+		for id, seq := range acks {
+			got, ok := seen[id]
+			switch {
+			case !ok:
+			case !got.intact:
+				found++
+				bad++
+			case got.seq != seq:
+				found++
+				moved++
+			default:
+				found++
+			}
+		}
+	}
+	if lost := len(acks) - found; lost > 0 {
+		o.problems = append(o.problems, fmt.Sprintf("%d of %d acknowledged messages not readable", lost, len(acks)))
+	}
+	if bad > 0 {
+		o.problems = append(o.problems, fmt.Sprintf("%d acknowledged messages read back with other content", bad))
+	}
+	if moved > 0 {
+		o.problems = append(o.problems, fmt.Sprintf("%d acknowledged messages at another sequence than acked", moved))
+	}
+	lines := st.logLines(servers)
+	if len(lines) > 0 {
+		o.problems = append(o.problems, fmt.Sprintf("%d corruption lines in the servers' logs, first: %s", len(lines), lines[0]))
+	}
+	o.summary = fmt.Sprintf("%d acked, %d read back intact, leader %q, last seq %d, %d failed publishes, %d corruption log lines",
+		len(acks), found-bad-moved, leader, last, st.errs.Load(), len(lines))
+	return o
+}
+
+// waitLeader waits for the stream to report a leader; it returns the leader
+// and the stream's last sequence.
+func waitLeader(ctx context.Context, js jetstream.JetStream, name string, d time.Duration) (string, uint64, error) {
+	deadline := time.Now().Add(d)
+	var last error
+	for time.Now().Before(deadline) {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		s, err := js.Stream(rctx, name)
+		cancel()
+		if err == nil {
+			info := s.CachedInfo()
+			if info.Cluster != nil && info.Cluster.Leader != "" {
+				return info.Cluster.Leader, info.State.LastSeq, nil
+			}
+			err = errors.New("no leader")
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return "", 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return "", 0, fmt.Errorf("stream %s has no leader after %s: %w", name, d, last)
+}
+
+type readBack struct {
+	seq    uint64
+	intact bool
+}
+
+// readAll reads the stream from the start through sequence last with an
+// ordered consumer, comparing every message with its payload.
+func readAll(ctx context.Context, js jetstream.JetStream, name string, last uint64, d time.Duration) (map[string]readBack, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	seen := map[string]readBack{}
+	c, err := js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return seen, fmt.Errorf("read %s: %w", name, err)
+	}
+	var at uint64
+	for at < last {
+		if ctx.Err() != nil {
+			return seen, fmt.Errorf("read %s: at sequence %d of %d after %s", name, at, last, d)
+		}
+		batch, err := c.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil { // the ordered consumer recreates itself
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		for m := range batch.Messages() {
+			md, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			at = md.Sequence.Stream
+			id := m.Headers().Get(jetstream.MsgIDHeader)
+			seen[id] = readBack{seq: at, intact: bytes.Equal(m.Data(), payload(id))}
+		}
+	}
+	return seen, nil
+}
+
+// logLines are the lines of the servers' logs that say this stream's store
+// is corrupt: a critical write error or an S2 read failure.
+func (st *stream) logLines(servers []*server) []string {
+	tag := "[" + st.name + "]"
+	var lines []string
+	for _, s := range servers {
+		f, err := os.Open(s.logf)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			l := sc.Text()
+			if strings.Contains(l, tag) && (strings.Contains(l, "Critical write error") ||
+				strings.Contains(l, "s2: corrupt") || strings.Contains(l, "s2: unsupported") ||
+				strings.Contains(l, "compression reader")) {
+				lines = append(lines, s.name+": "+l)
+			}
+		}
+		f.Close()
+	}
+	return lines
+}
+
+// serverNotes are up to n distinct warnings and errors the servers logged
+// about the stream (the text after the level, without time and pid).
+func (st *stream) serverNotes(servers []*server, n int) []string {
+	tag := "[" + st.name + "]"
+	seen := map[string]bool{}
+	var notes []string
+	for _, s := range servers {
+		f, err := os.Open(s.logf)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() && len(notes) < n {
+			l := sc.Text()
+			i := max(strings.Index(l, "[ERR] "), strings.Index(l, "[WRN] "))
+			if i < 0 || !strings.Contains(l, tag) {
+				continue
+			}
+			if msg := l[i:]; !seen[msg] {
+				seen[msg] = true
+				notes = append(notes, s.name+": "+msg)
+			}
+		}
+		f.Close()
+	}
+	return notes
+}
