@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -199,7 +200,7 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 		Parser:  &parser.Config{Workers: b.o.Parsers, AlignWindow: b.o.AlignWindow},
 		Writer: &writer.Config{QuestDB: questdb.Config{ILP: b.o.QuestDB.ILP, PG: b.o.QuestDB.PG, Table: table},
 			Workers: b.o.Writers, FlushRows: b.o.FlushRows, SummaryEvery: time.Hour,
-			TimeOrder: b.o.TimeOrder, ApplyQueue: b.o.ApplyQueue, WithoutPairColumns: b.o.WithoutPairColumns}}
+			ApplyQueue: b.o.ApplyQueue, WithoutPairColumns: b.o.WithoutPairColumns}}
 	if _, env := os.LookupEnv("GOMEMLIMIT"); !env {
 		limit := local.SoftMemoryLimit(o)
 		prev := debug.SetMemoryLimit(limit)
@@ -231,11 +232,7 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 			err = serr
 		}
 	}()
-	led, err := ledger.Open(ctx, lp.JS)
-	if err != nil {
-		return nil, err
-	}
-	view, stopView, err := watchLedger(lp.Context(), led)
+	view, stopView, err := watchLedger(lp.Context(), lp.JS)
 	if err != nil {
 		return nil, err
 	}
@@ -340,11 +337,7 @@ func (b *bench) archiveStages(ctx context.Context, a *Archive) (stages []StageRS
 			err = serr
 		}
 	}()
-	led, err := ledger.Open(ctx, lp.JS)
-	if err != nil {
-		return nil, err
-	}
-	view, stopView, err := watchLedger(lp.Context(), led)
+	view, stopView, err := watchLedger(lp.Context(), lp.JS)
 	if err != nil {
 		return nil, err
 	}
@@ -436,32 +429,54 @@ func SubmitArchive(ctx context.Context, js jetstream.JetStream, path string, out
 	return json.NewEncoder(out).Encode(res)
 }
 
-// ledgerView follows every LEDGER entry (ledger.Watch) for the archive
-// step's waits.
+// ledgerView follows every LEDGER entry (ledger.Watch) for the steps'
+// waits: the last entry of each file, and when each file name was first
+// seen in each state (the latency step's phases).
 type ledgerView struct {
 	mu      sync.Mutex
 	entries map[string]contract.LedgerEntry
-	done    chan struct{} // closed when the watch ended
+	at      map[string]map[string]time.Time // name → state → first seen
+	done    chan struct{}                   // closed when the watch ended
 }
 
 // watchLedger starts the view; stop ends its goroutine and waits for it.
-func watchLedger(ctx context.Context, led *ledger.Ledger) (v *ledgerView, stop func(), err error) {
+func watchLedger(ctx context.Context, js jetstream.JetStream) (v *ledgerView, stop func(), err error) {
+	led, err := ledger.Open(ctx, js)
+	if err != nil {
+		return nil, nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	events, err := led.Watch(ctx)
 	if err != nil {
 		cancel()
 		return nil, nil, err
 	}
-	v = &ledgerView{entries: map[string]contract.LedgerEntry{}, done: make(chan struct{})}
+	v = &ledgerView{entries: map[string]contract.LedgerEntry{}, at: map[string]map[string]time.Time{}, done: make(chan struct{})}
 	go func() {
 		defer close(v.done)
 		for ev := range events {
+			now := time.Now()
 			v.mu.Lock()
 			v.entries[ev.Entry.FileID] = ev.Entry
+			m := v.at[ev.Entry.Name]
+			if m == nil {
+				m = map[string]time.Time{}
+				v.at[ev.Entry.Name] = m
+			}
+			if _, ok := m[ev.Entry.State]; !ok {
+				m[ev.Entry.State] = now
+			}
 			v.mu.Unlock()
 		}
 	}()
 	return v, func() { cancel(); <-v.done }, nil
+}
+
+// times is when the file name was first seen in each state.
+func (v *ledgerView) times(name string) map[string]time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return maps.Clone(v.at[name])
 }
 
 // count is how many entries are in one of states; an error when one was

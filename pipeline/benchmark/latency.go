@@ -2,23 +2,17 @@ package benchmark
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/local"
 	"github.com/feefifofunds/feefifofunds/pipeline/parser"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
-	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 	"github.com/feefifofunds/feefifofunds/pipeline/watcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/writer"
 )
@@ -110,11 +104,11 @@ func (b *bench) latency(ctx context.Context) (res *LatencyResult, err error) {
 			res, err = nil, serr
 		}
 	}()
-	seen, err := watchLedgerTimes(lp.Context(), lp.JS)
+	seen, stopSeen, err := watchLedger(lp.Context(), lp.JS)
 	if err != nil {
 		return nil, err
 	}
-	defer seen.stop()
+	defer stopSeen()
 
 	res = &LatencyResult{Table: table, Files: n, RowsPerFile: LatencyRowsPerFile, SettleSecs: settle.Seconds()}
 	phases := make([][]float64, len(latencyPhases))
@@ -209,74 +203,6 @@ func (b *bench) drop(lp *local.Pipeline, f File, inbox, table string) (dropTimes
 		return d, fmt.Errorf("%s is in ingested/ but count() sees %d of its %d rows", name, got, f.Rows)
 	}
 	return d, nil
-}
-
-// ledgerTimes records when the LEDGER bucket first showed each file (by
-// name) in each state. Its goroutine is owned by the step: stop ends it.
-type ledgerTimes struct {
-	mu     sync.Mutex
-	at     map[string]map[string]time.Time
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func watchLedgerTimes(ctx context.Context, js jetstream.JetStream) (*ledgerTimes, error) {
-	kv, err := js.KeyValue(ctx, topology.BucketLedger)
-	if err != nil {
-		return nil, fmt.Errorf("ledger bucket: %w", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("watch the ledger: %w", err)
-	}
-	lt := &ledgerTimes{at: map[string]map[string]time.Time{}, cancel: cancel}
-	lt.wg.Add(1)
-	go func() {
-		defer lt.wg.Done()
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil || e.Operation() != jetstream.KeyValuePut {
-					continue
-				}
-				now := time.Now()
-				var le contract.LedgerEntry
-				if json.Unmarshal(e.Value(), &le) != nil {
-					continue
-				}
-				lt.mu.Lock()
-				m := lt.at[le.Name]
-				if m == nil {
-					m = map[string]time.Time{}
-					lt.at[le.Name] = m
-				}
-				if _, ok := m[le.State]; !ok {
-					m[le.State] = now
-				}
-				lt.mu.Unlock()
-			}
-		}
-	}()
-	return lt, nil
-}
-
-func (lt *ledgerTimes) times(name string) map[string]time.Time {
-	lt.mu.Lock()
-	defer lt.mu.Unlock()
-	return maps.Clone(lt.at[name])
-}
-
-func (lt *ledgerTimes) stop() {
-	lt.cancel()
-	lt.wg.Wait()
 }
 
 // percentile is the nearest-rank percentile of sorted values.
