@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/chaos"
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 )
 
@@ -196,21 +197,14 @@ func TestS2DoubleKill(t *testing.T) {
 // installs it).
 func natsServerBin(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("nats-server"); err == nil {
+	p, err := chaos.FindNATSServer()
+	if err == nil {
 		return p
 	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), string(os.PathListSeparator))
-		p := filepath.Join(first, "bin", "nats-server")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	why := "no nats-server binary in PATH or $(go env GOPATH)/bin: GOSUMDB=off go install github.com/nats-io/nats-server/v2@v2.15.2"
 	if os.Getenv("CI") == "true" {
-		t.Fatal(why + " (.ci/run installs it, so under CI this test must run)")
+		t.Fatal(err.Error() + " (.ci/run installs it, so under CI this test must run)")
 	}
-	t.Skip(why)
+	t.Skip(err.Error())
 	return ""
 }
 

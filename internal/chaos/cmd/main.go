@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -78,8 +77,8 @@ func run(o chaos.Options) error {
 	}
 	o.Repo = repo
 	if o.NATSServer == "" {
-		if o.NATSServer, err = findNATSServer(); err != nil {
-			return err
+		if o.NATSServer, err = chaos.FindNATSServer(); err != nil {
+			return fmt.Errorf("%w (or --nats-server PATH)", err)
 		}
 	}
 	if o.Trials < 1 || o.Files < 1 || o.Waves < 1 || o.Parsers < 1 || o.Writers < 1 {
@@ -106,25 +105,4 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// findNATSServer looks in PATH, then where `go install` puts it.
-func findNATSServer() (string, error) {
-	if p, err := exec.LookPath("nats-server"); err == nil {
-		return p, nil
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(string(trimNL(out)), "bin", "nats-server")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("no nats-server found: GOSUMDB=off go install github.com/nats-io/nats-server/v2@v2.15.2 (or --nats-server PATH)")
-}
-
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
