@@ -110,7 +110,6 @@ fails (e.g. a row count does not match).`,
 	f.IntVar(&o.Parsers, "parsers", parser.DefaultWorkers, "parser workers")
 	f.IntVar(&o.Writers, "writers", writer.DefaultWorkers, "writer workers (parallel ILP senders)")
 	f.IntVar(&o.FlushRows, "flush-rows", writer.DefaultFlushRows, "rows per ILP request")
-	f.BoolVar(&o.TimeOrder, "time-order", false, "writers send a request's rows in open-time order across its batches (lever)")
 	f.IntVar(&o.ApplyQueue, "apply-queue", 0, "writer requests queued behind the one waiting for its WAL apply (lever)")
 	f.DurationVar(&o.AlignWindow, "align-window", parser.DefaultAlignWindow, "parsers keep files this close in open time (negative: off) (lever)")
 	f.StringVar(&o.QuestDBMetrics, "questdb-metrics", "", "QuestDB Prometheus endpoint, for the write amplification (default: port 9003 of the ILP host)")

@@ -42,8 +42,6 @@ Any number of writers may run against the same NATS: they share the work.`,
 			cli.Bind(fs, "flush-interval", "FFF_WRITER_FLUSH_INTERVAL")
 			fs.IntVar(&cfg.MaxAckPending, "max-ack-pending", writer.DefaultMaxAckPending, "batches all writers together may hold unacknowledged (consumer setting)")
 			cli.Bind(fs, "max-ack-pending", "FFF_WRITER_MAX_ACK_PENDING")
-			fs.BoolVar(&cfg.TimeOrder, "time-order", false, "send a request's rows in open-time order across its batches instead of batch after batch")
-			cli.Bind(fs, "time-order", "FFF_WRITER_TIME_ORDER")
 			fs.IntVar(&cfg.ApplyQueue, "apply-queue", 0, "committed requests a worker may queue behind the one waiting for QuestDB's WAL apply")
 			cli.Bind(fs, "apply-queue", "FFF_WRITER_APPLY_QUEUE")
 			fs.BoolVar(&cfg.Migrate, "migrate", true, "apply pending schema migrations to the table at start")

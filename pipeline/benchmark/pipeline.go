@@ -36,7 +36,7 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 	lp, err := local.Start(ctx, local.Options{Store: p.store, Name: "fff-bench", Log: b.stageLog,
 		Parser: &parser.Config{Workers: b.o.Parsers, AlignWindow: b.o.AlignWindow},
 		Writer: &writer.Config{QuestDB: p.qdb, Workers: b.o.Writers, FlushRows: b.o.FlushRows, SummaryEvery: time.Hour,
-			TimeOrder: b.o.TimeOrder, ApplyQueue: b.o.ApplyQueue, WithoutPairColumns: b.o.WithoutPairColumns}})
+			ApplyQueue: b.o.ApplyQueue, WithoutPairColumns: b.o.WithoutPairColumns}})
 	if err != nil {
 		return 0, err
 	}

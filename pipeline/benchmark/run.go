@@ -37,9 +37,8 @@ type Options struct {
 	Writers           int
 	FlushRows         int
 	ComparePartitions bool // also run end to end into a PARTITION BY DAY table
-	// Writer levers (writer.Config): TimeOrder, ApplyQueue and
+	// Writer levers (writer.Config): ApplyQueue and
 	// WithoutPairColumns, to measure each against the defaults.
-	TimeOrder          bool
 	ApplyQueue         int
 	WithoutPairColumns bool
 	// AlignWindow is the parsers' (parser.Config.AlignWindow; 0: default).
@@ -147,18 +146,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	m := rep.Machine
 	b.say("fff bench: %d CPUs (%s), %d MB RAM, %s%s", m.CPUs, m.CPUModel, m.MemoryMB, m.Go, ifSet(", ", m.QuestDB))
-	order := "arrival order"
-	if o.TimeOrder {
-		order = "open-time order"
-	}
 	align := "files aligned within " + o.AlignWindow.String()
 	if o.AlignWindow < 0 {
 		align = "files not aligned"
 	} else if o.AlignWindow == 0 {
 		align = "files aligned within " + parser.DefaultAlignWindow.String()
 	}
-	b.say("settings: parsers %d × batches of %d candles, %s; writers %d, flush %s rows or %s, rows in %s, apply queue %d, max ack pending %d; table PARTITION BY MONTH%s",
-		o.Parsers, parser.DefaultBatchSize, align, o.Writers, thousands(int64(o.FlushRows)), writer.DefaultFlushInterval, order, o.ApplyQueue,
+	b.say("settings: parsers %d × batches of %d candles, %s; writers %d, flush %s rows or %s, apply queue %d, max ack pending %d; table PARTITION BY MONTH%s",
+		o.Parsers, parser.DefaultBatchSize, align, o.Writers, thousands(int64(o.FlushRows)), writer.DefaultFlushInterval, o.ApplyQueue,
 		writer.DefaultMaxAckPending, ifSet("; ", map[bool]string{true: "base, quote, origin left out"}[o.WithoutPairColumns]))
 
 	fail := func(step string, err error) {

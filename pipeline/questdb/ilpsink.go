@@ -1,12 +1,10 @@
 package questdb
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,12 +43,7 @@ type ILPSink struct {
 	// lastFlush is how long the last accepted request took.
 	lastFlush time.Duration
 
-	// timeOrder sends each request's rows in open-time order across its
-	// batches (SinkOptions.TimeOrder); copies and heap are its buffers.
-	timeOrder     bool
 	noPairColumns bool
-	copies        []*contract.Batch
-	heap          [][2]int
 }
 
 // SinkOptions are an ILPSink's optional behaviours.
@@ -59,11 +52,6 @@ type SinkOptions struct {
 	// the start: grown by doubling instead, a 200,000-row request leaves a
 	// 64 MB buffer and as much garbage behind, per sender.
 	Rows int
-	// TimeOrder sends the rows of a request in open-time order across its
-	// batches rather than batch after batch. A request that mixes pairs (or
-	// files) whose times overlap is then one ordered run, which QuestDB's
-	// WAL apply need not sort; see docs/PERFORMANCE.md for what it measured.
-	TimeOrder bool
 	// WithoutPairColumns leaves base, quote and origin out of every row
 	// (NULL in the table). Only the benchmark sets it, to measure what the
 	// three constant-per-batch symbols cost.
@@ -137,12 +125,8 @@ func NewILPSink(ilpConf, table string, o SinkOptions) (*ILPSink, error) {
 	if rows > 0 && !strings.Contains(ilpConf, "init_buf_size=") {
 		conf += fmt.Sprintf("init_buf_size=%d;", min(rows*ILPBytesPerRow, 512<<20))
 	}
-	return &ILPSink{conf: conf, table: table, timeOrder: o.TimeOrder, noPairColumns: o.WithoutPairColumns}, nil
+	return &ILPSink{conf: conf, table: table, noPairColumns: o.WithoutPairColumns}, nil
 }
-
-// TimeOrdered tells whether requests are sent in open-time order; such a
-// sink encodes at Commit, so adding while gathering would be wasted.
-func (s *ILPSink) TimeOrdered() bool { return s.timeOrder }
 
 // Table is the table the sink writes to.
 func (s *ILPSink) Table() string { return s.table }
@@ -181,17 +165,7 @@ func (s *ILPSink) Pending() int { return s.rows }
 
 // Add appends a batch's candles to the pending request. vwap and trades are
 // left out (NULL in QuestDB) when the batch does not have them.
-//
-// A time-ordered sink (SinkOptions.TimeOrder) encodes at Commit, when it has
-// every batch of the request, so Add does nothing there.
 func (s *ILPSink) Add(ctx context.Context, b *contract.Batch) error {
-	if s.timeOrder {
-		return nil
-	}
-	return s.addBatch(ctx, b)
-}
-
-func (s *ILPSink) addBatch(ctx context.Context, b *contract.Batch) error {
 	if err := s.connect(ctx); err != nil {
 		return err
 	}
@@ -205,40 +179,39 @@ func (s *ILPSink) addBatch(ctx context.Context, b *contract.Batch) error {
 }
 
 func (s *ILPSink) add(ctx context.Context, b *contract.Batch) error {
+	snd := s.sender
+	origin := b.Origin.String()
+	iv := int64(b.IntervalMinutes)
 	for i := range b.Candles {
-		if err := s.addRow(ctx, b, &b.Candles[i]); err != nil {
-			return fmt.Errorf("candle %d (open time %d): %w", i, b.Candles[i].Time, err)
+		c := &b.Candles[i]
+		snd.Table(s.table).Symbol("source", b.Source).Symbol("pair", b.Pair)
+		if !s.noPairColumns {
+			// An empty symbol would be stored as "" rather than NULL.
+			if b.Base != "" {
+				snd.Symbol("base", b.Base)
+			}
+			if b.Quote != "" {
+				snd.Symbol("quote", b.Quote)
+			}
+			snd.Symbol("origin", origin)
+		}
+		snd.Int64Column("interval_minutes", iv).
+			Float64Column("open", c.Open).
+			Float64Column("high", c.High).
+			Float64Column("low", c.Low).
+			Float64Column("close", c.Close)
+		if c.HasVWAP() {
+			snd.Float64Column("vwap", c.VWAP)
+		}
+		snd.Float64Column("volume", c.Volume)
+		if c.HasTrades() {
+			snd.Int64Column("trades", c.Trades)
+		}
+		if err := snd.At(ctx, time.Unix(c.Time, 0)); err != nil {
+			return fmt.Errorf("candle %d (open time %d): %w", i, c.Time, err)
 		}
 	}
 	return nil
-}
-
-func (s *ILPSink) addRow(ctx context.Context, b *contract.Batch, c *contract.Candle) error {
-	snd := s.sender
-	snd.Table(s.table).Symbol("source", b.Source).Symbol("pair", b.Pair)
-	if !s.noPairColumns {
-		// An empty symbol would be stored as "" rather than NULL.
-		if b.Base != "" {
-			snd.Symbol("base", b.Base)
-		}
-		if b.Quote != "" {
-			snd.Symbol("quote", b.Quote)
-		}
-		snd.Symbol("origin", b.Origin.String())
-	}
-	snd.Int64Column("interval_minutes", int64(b.IntervalMinutes)).
-		Float64Column("open", c.Open).
-		Float64Column("high", c.High).
-		Float64Column("low", c.Low).
-		Float64Column("close", c.Close)
-	if c.HasVWAP() {
-		snd.Float64Column("vwap", c.VWAP)
-	}
-	snd.Float64Column("volume", c.Volume)
-	if c.HasTrades() {
-		snd.Int64Column("trades", c.Trades)
-	}
-	return snd.At(ctx, time.Unix(c.Time, 0))
 }
 
 // Flush sends the pending rows as one request. Whatever the outcome, nothing
@@ -268,7 +241,7 @@ func (s *ILPSink) Write(ctx context.Context, batches []*contract.Batch) error {
 		s.discard(ctx)
 	}
 	for _, b := range batches {
-		if err := s.addBatch(ctx, b); err != nil {
+		if err := s.Add(ctx, b); err != nil {
 			s.discard(ctx)
 			return err
 		}
@@ -351,16 +324,13 @@ func (s *ILPSink) sendRange(ctx context.Context, lo, hi, n int, get BatchFunc) (
 	if err := s.connect(ctx); err != nil {
 		return 0, err
 	}
-	if s.timeOrder {
-		return s.sendInTimeOrder(ctx, lo, hi, get)
-	}
 	for i := lo; i < hi; i++ {
 		b, err := get(i)
 		if err != nil {
 			s.discard(ctx)
 			return 0, &rejectedError{err}
 		}
-		if err := s.addBatch(ctx, b); err != nil {
+		if err := s.Add(ctx, b); err != nil {
 			rows := s.rows
 			s.discard(ctx)
 			return rows, err
@@ -399,93 +369,4 @@ func redactedAddr(conf string) string {
 		return "QuestDB"
 	}
 	return addr
-}
-
-// sendInTimeOrder sends batches [lo, hi) as one request whose rows are in
-// open-time order across the batches. Each batch is copied (get may reuse
-// its result), sorted if it is not already, and the copies are merged.
-func (s *ILPSink) sendInTimeOrder(ctx context.Context, lo, hi int, get BatchFunc) (int, error) {
-	n := hi - lo
-	for len(s.copies) < n {
-		s.copies = append(s.copies, new(contract.Batch))
-	}
-	bs := s.copies[:n]
-	rows := 0
-	for i := lo; i < hi; i++ {
-		b, err := get(i)
-		if err != nil {
-			s.discard(ctx)
-			return 0, &rejectedError{err}
-		}
-		c := bs[i-lo]
-		cs := c.Candles[:0]
-		*c = *b
-		c.Candles = append(cs, b.Candles...)
-		if !slices.IsSortedFunc(c.Candles, func(x, y contract.Candle) int { return cmp.Compare(x.Time, y.Time) }) {
-			slices.SortStableFunc(c.Candles, func(x, y contract.Candle) int { return cmp.Compare(x.Time, y.Time) })
-		}
-		rows += len(c.Candles)
-	}
-	if err := s.addInTimeOrder(ctx, bs); err != nil {
-		s.discard(ctx)
-		if n == 1 {
-			return rows, &rejectedError{fmt.Errorf("batch %s of %s: %w", bs[0].MsgID(), bs[0].Pair, err)}
-		}
-		return rows, &rejectedError{err}
-	}
-	s.batches, s.rows = n, rows
-	return rows, s.Flush(ctx)
-}
-
-// addInTimeOrder encodes the candles of bs (each sorted by open time) in
-// open-time order across them: a k-way merge over a binary heap of cursors
-// (batch, candle), ties taken in batch order.
-func (s *ILPSink) addInTimeOrder(ctx context.Context, bs []*contract.Batch) error {
-	h := s.heap[:0]
-	for bi, b := range bs {
-		if len(b.Candles) > 0 {
-			h = append(h, [2]int{bi, 0})
-		}
-	}
-	less := func(x, y [2]int) bool {
-		tx, ty := bs[x[0]].Candles[x[1]].Time, bs[y[0]].Candles[y[1]].Time
-		return tx < ty || (tx == ty && x[0] < y[0])
-	}
-	down := func(i int) {
-		for {
-			l := 2*i + 1
-			if l >= len(h) {
-				return
-			}
-			m := l
-			if r := l + 1; r < len(h) && less(h[r], h[l]) {
-				m = r
-			}
-			if !less(h[m], h[i]) {
-				return
-			}
-			h[i], h[m] = h[m], h[i]
-			i = m
-		}
-	}
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		down(i)
-	}
-	for len(h) > 0 {
-		top := h[0]
-		b := bs[top[0]]
-		if err := s.addRow(ctx, b, &b.Candles[top[1]]); err != nil {
-			s.heap = h
-			return fmt.Errorf("batch %s candle %d (open time %d): %w", b.MsgID(), top[1], b.Candles[top[1]].Time, err)
-		}
-		if top[1]+1 < len(b.Candles) {
-			h[0][1]++
-		} else {
-			h[0] = h[len(h)-1]
-			h = h[:len(h)-1]
-		}
-		down(0)
-	}
-	s.heap = h
-	return nil
 }

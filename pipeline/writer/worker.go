@@ -61,7 +61,7 @@ type worker struct {
 
 func (w *worker) run(ctx context.Context) {
 	sink, err := questdb.NewILPSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table,
-		questdb.SinkOptions{Rows: w.cfg.FlushRows, TimeOrder: w.cfg.TimeOrder, WithoutPairColumns: w.cfg.WithoutPairColumns})
+		questdb.SinkOptions{Rows: w.cfg.FlushRows, WithoutPairColumns: w.cfg.WithoutPairColumns})
 	if err != nil {
 		// Run checked the settings already.
 		w.log.Error("writer worker cannot start", "err", err)

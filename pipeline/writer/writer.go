@@ -55,11 +55,6 @@ type Config struct {
 	// MaxAckPending caps the messages writers hold unacknowledged (the
 	// durable consumer's setting, shared by every writer process).
 	MaxAckPending int
-	// TimeOrder sends a request's rows in open-time order across its
-	// batches instead of batch after batch (questdb.SinkOptions.TimeOrder).
-	// Off by default: measured, it cost the writer a fifth more CPU and
-	// QuestDB wrote as much (docs/PERFORMANCE.md).
-	TimeOrder bool
 	// ApplyQueue is how many committed requests a worker may have queued
 	// behind the one whose WAL apply it is waiting for (default 0: one waits
 	// while the next is gathered and sent). More lets QuestDB apply several
