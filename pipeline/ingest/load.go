@@ -198,14 +198,24 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 			// QuestDB merges far more cheaply (docs/PERFORMANCE.md).
 			prepared := make([]hashed, len(group))
 			errs := make([]error, len(group))
+			// Stopping, what was stored and not queued is deleted again.
+			unprepare := func(from int) {
+				for i := from; i < len(group); i++ {
+					if errs[i] == nil {
+						sub.unprepare(ctx, group[i], prepared[i])
+					}
+				}
+			}
 			for i, c := range group {
 				if stopSubmitting.Load() || ctx.Err() != nil {
+					unprepare(0)
 					return
 				}
 				prepared[i], errs[i] = sub.prepare(ctx, c, sopts)
 			}
 			for i, c := range group {
 				if stopSubmitting.Load() || ctx.Err() != nil {
+					unprepare(i)
 					return
 				}
 				var s Submission

@@ -121,10 +121,12 @@ func (s *Submitter) Submit(ctx context.Context, c Candidate, opts SubmitOptions)
 	return s.submitHashed(ctx, c, content, size, opts)
 }
 
-// hashed is a candidate's content hash and size, as hashOf read them.
+// hashed is a candidate's content hash and size, as hashOf read them, and
+// whether prepare stored its bytes.
 type hashed struct {
 	content string
 	size    int64
+	stored  bool
 }
 
 // prepare hashes a candidate and, unless the ledger already has that file
@@ -150,7 +152,30 @@ func (s *Submitter) prepare(ctx context.Context, c Candidate, opts SubmitOptions
 			return h, err
 		}
 	}
-	return h, s.store(ctx, c, id, content, size)
+	if err := s.store(ctx, c, id, content, size); err != nil {
+		return h, err
+	}
+	h.stored = true
+	return h, nil
+}
+
+// unprepare deletes the bytes prepare stored for a candidate that will not
+// be queued after all (the load stops first): without a ledger entry
+// nothing else would ever delete them. Bytes another submission queued
+// meanwhile (the ledger has the file) stay.
+func (s *Submitter) unprepare(ctx context.Context, c Candidate, h hashed) {
+	if !h.stored {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	id := ledger.FileID(h.content, c.Pair, c.Interval, c.Member)
+	if _, _, err := s.led.Get(ctx, id); !errors.Is(err, ledger.ErrNotFound) {
+		return
+	}
+	if err := s.obj.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		s.log.Warn("cannot delete the stored bytes of a file that was not queued", "file", c.Name, "err", err)
+	}
 }
 
 // SubmitGroup submits candidates the way a bulk load does: every one stored
@@ -170,6 +195,11 @@ func (s *Submitter) SubmitGroup(ctx context.Context, cands []Candidate, opts Sub
 	}
 	for i, c := range cands {
 		if errs[i] != nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			s.unprepare(ctx, c, prepared[i])
+			errs[i] = err
 			continue
 		}
 		subs[i], errs[i] = s.submitHashed(ctx, c, prepared[i].content, prepared[i].size, opts)
