@@ -21,7 +21,8 @@ func TestBenchArchive(t *testing.T) {
 	pool, ilp, pg := testenv.ConnectQuestDB(t)
 	start := time.Now()
 	out, errb, err := run(t, 240*time.Second, "bench", "--rows", "1000", "--files", "1", "--rss-file-size", "0",
-		"--archive-rows", "20000", "--json", "--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir())
+		"--archive-rows", "20000", "--latency-files", "0", "--gapscan-rows", "0", "--skip-replay",
+		"--json", "--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir())
 	t.Logf("took %s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), errb)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
