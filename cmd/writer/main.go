@@ -42,6 +42,8 @@ Any number of writers may run against the same NATS: they share the work.`,
 			cli.Bind(fs, "flush-interval", "FFF_WRITER_FLUSH_INTERVAL")
 			fs.IntVar(&cfg.MaxAckPending, "max-ack-pending", writer.DefaultMaxAckPending, "batches all writers together may hold unacknowledged (consumer setting)")
 			cli.Bind(fs, "max-ack-pending", "FFF_WRITER_MAX_ACK_PENDING")
+			fs.DurationVar(&cfg.AckWait, "ack-wait", writer.DefaultAckWait, "how long a delivered batch that never reached a writer waits to be delivered again (consumer setting; held batches are kept alive every quarter of it)")
+			cli.Bind(fs, "ack-wait", "FFF_WRITER_ACK_WAIT")
 			fs.IntVar(&cfg.ApplyQueue, "apply-queue", 0, "committed requests a worker may queue behind the one waiting for QuestDB's WAL apply")
 			cli.Bind(fs, "apply-queue", "FFF_WRITER_APPLY_QUEUE")
 			fs.BoolVar(&cfg.Migrate, "migrate", true, "apply pending schema migrations to the table at start")

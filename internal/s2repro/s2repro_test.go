@@ -581,9 +581,19 @@ func readAll(ctx context.Context, js jetstream.JetStream, name string, last uint
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	seen := map[string]readBack{}
-	c, err := js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return seen, fmt.Errorf("read %s: %w", name, err)
+	// Right after restarts the meta layer can answer 503 for a while even
+	// with the stream led: creating the consumer is retried to the deadline.
+	var c jetstream.Consumer
+	for {
+		var err error
+		if c, err = js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{}); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return seen, fmt.Errorf("read %s: no consumer within %s: %w", name, d, err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	var at uint64
 	for at < last {

@@ -104,7 +104,7 @@ type PipelineResult struct {
 	// applied during the run (its metrics; 1.0 is pure appends).
 	WriteAmplification float64 `json:"questdb_write_amplification,omitempty"`
 	// Redelivered messages of the writer's and parser's consumers: each
-	// one held the run up for the consumer's AckWait (60s, 30s).
+	// one held the run up for the consumer's AckWait (30s each).
 	WriterRedelivered int   `json:"writer_redelivered"`
 	ParserRedelivered int   `json:"parser_redelivered"`
 	Requests          int64 `json:"requests,omitempty"`

@@ -255,19 +255,40 @@ func (s *Submitter) submitHashed(ctx context.Context, c Candidate, content strin
 		if err != nil {
 			return Submission{}, err
 		}
-		if err := s.publish(ctx, e, size, opts); err != nil {
-			// Undo the entry so a retry queues the file again instead of
-			// waiting for work that was never published.
-			if exists {
-				_, _ = s.led.Put(ctx, have, nrev)
-			} else {
-				_ = s.led.Delete(ctx, id, nrev)
-			}
-			return Submission{}, err
+		if err := s.publishRetrying(ctx, e, size, opts); err != nil {
+			// The entry stays. A publish that failed may still have been
+			// stored (its PubAck lost with a leader): undoing the entry then
+			// made the parser's reports land on no entry and be dropped, and
+			// the retry's event was dropped as a duplicate of the first, so
+			// the file waited QUEUED for ever (seen on a 3-node cluster).
+			// A retry of the submission finds the entry in flight; if the
+			// event was in fact lost, RequeueLost publishes it again.
+			return Submission{}, fmt.Errorf("%s is QUEUED in the ledger, but its work may not be published: %w", c.Name, err)
 		}
 		return Submission{Outcome: Queued, Entry: e, Revision: nrev}, nil
 	}
 	return Submission{}, fmt.Errorf("%s: the ledger entry kept changing under us", c.Name)
+}
+
+// publishRetrying publishes a file's work, trying again twice soon after a
+// failure (a leader election takes a few seconds). The message id is the
+// same every time, so an attempt that was stored after all is not stored twice.
+func (s *Submitter) publishRetrying(ctx context.Context, e contract.LedgerEntry, size int64, opts SubmitOptions) error {
+	var err error
+	for i, pause := range []time.Duration{0, 500 * time.Millisecond, 2 * time.Second} {
+		if i > 0 {
+			s.log.Debug("publish of a file's work failed; trying again", "file", e.Name, "in", pause, "err", err)
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(pause):
+			}
+		}
+		if err = s.publish(ctx, e, size, opts); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 func (s *Submitter) publish(ctx context.Context, e contract.LedgerEntry, size int64, opts SubmitOptions) error {
@@ -398,8 +419,8 @@ func (m multiCloser) Close() error {
 
 // RequeueLost publishes again the work of files whose ledger entry is QUEUED
 // while no work is left in the FILES stream: the event was lost between the
-// ledger write and the publish (a crash, or a publish error whose undo also
-// failed), and nothing else would ever parse the file. The event goes out
+// ledger write and the publish (a crash, or a publish that failed three
+// times), and nothing else would ever parse the file. The event goes out
 // under the run's own message id, so one that was in fact published is
 // dropped as a duplicate within the window, and parsed again harmlessly
 // after it. Entries changed less than minAge ago are left alone: their

@@ -2,16 +2,14 @@ package topology_test
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
-	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
@@ -22,52 +20,8 @@ func TestClusterReplicas3(t *testing.T) {
 	if testing.Short() {
 		t.Skip("3-node cluster test (about 10 s) skipped with -short")
 	}
-	const n = 3
-	var clusterPorts [n]int
-	for i := range clusterPorts {
-		p, err := natsembed.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		clusterPorts[i] = p
-	}
-	var routes []string
-	for _, p := range clusterPorts {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-	}
-	servers := make([]*natsembed.Server, n)
-	started := make(chan error, n)
-	for i := range n {
-		go func() {
-			s, err := natsembed.Start(natsembed.Config{
-				StoreDir:    t.TempDir(),
-				ServerName:  fmt.Sprintf("fff-%d", i+1),
-				ClusterName: "fff",
-				ClusterPort: clusterPorts[i],
-				Routes:      routes,
-			})
-			servers[i] = s
-			started <- err
-		}()
-	}
-	for range n {
-		if err := <-started; err != nil {
-			t.Fatalf("start node: %v", err)
-		}
-	}
-	stopped := map[int]bool{}
-	t.Cleanup(func() {
-		for i, s := range servers {
-			if s != nil && !stopped[i] {
-				s.Stop()
-			}
-		}
-	})
-	var urls []string
-	for _, s := range servers {
-		urls = append(urls, s.URL())
-	}
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	c := testenv.StartCluster(t, 3)
+	nc, err := nats.Connect(c.URLs(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,17 +79,7 @@ func TestClusterReplicas3(t *testing.T) {
 
 	// Stop the stream's leader: the hardest node to lose.
 	leader := info.Cluster.Leader
-	victim := -1
-	for i, srv := range servers {
-		if srv.Name() == leader {
-			victim = i
-		}
-	}
-	if victim < 0 {
-		t.Fatalf("leader %q is none of the nodes", leader)
-	}
-	servers[victim].Stop()
-	stopped[victim] = true
+	c.Stop(t, leader)
 
 	// The batch is still there, readable through the surviving nodes, and
 	// the stream still takes writes (two of three is a quorum).

@@ -263,12 +263,18 @@ func ParserConsumer() jetstream.ConsumerConfig {
 // batch), and poison batches are dead-lettered by the writer itself
 // (undecodable, or refused by QuestDB). A limit would make JetStream stop
 // delivering a batch silently, losing its rows.
-func WriterConsumer(maxAckPending int) jetstream.ConsumerConfig {
+//
+// AckWait (default 30 s) is also how long a delivery lost in flight (a
+// connection or the consumer's leader gone) waits to be made again.
+func WriterConsumer(maxAckPending int, ackWait time.Duration) jetstream.ConsumerConfig {
 	if maxAckPending <= 0 {
 		maxAckPending = 1024
 	}
+	if ackWait <= 0 {
+		ackWait = 30 * time.Second
+	}
 	return consumer(ConsumerWriter, "Writers: competing consumers committing candle batches to QuestDB", SubjectCandles,
-		60*time.Second, -1, maxAckPending)
+		ackWait, -1, maxAckPending)
 }
 
 // FetcherConsumer reads fill requests for one exchange. MaxDeliver is

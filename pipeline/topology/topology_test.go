@@ -237,7 +237,7 @@ func TestEnsureConsumer(t *testing.T) {
 		cfg    jetstream.ConsumerConfig
 	}{
 		{topology.StreamFiles, topology.ParserConsumer()},
-		{topology.StreamCandles, topology.WriterConsumer(0)},
+		{topology.StreamCandles, topology.WriterConsumer(0, 0)},
 		{topology.StreamFills, topology.FetcherConsumer(topology.SourceKraken)},
 		{topology.StreamProgress, topology.ProgressConsumer()},
 	} {
@@ -265,7 +265,7 @@ func TestEnsureConsumer(t *testing.T) {
 	}
 
 	// Tunables are updated in place.
-	w := topology.WriterConsumer(64)
+	w := topology.WriterConsumer(64, 0)
 	c, err := topology.EnsureConsumer(ctx, js, topology.StreamCandles, w)
 	if err != nil {
 		t.Fatalf("update max ack pending: %v", err)
@@ -281,12 +281,12 @@ func TestEnsureConsumerRefusesConflicts(t *testing.T) {
 	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
 		t.Fatal(err)
 	}
-	byHand := topology.WriterConsumer(0)
+	byHand := topology.WriterConsumer(0, 0)
 	byHand.FilterSubject = "candles.kraken.>"
 	if _, err := js.CreateConsumer(ctx, topology.StreamCandles, byHand); err != nil {
 		t.Fatal(err)
 	}
-	_, err := topology.EnsureConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(0))
+	_, err := topology.EnsureConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(0, 0))
 	if err == nil || !strings.Contains(err.Error(), "filter_subject=candles.kraken.>") || !strings.Contains(err.Error(), "consumer writer") {
 		t.Fatalf("conflicting filter: %v", err)
 	}
@@ -398,7 +398,7 @@ func TestWaitConsumer(t *testing.T) {
 	ctx := ctxT(t)
 	got := make(chan error, 1)
 	go func() {
-		_, err := topology.WaitConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(0), testenv.Logger(t))
+		_, err := topology.WaitConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(0, 0), testenv.Logger(t))
 		got <- err
 	}()
 	select {

@@ -17,10 +17,6 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
-// inProgressEvery keeps held messages alive well inside the consumer's
-// 60s AckWait, whatever the worker is waiting on (QuestDB, a long request).
-const inProgressEvery = 15 * time.Second
-
 // item is one held JetStream message. Only what acknowledging needs is kept;
 // the candles are decoded again from the message if a request must be
 // rebuilt, which is cheaper than keeping them twice.
@@ -73,7 +69,8 @@ func (w *worker) run(ctx context.Context) {
 
 	// One keep-alive for everything held, whatever the worker is waiting on
 	// (QuestDB, a long request, a table applying or suspended).
-	stopKeepAlive := jsplumb.KeepAlive(ctx, inProgressEvery, w.heldMsgs, w.log)
+	// Every quarter of AckWait: well inside it even on a loaded machine.
+	stopKeepAlive := jsplumb.KeepAlive(ctx, w.cfg.AckWait/4, w.heldMsgs, w.log)
 	// One request waits for its apply in the ack loop while the next is
 	// gathered and sent; ApplyQueue more may queue behind it.
 	w.toAck = make(chan applyJob, w.cfg.ApplyQueue)
@@ -124,7 +121,7 @@ func (w *worker) gather(ctx context.Context) []*item {
 		// The wait is the pull's server-side expiry (FetchMaxWait), never a
 		// client context: nats.go ends a fetch whose context is done by
 		// dropping what the server already sent, and each dropped batch
-		// then sat unseen until AckWait (60 s) redelivered it. With the
+		// then sat unseen until AckWait redelivered it. With the
 		// expiry the client listens until the server says the pull is over.
 		// The idle wait is short so that a stopping writer returns soon.
 		//

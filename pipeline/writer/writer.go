@@ -36,6 +36,7 @@ const (
 	DefaultFlushRows     = questdb.DefaultFlushRows
 	DefaultFlushInterval = 500 * time.Millisecond
 	DefaultMaxAckPending = 1024
+	DefaultAckWait       = 30 * time.Second
 	DefaultMaxBackoff    = 2 * time.Second
 )
 
@@ -55,6 +56,14 @@ type Config struct {
 	// MaxAckPending caps the messages writers hold unacknowledged (the
 	// durable consumer's setting, shared by every writer process).
 	MaxAckPending int
+	// AckWait is the durable consumer's AckWait (default 30s): how long a
+	// delivered batch that never reached a writer waits to be delivered
+	// again. Deliveries are lost in flight when a connection or a consumer
+	// leader goes (measured on a 3-node cluster: a CANDLES leader loss left
+	// 5-8 batches each waiting one AckWait, some of them twice), so this is
+	// what recovery after such a fault takes. Held batches are kept alive
+	// with InProgress every AckWait/4, whatever the writer waits on.
+	AckWait time.Duration
 	// ApplyQueue is how many committed requests a worker may have queued
 	// behind the one whose WAL apply it is waiting for (default 0: one waits
 	// while the next is gathered and sent). More lets QuestDB apply several
@@ -100,6 +109,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = DefaultMaxAckPending
 	}
+	if c.AckWait <= 0 {
+		c.AckWait = DefaultAckWait
+	}
 	if c.SummaryEvery <= 0 {
 		c.SummaryEvery = 30 * time.Second
 	}
@@ -134,7 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	cons, err := topology.WaitConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(cfg.MaxAckPending), log)
+	cons, err := topology.WaitConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(cfg.MaxAckPending, cfg.AckWait), log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
