@@ -45,7 +45,9 @@ func TestFileWithLostPubAcksIsCommitted(t *testing.T) {
 	ctx := testenv.Context(t, 30*time.Second)
 	keeper := make(chan error, 1)
 	kctx, stopKeeper := context.WithCancel(ctx)
-	go func() { keeper <- ledger.Run(kctx, ledger.Config{JS: env.JS, Log: testenv.Logger(t), Metrics: metrics.NewRegistry()}) }()
+	go func() {
+		keeper <- ledger.Run(kctx, ledger.Config{JS: env.JS, Log: testenv.Logger(t), Metrics: metrics.NewRegistry()})
+	}()
 	defer func() {
 		stopKeeper()
 		if err := <-keeper; err != nil {
