@@ -507,7 +507,7 @@ func check(ctx context.Context, js jetstream.JetStream, st *stream, servers []*s
 	}
 	found, bad, moved := 0, 0, 0
 	if err == nil {
-		seen, rerr := readAll(ctx, js, st.name, last, 30*time.Second)
+		seen, rerr := readAll(ctx, js, st.name, last, 60*time.Second)
 		if rerr != nil {
 			o.problems = append(o.problems, rerr.Error())
 		}
@@ -575,50 +575,67 @@ type readBack struct {
 	intact bool
 }
 
-// readAll reads the stream from the start through sequence last with an
-// ordered consumer, comparing every message with its payload.
+// readAll reads every sequence of the stream through last with the
+// stream's own message get, comparing every message with its payload.
+// Stream requests are answered by the stream's leader; a consumer would
+// need the meta leader as well, which after these restarts sometimes
+// answered 503 for longer than the whole read may take (seen in CI).
+// Eight readers share the sequences; each get is retried to the deadline.
 func readAll(ctx context.Context, js jetstream.JetStream, name string, last uint64, d time.Duration) (map[string]readBack, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	seen := map[string]readBack{}
-	// Right after restarts the meta layer can answer 503 for a while even
-	// with the stream led: creating the consumer is retried to the deadline.
-	var c jetstream.Consumer
+	var s jetstream.Stream
 	for {
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
 		var err error
-		if c, err = js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{}); err == nil {
+		s, err = js.Stream(rctx, name)
+		rcancel()
+		if err == nil {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return seen, fmt.Errorf("read %s: no consumer within %s: %w", name, d, err)
+			return nil, fmt.Errorf("read %s: %w", name, err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	var at uint64
-	for at < last {
-		if ctx.Err() != nil {
-			return seen, fmt.Errorf("read %s: at sequence %d of %d after %s", name, at, last, d)
-		}
-		batch, err := c.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil { // the ordered consumer recreates itself
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
+	var (
+		mu      sync.Mutex
+		seen    = map[string]readBack{}
+		next    atomic.Uint64
+		failed  error
+		readers sync.WaitGroup
+	)
+	for range 8 {
+		readers.Go(func() {
+			for seq := next.Add(1); seq <= last; seq = next.Add(1) {
+				for {
+					gctx, gcancel := context.WithTimeout(ctx, 2*time.Second)
+					m, err := s.GetMsg(gctx, seq)
+					gcancel()
+					if err == nil {
+						id := m.Header.Get(jetstream.MsgIDHeader)
+						mu.Lock()
+						seen[id] = readBack{seq: seq, intact: bytes.Equal(m.Data, payload(id))}
+						mu.Unlock()
+						break
+					}
+					if errors.Is(err, jetstream.ErrMsgNotFound) {
+						break // a sequence the stream does not hold: lost ones are counted by id
+					}
+					if ctx.Err() != nil {
+						mu.Lock()
+						failed = fmt.Errorf("read %s: sequence %d of %d not read in %s: %w", name, seq, last, d, err)
+						mu.Unlock()
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
 			}
-			continue
-		}
-		for m := range batch.Messages() {
-			md, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			at = md.Sequence.Stream
-			id := m.Headers().Get(jetstream.MsgIDHeader)
-			seen[id] = readBack{seq: at, intact: bytes.Equal(m.Data(), payload(id))}
-		}
+		})
 	}
-	return seen, nil
+	readers.Wait()
+	return seen, failed
 }
 
 // logLines are the lines of the servers' logs that say this stream's store
