@@ -193,7 +193,7 @@ func TestNATSConfUsers(t *testing.T) {
 	if got, err := obj.GetBytes(ctx, b.FileID); err != nil || len(got) == 0 {
 		t.Fatalf("pipeline: object get: %v", err)
 	}
-	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(0))
+	cons, err := topology.EnsureConsumer(ctx, js, topology.StreamCandles, topology.WriterConsumer(0, 0))
 	if err != nil {
 		t.Fatalf("pipeline: writer consumer: %v", err)
 	}
