@@ -119,7 +119,7 @@ fails (e.g. a row count does not match).`,
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the generated rows")
 	f.Int64Var(&o.ArchiveRows, "archive-rows", 20_000_000, "rows of the generated Kraken_OHLCVT.zip (0: skip the archive step)")
 	f.IntVar(&o.LatencyFiles, "latency-files", 50, "files dropped one by one for the latency step (0: skip)")
-	f.DurationVar(&o.LatencySettle, "latency-settle", 0, "the watcher's settle delay in the latency step (default: the watcher's, 2s)")
+	f.DurationVar(&o.LatencySettle, "latency-settle", 0, "the watcher's settle delay in the latency step (default: the watcher's, 250ms)")
 	f.Int64Var(&o.GapScanRows, "gapscan-rows", 50_000_000, "candles in the gap scan's table (0: skip)")
 	f.BoolVar(&o.SkipReplay, "skip-replay", false, "skip the fff replay step")
 	return cmd

@@ -148,7 +148,7 @@ to twice its working set.`,
 		priceURLs[src.name] = f.String(src.name+"-url", src.def, "base URL of "+src.name+"'s REST API")
 		cli.Bind(f, src.name+"-url", "FFF_"+strings.ToUpper(src.name)+"_URL")
 	}
-	f.DurationVar(&settle, "settle", 2*time.Second, "how long a file must stop changing before it is taken")
+	f.DurationVar(&settle, "settle", watcher.DefaultSettle, "how long a file must stop changing before it is taken")
 	cli.Bind(f, "settle", "FFF_SETTLE")
 	addMemoryLimitFlag(f, &memLimit)
 	return cmd

@@ -40,6 +40,8 @@ Any number of writers may run against the same NATS: they share the work.`,
 			cli.Bind(fs, "flush-rows", "FFF_WRITER_FLUSH_ROWS")
 			fs.DurationVar(&cfg.FlushInterval, "flush-interval", writer.DefaultFlushInterval, "longest a partly filled request waits for more batches")
 			cli.Bind(fs, "flush-interval", "FFF_WRITER_FLUSH_INTERVAL")
+			fs.DurationVar(&cfg.FlushIdle, "flush-idle", writer.DefaultFlushIdle, "a partly filled request goes when no batch came for this long")
+			cli.Bind(fs, "flush-idle", "FFF_WRITER_FLUSH_IDLE")
 			fs.IntVar(&cfg.MaxAckPending, "max-ack-pending", writer.DefaultMaxAckPending, "batches all writers together may hold unacknowledged (consumer setting)")
 			cli.Bind(fs, "max-ack-pending", "FFF_WRITER_MAX_ACK_PENDING")
 			fs.DurationVar(&cfg.AckWait, "ack-wait", writer.DefaultAckWait, "how long a delivered batch that never reached a writer waits to be delivered again (consumer setting; held batches are kept alive every quarter of it)")

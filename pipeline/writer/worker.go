@@ -106,8 +106,9 @@ func (w *worker) run(ctx context.Context) {
 }
 
 // gather fetches messages until the request has FlushRows rows, holds
-// maxMsgs messages, or FlushInterval passed since its first message. It
-// encodes each batch into the sink as it arrives.
+// maxMsgs messages, FlushInterval passed since its first message, or no
+// message came for FlushIdle. It encodes each batch into the sink as it
+// arrives.
 func (w *worker) gather(ctx context.Context) []*item {
 	var items []*item
 	rows := 0
@@ -140,7 +141,7 @@ func (w *worker) gather(ctx context.Context) []*item {
 		var batch jetstream.MessageBatch
 		var err error
 		if len(items) > 0 {
-			wait = time.Until(deadline)
+			wait = min(time.Until(deadline), w.cfg.FlushIdle)
 			if wait < 5*time.Millisecond {
 				break
 			}
@@ -157,7 +158,9 @@ func (w *worker) gather(ctx context.Context) []*item {
 			w.pace.Failed(ctx, err)
 			continue
 		}
+		got := 0
 		for m := range batch.Messages() {
+			got++
 			it := w.accept(ctx, m)
 			if it == nil {
 				continue
@@ -176,6 +179,9 @@ func (w *worker) gather(ctx context.Context) []*item {
 			continue
 		}
 		w.pace.OK()
+		if got == 0 && len(items) > 0 {
+			break // nothing came for FlushIdle: commit what is here
+		}
 	}
 	return items
 }

@@ -35,6 +35,7 @@ const (
 	DefaultWorkers       = questdb.DefaultSenders
 	DefaultFlushRows     = questdb.DefaultFlushRows
 	DefaultFlushInterval = 500 * time.Millisecond
+	DefaultFlushIdle     = 50 * time.Millisecond
 	DefaultMaxAckPending = 1024
 	DefaultAckWait       = 30 * time.Second
 	DefaultMaxBackoff    = 2 * time.Second
@@ -53,6 +54,12 @@ type Config struct {
 	// FlushInterval is how long a partly filled request may wait for more
 	// messages after its first one (default 500ms).
 	FlushInterval time.Duration
+	// FlushIdle ends a partly filled request early when no batch came for
+	// this long (default 50ms): a small file dropped into an idle pipeline
+	// is committed as soon as its batches are in, not FlushInterval later
+	// (that was half a second of the latency a user waits). Under load the
+	// stream has a backlog and requests fill by rows before any such pause.
+	FlushIdle time.Duration
 	// MaxAckPending caps the messages writers hold unacknowledged (the
 	// durable consumer's setting, shared by every writer process).
 	MaxAckPending int
@@ -105,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.FlushIdle <= 0 {
+		c.FlushIdle = DefaultFlushIdle
 	}
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = DefaultMaxAckPending
@@ -178,7 +188,7 @@ func Run(ctx context.Context, cfg Config) error {
 		applied.Run(actx)
 	}()
 	log.Info("writer started", "table", cfg.QuestDB.Table, "questdb", redact.Text(cfg.QuestDB.ILP),
-		"workers", cfg.Workers, "flush_rows", cfg.FlushRows, "flush_interval", cfg.FlushInterval)
+		"workers", cfg.Workers, "flush_rows", cfg.FlushRows, "flush_interval", cfg.FlushInterval, "flush_idle", cfg.FlushIdle)
 
 	sctx, stopSummary := context.WithCancel(ctx)
 	wg.Add(1)
