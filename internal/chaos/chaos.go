@@ -149,7 +149,7 @@ type trial struct {
 	qdb  *questDB
 	log  *slog.Logger
 
-	nodes   []*node
+	nodes   []*NATSNode
 	watcher *proc
 	parsers []*proc
 	writers []*proc
@@ -173,7 +173,7 @@ func (t *trial) all() []*proc {
 // /healthz, or a minute.
 func (t *trial) waitNodes(ctx context.Context) {
 	for _, nd := range t.nodes {
-		if err := nd.waitHealthy(ctx, time.Minute); err != nil {
+		if err := nd.WaitHealthy(ctx, "", time.Minute); err != nil {
 			t.log.Warn("node not back", "err", err)
 		}
 	}
@@ -203,12 +203,12 @@ func (t *trial) run(ctx context.Context) (Outcome, error) {
 	if err := os.MkdirAll(natsDir, 0o755); err != nil {
 		return Outcome{}, err
 	}
-	if t.nodes, err = startNodes(ctx, o.NATSServer, natsDir, n, t.log); err != nil {
+	if t.nodes, err = StartNATS(ctx, o.NATSServer, natsDir, n, t.log); err != nil {
 		return Outcome{}, err
 	}
 	var urls []string
 	for _, nd := range t.nodes {
-		urls = append(urls, nd.clientURL)
+		urls = append(urls, nd.ClientURL)
 	}
 	table := fmt.Sprintf("chaos_%d_%d_%d", o.Seed, t.n, time.Now().Unix())
 	env := []string{

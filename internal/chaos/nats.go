@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,18 +18,21 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/natsembed"
 )
 
-// node is one nats-server process of the trial.
-type node struct {
+// NATSNode is one nats-server process (of a cluster, or alone), supervised
+// like the stages. internal/s2repro starts its cluster with it too.
+type NATSNode struct {
 	*proc
-	serverName string
-	clientURL  string
-	monitor    string // http://127.0.0.1:port
+	Name      string // server_name: n1, n2, ...
+	ClientURL string
+	Monitor   string // http://127.0.0.1:port
 }
 
-// startNodes writes one config per node (sync_interval: always, so an
-// acknowledged message is on disk before kill -9) and starts n nats-server
-// processes; n > 1 makes them a cluster.
-func startNodes(ctx context.Context, bin, dir string, n int, log *slog.Logger) ([]*node, error) {
+// StartNATS writes one config per node (sync_interval: always, so an
+// acknowledged message is on disk before kill -9; 8 MB payloads, as
+// nats-cluster.conf) and starts n nats-server processes, stores and logs in
+// dir; n > 1 makes them a cluster. It returns once every node's /healthz
+// passes.
+func StartNATS(ctx context.Context, bin, dir string, n int, log *slog.Logger) ([]*NATSNode, error) {
 	type ports struct{ client, monitor, route int }
 	ps := make([]ports, n)
 	for i := range ps {
@@ -44,7 +48,7 @@ func startNodes(ctx context.Context, bin, dir string, n int, log *slog.Logger) (
 	for _, p := range ps {
 		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p.route))
 	}
-	nodes := make([]*node, n)
+	nodes := make([]*NATSNode, n)
 	for i, p := range ps {
 		name := fmt.Sprintf("n%d", i+1)
 		conf := fmt.Sprintf(`server_name: %s
@@ -63,28 +67,38 @@ jetstream {
 		if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", cf, err)
 		}
-		nodes[i] = &node{
-			proc:       newProc("nats-"+name, bin, []string{"--config", cf}, nil, filepath.Join(dir, name+".log"), log),
-			serverName: name,
-			clientURL:  fmt.Sprintf("nats://127.0.0.1:%d", p.client),
-			monitor:    fmt.Sprintf("http://127.0.0.1:%d", p.monitor),
+		nodes[i] = &NATSNode{
+			proc:      newProc("nats-"+name, bin, []string{"--config", cf}, nil, filepath.Join(dir, name+".log"), log),
+			Name:      name,
+			ClientURL: fmt.Sprintf("nats://127.0.0.1:%d", p.client),
+			Monitor:   fmt.Sprintf("http://127.0.0.1:%d", p.monitor),
 		}
 		if err := nodes[i].start(); err != nil {
 			return nil, err
 		}
 	}
 	for _, nd := range nodes {
-		if err := nd.waitHealthy(ctx, 60*time.Second); err != nil {
+		if err := nd.WaitHealthy(ctx, "", 60*time.Second); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
 }
 
-// healthy asks the node's /healthz (JetStream included).
-func (nd *node) healthy() bool {
+// LogFile is where the node's output goes.
+func (nd *NATSNode) LogFile() string { return nd.logf }
+
+// Start starts a node that is down again, on its config and store.
+func (nd *NATSNode) Start() error { return nd.start() }
+
+// Kill9 is kill -9; it returns once the process has exited.
+func (nd *NATSNode) Kill9() { nd.signal(syscall.SIGKILL, 0) }
+
+// healthy asks the node's /healthz (JetStream included) with query
+// ("?js-enabled-only=true" asks only that JetStream is on).
+func (nd *NATSNode) healthy(query string) bool {
 	c := http.Client{Timeout: time.Second}
-	resp, err := c.Get(nd.monitor + "/healthz")
+	resp, err := c.Get(nd.Monitor + "/healthz" + query)
 	if err != nil {
 		return false
 	}
@@ -92,11 +106,12 @@ func (nd *node) healthy() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func (nd *node) waitHealthy(ctx context.Context, d time.Duration) error {
+// WaitHealthy waits up to d for the node's /healthz with query to pass.
+func (nd *NATSNode) WaitHealthy(ctx context.Context, query string, d time.Duration) error {
 	deadline := time.Now().Add(d)
-	for !nd.healthy() {
+	for !nd.healthy(query) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("nats node %s not healthy after %s (log %s)", nd.serverName, d, nd.logf)
+			return fmt.Errorf("nats node %s not healthy after %s (log %s)", nd.Name, d, nd.logf)
 		}
 		select {
 		case <-ctx.Done():
@@ -108,13 +123,13 @@ func (nd *node) waitHealthy(ctx context.Context, d time.Duration) error {
 }
 
 // metaLeader is the JetStream meta leader as one running node's /jsz sees it.
-func metaLeader(nodes []*node) string {
+func metaLeader(nodes []*NATSNode) string {
 	c := http.Client{Timeout: time.Second}
 	for _, nd := range nodes {
 		if !nd.running() {
 			continue
 		}
-		resp, err := c.Get(nd.monitor + "/jsz")
+		resp, err := c.Get(nd.Monitor + "/jsz")
 		if err != nil {
 			continue
 		}
@@ -146,9 +161,9 @@ func streamLeader(ctx context.Context, js jetstream.JetStream, name string) stri
 	return ""
 }
 
-func nodeNamed(nodes []*node, name string) *node {
+func nodeNamed(nodes []*NATSNode, name string) *NATSNode {
 	for _, nd := range nodes {
-		if nd.serverName == name {
+		if nd.Name == name {
 			return nd
 		}
 	}

@@ -7,15 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -76,7 +73,7 @@ func TestS2DoubleKill(t *testing.T) {
 
 	urls := make([]string, len(servers))
 	for i, s := range servers {
-		urls[i] = s.clientURL
+		urls[i] = s.ClientURL
 	}
 	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1),
 		nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
@@ -126,26 +123,26 @@ func TestS2DoubleKill(t *testing.T) {
 			break
 		}
 		a, b := servers[r%3], servers[(r+1)%3]
-		t.Logf("round %d: acked %s; kill -9 %s and %s", r+1, ackSummary(streams), a.name, b.name)
-		a.signal(syscall.SIGKILL)
-		b.signal(syscall.SIGKILL)
-		a.wait()
-		b.wait()
+		t.Logf("round %d: acked %s; kill -9 %s and %s", r+1, ackSummary(streams), a.Name, b.Name)
+		var kills sync.WaitGroup // both at once
+		kills.Go(a.Kill9)
+		kills.Go(b.Kill9)
+		kills.Wait()
 		select {
 		case <-time.After(downFor):
 		case <-t.Context().Done():
 			return
 		}
-		for _, s := range []*server{a, b} {
-			if err := s.start(); err != nil {
+		for _, s := range []*chaos.NATSNode{a, b} {
+			if err := s.Start(); err != nil {
 				t.Fatal(err)
 			}
 		}
 		up := time.Now()
-		for _, s := range []*server{a, b} {
+		for _, s := range []*chaos.NATSNode{a, b} {
 			// Up with JetStream on, not /healthz in full: that stays failing
 			// while a stream is broken, which is for the checks below to say.
-			if err := s.waitHealthy(t.Context(), "?js-enabled-only=true", 30*time.Second); err != nil {
+			if err := s.WaitHealthy(t.Context(), "?js-enabled-only=true", 30*time.Second); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -208,138 +205,20 @@ func natsServerBin(t *testing.T) string {
 	return ""
 }
 
-// server is one nats-server process.
-type server struct {
-	name, bin, conf, logf string
-	clientURL, monitor    string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once cmd has exited
-}
-
-func startCluster(t *testing.T, bin, dir string) []*server {
+// startCluster starts three nats-server processes as chaos.StartNATS does
+// for the fault suite, killed when the test ends.
+func startCluster(t *testing.T, bin, dir string) []*chaos.NATSNode {
 	t.Helper()
-	const n = 3
-	type ports struct{ client, monitor, route int }
-	ps := make([]ports, n)
-	var routes []string
-	for i := range ps {
-		ps[i] = ports{testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)}
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ps[i].route))
-	}
-	servers := make([]*server, n)
-	for i, p := range ps {
-		name := fmt.Sprintf("n%d", i+1)
-		// nats-cluster.conf's settings that matter here: sync_interval
-		// always (every write fsynced before its ack), 8 MB payloads, routes.
-		conf := fmt.Sprintf(`server_name: %s
-listen: 127.0.0.1:%d
-http: 127.0.0.1:%d
-max_payload: 8MB
-jetstream {
-  store_dir: %q
-  sync_interval: always
-}
-cluster {
-  name: s2repro
-  listen: 127.0.0.1:%d
-  routes: [%s]
-}
-`, name, p.client, p.monitor, filepath.Join(dir, name), p.route, strings.Join(routes, ", "))
-		cf := filepath.Join(dir, name+".conf")
-		if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		servers[i] = &server{
-			name: name, bin: bin, conf: cf, logf: filepath.Join(dir, name+".log"),
-			clientURL: fmt.Sprintf("nats://127.0.0.1:%d", p.client),
-			monitor:   fmt.Sprintf("http://127.0.0.1:%d", p.monitor),
-		}
-		if err := servers[i].start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			servers[i].signal(syscall.SIGKILL)
-			servers[i].wait()
-		})
-	}
-	for _, s := range servers {
-		if err := s.waitHealthy(t.Context(), "", 30*time.Second); err != nil {
-			t.Fatal(err)
+	nodes, err := chaos.StartNATS(t.Context(), bin, dir, 3, testenv.Logger(t))
+	for _, nd := range nodes {
+		if nd != nil {
+			t.Cleanup(nd.Kill9)
 		}
 	}
-	return servers
-}
-
-func (s *server) start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return fmt.Errorf("%s is running", s.name)
-	}
-	out, err := os.OpenFile(s.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("log of %s: %w", s.name, err)
+		t.Fatal(err)
 	}
-	cmd := exec.Command(s.bin, "--config", s.conf)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("start %s: %w", s.name, err)
-	}
-	exited := make(chan struct{})
-	s.cmd, s.exited = cmd, exited
-	go func() { // owned by s: ends when the process does
-		_ = cmd.Wait()
-		out.Close()
-		s.mu.Lock()
-		s.cmd = nil
-		s.mu.Unlock()
-		close(exited)
-	}()
-	return nil
-}
-
-// signal sends sig to the running process; wait waits for its exit.
-func (s *server) signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		_ = s.cmd.Process.Signal(sig)
-	}
-}
-
-func (s *server) wait() {
-	s.mu.Lock()
-	exited := s.exited
-	s.mu.Unlock()
-	if exited != nil {
-		<-exited
-	}
-}
-
-func (s *server) waitHealthy(ctx context.Context, query string, d time.Duration) error {
-	c := http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(d)
-	for {
-		resp, err := c.Get(s.monitor + "/healthz" + query)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nats-server %s not healthy after %s (log %s)", s.name, d, s.logf)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return nodes
 }
 
 // stream is one of the two streams and what its publishers were acked.
@@ -437,7 +316,7 @@ func waitGrowth(streams []*stream, n int64, d time.Duration) []*stream {
 
 // unbroken are the streams whose logs show no corruption yet: those the
 // test waits to take writes (a broken S2 stream may take none for good).
-func unbroken(streams []*stream, servers []*server) []*stream {
+func unbroken(streams []*stream, servers []*chaos.NATSNode) []*stream {
 	var ok []*stream
 	for _, st := range streams {
 		if len(st.logLines(servers)) == 0 {
@@ -487,7 +366,7 @@ type outcome struct {
 
 // check reads the stream back and its servers' logs: every acked message at
 // its sequence with its content, a leader, no corruption logged.
-func check(ctx context.Context, js jetstream.JetStream, st *stream, servers []*server) outcome {
+func check(ctx context.Context, js jetstream.JetStream, st *stream, servers []*chaos.NATSNode) outcome {
 	var o outcome
 	st.mu.Lock()
 	acks := make(map[string]uint64, len(st.acks))
@@ -640,11 +519,11 @@ func readAll(ctx context.Context, js jetstream.JetStream, name string, last uint
 
 // logLines are the lines of the servers' logs that say this stream's store
 // is corrupt: a critical write error or an S2 read failure.
-func (st *stream) logLines(servers []*server) []string {
+func (st *stream) logLines(servers []*chaos.NATSNode) []string {
 	tag := "[" + st.name + "]"
 	var lines []string
 	for _, s := range servers {
-		f, err := os.Open(s.logf)
+		f, err := os.Open(s.LogFile())
 		if err != nil {
 			continue
 		}
@@ -655,7 +534,7 @@ func (st *stream) logLines(servers []*server) []string {
 			if strings.Contains(l, tag) && (strings.Contains(l, "Critical write error") ||
 				strings.Contains(l, "s2: corrupt") || strings.Contains(l, "s2: unsupported") ||
 				strings.Contains(l, "compression reader")) {
-				lines = append(lines, s.name+": "+l)
+				lines = append(lines, s.Name+": "+l)
 			}
 		}
 		f.Close()
@@ -665,12 +544,12 @@ func (st *stream) logLines(servers []*server) []string {
 
 // serverNotes are up to n distinct warnings and errors the servers logged
 // about the stream (the text after the level, without time and pid).
-func (st *stream) serverNotes(servers []*server, n int) []string {
+func (st *stream) serverNotes(servers []*chaos.NATSNode, n int) []string {
 	tag := "[" + st.name + "]"
 	seen := map[string]bool{}
 	var notes []string
 	for _, s := range servers {
-		f, err := os.Open(s.logf)
+		f, err := os.Open(s.LogFile())
 		if err != nil {
 			continue
 		}
@@ -684,7 +563,7 @@ func (st *stream) serverNotes(servers []*server, n int) []string {
 			}
 			if msg := l[i:]; !seen[msg] {
 				seen[msg] = true
-				notes = append(notes, s.name+": "+msg)
+				notes = append(notes, s.Name+": "+msg)
 			}
 		}
 		f.Close()
