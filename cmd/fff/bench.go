@@ -42,8 +42,9 @@ func (a *app) benchCmd() *cobra.Command {
   5. the same end to end into QuestDB, into a fresh table; timed until every
      row is committed and visible, then the row count is checked and the
      table dropped
-  6. QuestDB's own /imp of the same rows into another fresh table, and the
-     ratio pipeline / imp
+  6. QuestDB's own /imp of the same rows into another fresh table, without
+     DEDUP and then with DEDUP UPSERT KEYS(ts, pair), and the ratio
+     pipeline / imp for each
   7. peak RSS of each stage (watcher, parser, writer into the null sink), each
      run as its own process on one file of --rss-file-size
   8. continuous mode latency: --latency-files files of 1,000 rows renamed one

@@ -12,10 +12,11 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
 
-// imp is step 5: the same rows through QuestDB's /imp, one file after the
+// imp is step 6: the same rows through QuestDB's /imp, one file after the
 // other (/imp is single-threaded), into a WAL table partitioned like ours,
-// timed until count() sees every row.
-func (b *bench) imp(ctx context.Context, files []File) (*ImpResult, error) {
+// timed until count() sees every row; with dedup the table has DEDUP
+// UPSERT KEYS(ts, pair), as ours has on its keys.
+func (b *bench) imp(ctx context.Context, files []File, dedup bool) (*ImpResult, error) {
 	dir := filepath.Join(b.work, "imp")
 	impFiles, err := Generate(Spec{Dir: dir, Rows: b.o.Rows, Files: b.o.Files, Seed: b.o.Seed}, Imp)
 	if err != nil {
@@ -23,8 +24,14 @@ func (b *bench) imp(ctx context.Context, files []File) (*ImpResult, error) {
 	}
 	defer os.RemoveAll(dir)
 	table := fmt.Sprintf("fff_bench_imp_%d", time.Now().UnixNano()%1_000_000_000)
+	if dedup {
+		table = fmt.Sprintf("fff_bench_impdedup_%d", time.Now().UnixNano()%1_000_000_000)
+	}
 	ddl := "CREATE TABLE " + table + ` (ts TIMESTAMP, pair SYMBOL CAPACITY 4096 CACHE, open DOUBLE, high DOUBLE,
 		low DOUBLE, close DOUBLE, volume DOUBLE, trades LONG) TIMESTAMP(ts) PARTITION BY MONTH WAL`
+	if dedup {
+		ddl += " DEDUP UPSERT KEYS(ts, pair)"
+	}
 	if _, err := b.pool.Exec(ctx, ddl); err != nil {
 		return nil, fmt.Errorf("create %s: %w", table, err)
 	}
