@@ -133,16 +133,19 @@ func Generate(s Spec, f Format) ([]File, error) {
 	return out, nil
 }
 
-// GenerateSize writes one Kraken file of about size bytes (for the memory
-// figures). Its open times wrap around when the rows outnumber the minutes
-// since 2009, so it is only fit for stages that do not deduplicate (the
-// null sink).
+// GenerateSize writes one Kraken one-minute file of about size bytes (for
+// the memory figures), or of every minute from 2009 to a day ago when that
+// is less (9.4M rows, about 520 MB): open times are never repeated. They
+// used to wrap around, and since the parser refuses an open time repeated
+// with other values, a 1 GiB file lost half its rows as bad ones.
 func GenerateSize(dir string, size int64, seed uint64) (File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return File{}, err
 	}
 	p := pairSpecs[0]
-	return writeFile(filepath.Join(dir, p.name+"_1.csv"), p, seed, math.MaxInt64, size, time.Now(), Kraken)
+	end := time.Now()
+	minutes := int64(end.Add(-24*time.Hour).Sub(Earliest) / time.Minute)
+	return writeFile(filepath.Join(dir, p.name+"_1.csv"), p, seed, minutes, size, end, Kraken)
 }
 
 // writeFile writes rows (or stops at maxBytes when it is positive) of

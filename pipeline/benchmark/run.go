@@ -274,7 +274,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		for _, s := range r.Stages {
 			parts = append(parts, fmt.Sprintf("%s %.0f MB (%.1fs)%s", s.Stage, s.PeakMB, s.Seconds, below(s.PeakMB <= barRSSMB, fmt.Sprintf("bar %d MB", barRSSMB))))
 		}
-		b.say("7. peak RSS per stage on a %s file of %s rows: %s", humanBytes(r.FileBytes), thousands(r.FileRows), strings.Join(parts, ", "))
+		fit := ""
+		if r.FileBytes < o.RSSFileSize*9/10 {
+			fit = fmt.Sprintf(" (%s asked: a one-minute file holds one row per minute since 2009 at most)", humanBytes(o.RSSFileSize))
+		}
+		b.say("7. peak RSS per stage on a %s file of %s rows%s: %s", humanBytes(r.FileBytes), thousands(r.FileRows), fit, strings.Join(parts, ", "))
 	}
 
 	// 8. latency, 9. gap scan, 10. replay
