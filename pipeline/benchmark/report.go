@@ -31,22 +31,22 @@ type Report struct {
 	QuestDB  *PipelineResult `json:"end_to_end_questdb,omitempty"`
 	Imp      *ImpResult      `json:"imp,omitempty"`
 	// Ratio is the pipeline's rate over /imp's, both until the rows are visible.
-	Ratio     float64         `json:"ratio_pipeline_over_imp,omitempty"`
+	Ratio float64 `json:"ratio_pipeline_over_imp,omitempty"`
 	// ImpDedup is /imp of the same rows into a table with DEDUP UPSERT
 	// KEYS(ts, pair), and DedupRatio the pipeline's rate over it.
-	ImpDedup   *ImpResult `json:"imp_dedup,omitempty"`
-	DedupRatio float64    `json:"ratio_pipeline_over_imp_dedup,omitempty"`
-	DayTable  *PipelineResult `json:"end_to_end_questdb_partition_by_day,omitempty"`
-	Null      *PipelineResult `json:"end_to_end_null_sink,omitempty"`
-	RSS       *RSSResult      `json:"rss,omitempty"`
-	Archive   *ArchiveResult  `json:"archive,omitempty"`
-	Latency   *LatencyResult  `json:"continuous_latency,omitempty"`
-	GapScan   *GapScanResult  `json:"gap_scan,omitempty"`
-	Replay    *ReplayResult   `json:"replay,omitempty"`
-	Bars      []Bar           `json:"bars"`
-	CPUProf   string          `json:"cpu_profile,omitempty"`
-	Failed    []string        `json:"failed,omitempty"`
-	TotalSecs float64         `json:"total_seconds"`
+	ImpDedup   *ImpResult      `json:"imp_dedup,omitempty"`
+	DedupRatio float64         `json:"ratio_pipeline_over_imp_dedup,omitempty"`
+	DayTable   *PipelineResult `json:"end_to_end_questdb_partition_by_day,omitempty"`
+	Null       *PipelineResult `json:"end_to_end_null_sink,omitempty"`
+	RSS        *RSSResult      `json:"rss,omitempty"`
+	Archive    *ArchiveResult  `json:"archive,omitempty"`
+	Latency    *LatencyResult  `json:"continuous_latency,omitempty"`
+	GapScan    *GapScanResult  `json:"gap_scan,omitempty"`
+	Replay     *ReplayResult   `json:"replay,omitempty"`
+	Bars       []Bar           `json:"bars"`
+	CPUProf    string          `json:"cpu_profile,omitempty"`
+	Failed     []string        `json:"failed,omitempty"`
+	TotalSecs  float64         `json:"total_seconds"`
 }
 
 type Machine struct {
