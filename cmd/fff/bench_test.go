@@ -49,6 +49,9 @@ func TestBenchSmall(t *testing.T) {
 	if rep.Imp == nil || rep.Imp.Rows != 20000 || rep.Imp.RowsPerSec <= 0 || rep.Ratio <= 0 {
 		t.Errorf("imp: %+v, ratio %v", rep.Imp, rep.Ratio)
 	}
+	if rep.ImpDedup == nil || rep.ImpDedup.Rows != 20000 || rep.ImpDedup.RowsPerSec <= 0 || rep.DedupRatio <= 0 {
+		t.Errorf("imp with DEDUP: %+v, ratio %v", rep.ImpDedup, rep.DedupRatio)
+	}
 	if rep.RSS == nil || len(rep.RSS.Stages) != 3 {
 		t.Fatalf("rss: %+v", rep.RSS)
 	}
@@ -61,13 +64,13 @@ func TestBenchSmall(t *testing.T) {
 		rep.Replay == nil || rep.Replay.Candles != 20000 {
 		t.Errorf("continuous steps: %+v, %+v, %+v", rep.Latency, rep.GapScan, rep.Replay)
 	}
-	if len(rep.Bars) != 10 {
+	if len(rep.Bars) != 11 {
 		t.Errorf("bars: %+v", rep.Bars)
 	}
 	// The step lines go to stderr with --json.
 	for _, want := range []string{"1. generated 2 files, 20,000 rows", "2. parse: 20,000 candles", "3. codec:",
 		"4. end to end into a null ILP sink: 20,000 rows", "5. end to end into QuestDB", "20,000 rows committed",
-		"6. QuestDB /imp", "pipeline/imp =", "7. peak RSS per stage", "watcher", "parser", "writer", "peak RSS writer",
+		"6. QuestDB /imp", "pipeline/imp =", "into a table with DEDUP UPSERT KEYS(ts, pair)", "7. peak RSS per stage", "watcher", "parser", "writer", "peak RSS writer",
 		"8. continuous mode latency", "p50", "9. gap scan", "found the 40 gaps made", "10. fff replay", "latency p99", "gap scan, 20K candles"} {
 		if !strings.Contains(errb, want) {
 			t.Errorf("output lacks %q", want)
@@ -75,7 +78,7 @@ func TestBenchSmall(t *testing.T) {
 	}
 	// The tables are gone.
 	var n int
-	if err := pool.QueryRow(context.Background(), "SELECT count() FROM tables() WHERE table_name IN ($1, $2)", rep.QuestDB.Table, rep.Imp.Table).Scan(&n); err != nil {
+	if err := pool.QueryRow(context.Background(), "SELECT count() FROM tables() WHERE table_name IN ($1, $2, $3)", rep.QuestDB.Table, rep.Imp.Table, rep.ImpDedup.Table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
