@@ -144,8 +144,7 @@ func GenerateSize(dir string, size int64, seed uint64) (File, error) {
 	}
 	p := pairSpecs[0]
 	end := time.Now()
-	minutes := int64(end.Add(-24*time.Hour).Sub(Earliest) / time.Minute)
-	return writeFile(filepath.Join(dir, p.name+"_1.csv"), p, seed, minutes, size, end, Kraken)
+	return writeFile(filepath.Join(dir, p.name+"_1.csv"), p, seed, MaxRowsPerFile(end), size, end, Kraken)
 }
 
 // writeFile writes rows (or stops at maxBytes when it is positive) of

@@ -12,24 +12,39 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
 )
 
+// impVariant is one table /imp is timed into.
+type impVariant struct {
+	name  string // table name prefix
+	dedup bool   // DEDUP UPSERT KEYS(ts, pair), as ours has on its keys
+}
+
+var impVariants = []impVariant{{"fff_bench_imp", false}, {"fff_bench_impdedup", true}}
+
 // imp is step 6: the same rows through QuestDB's /imp, one file after the
 // other (/imp is single-threaded), into a WAL table partitioned like ours,
-// timed until count() sees every row; with dedup the table has DEDUP
-// UPSERT KEYS(ts, pair), as ours has on its keys.
-func (b *bench) imp(ctx context.Context, files []File, dedup bool) (*ImpResult, error) {
+// timed until count() sees every row; once into a table without DEDUP, once
+// into one with it. The /imp files are written once for both. A variant
+// that failed has a nil result and its error in errs.
+func (b *bench) imp(ctx context.Context, files []File) (results []*ImpResult, errs []error) {
+	results, errs = make([]*ImpResult, len(impVariants)), make([]error, len(impVariants))
 	dir := filepath.Join(b.work, "imp")
 	impFiles, err := Generate(Spec{Dir: dir, Rows: b.o.Rows, Files: b.o.Files, Seed: b.o.Seed}, Imp)
-	if err != nil {
-		return nil, err
-	}
 	defer os.RemoveAll(dir)
-	table := fmt.Sprintf("fff_bench_imp_%d", time.Now().UnixNano()%1_000_000_000)
-	if dedup {
-		table = fmt.Sprintf("fff_bench_impdedup_%d", time.Now().UnixNano()%1_000_000_000)
+	for i, v := range impVariants {
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		results[i], errs[i] = b.impInto(ctx, files, impFiles, v)
 	}
+	return results, errs
+}
+
+func (b *bench) impInto(ctx context.Context, files, impFiles []File, v impVariant) (*ImpResult, error) {
+	table := fmt.Sprintf("%s_%d", v.name, time.Now().UnixNano()%1_000_000_000)
 	ddl := "CREATE TABLE " + table + ` (ts TIMESTAMP, pair SYMBOL CAPACITY 4096 CACHE, open DOUBLE, high DOUBLE,
 		low DOUBLE, close DOUBLE, volume DOUBLE, trades LONG) TIMESTAMP(ts) PARTITION BY MONTH WAL`
-	if dedup {
+	if v.dedup {
 		ddl += " DEDUP UPSERT KEYS(ts, pair)"
 	}
 	if _, err := b.pool.Exec(ctx, ddl); err != nil {

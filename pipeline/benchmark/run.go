@@ -225,29 +225,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				b.say("   CPU profile: %s (go tool pprof -top %s %s)", o.CPUProfile, b.self, o.CPUProfile)
 			}
 		}
-		if ir, err := b.imp(ctx, files, false); err != nil {
-			fail("/imp", err)
-		} else {
-			rep.Imp = ir
+		irs, errs := b.imp(ctx, files)
+		rep.Imp, rep.ImpDedup = irs[0], irs[1]
+		for i, st := range []struct {
+			fail, line, bar string
+			ratio           *float64
+			min             float64
+		}{
+			{"/imp", "6. QuestDB /imp (%s, WAL, no DEDUP, same rows with ts in µs and pair as a column)", "bar 0.5", &rep.Ratio, barImpRatio},
+			{"/imp with DEDUP", "   /imp again into a table with DEDUP UPSERT KEYS(ts, pair) (%s)", "bar 2.0", &rep.DedupRatio, barImpDedupRatio},
+		} {
+			ir := irs[i]
+			if errs[i] != nil {
+				fail(st.fail, errs[i])
+				continue
+			}
 			ratio := ""
 			if rep.QuestDB != nil && ir.RowsPerSec > 0 {
-				rep.Ratio = rep.QuestDB.CandlesPerSec / ir.RowsPerSec
-				ratio = fmt.Sprintf("; pipeline/imp = %.2f%s", rep.Ratio, below(rep.Ratio >= barImpRatio, "bar 0.5"))
+				*st.ratio = rep.QuestDB.CandlesPerSec / ir.RowsPerSec
+				ratio = fmt.Sprintf("; pipeline/imp = %.2f%s", *st.ratio, below(*st.ratio >= st.min, st.bar))
 			}
-			b.say("6. QuestDB /imp (%s, WAL, no DEDUP, same rows with ts in µs and pair as a column): %s rows in %.2fs (posted in %.2fs): %s rows/s%s",
-				ir.Table, thousands(ir.Rows), ir.VisibleSecs, ir.PostSecs, thousands(int64(ir.RowsPerSec)), ratio)
-		}
-		if ir, err := b.imp(ctx, files, true); err != nil {
-			fail("/imp with DEDUP", err)
-		} else {
-			rep.ImpDedup = ir
-			ratio := ""
-			if rep.QuestDB != nil && ir.RowsPerSec > 0 {
-				rep.DedupRatio = rep.QuestDB.CandlesPerSec / ir.RowsPerSec
-				ratio = fmt.Sprintf("; pipeline/imp = %.2f%s", rep.DedupRatio, below(rep.DedupRatio >= barImpDedupRatio, "bar 2.0"))
-			}
-			b.say("   /imp again into a table with DEDUP UPSERT KEYS(ts, pair) (%s): %s rows in %.2fs (posted in %.2fs): %s rows/s%s",
-				ir.Table, thousands(ir.Rows), ir.VisibleSecs, ir.PostSecs, thousands(int64(ir.RowsPerSec)), ratio)
+			b.say(st.line+": %s rows in %.2fs (posted in %.2fs): %s rows/s%s", ir.Table,
+				thousands(ir.Rows), ir.VisibleSecs, ir.PostSecs, thousands(int64(ir.RowsPerSec)), ratio)
 		}
 		if o.ComparePartitions {
 			table := fmt.Sprintf("fff_bench_day_%d", time.Now().UnixNano()%1_000_000_000)
@@ -275,8 +274,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			parts = append(parts, fmt.Sprintf("%s %.0f MB (%.1fs)%s", s.Stage, s.PeakMB, s.Seconds, below(s.PeakMB <= barRSSMB, fmt.Sprintf("bar %d MB", barRSSMB))))
 		}
 		fit := ""
-		if r.FileBytes < o.RSSFileSize*9/10 {
-			fit = fmt.Sprintf(" (%s asked: a one-minute file holds one row per minute since 2009 at most)", humanBytes(o.RSSFileSize))
+		if r.FileBytes < rssSize*9/10 {
+			fit = fmt.Sprintf(" (%s asked: a one-minute file holds one row per minute since 2009 at most)", humanBytes(rssSize))
 		}
 		b.say("7. peak RSS per stage on a %s file of %s rows%s: %s", humanBytes(r.FileBytes), thousands(r.FileRows), fit, strings.Join(parts, ", "))
 	}

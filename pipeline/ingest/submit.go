@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
+	"github.com/feefifofunds/feefifofunds/pipeline/jsplumb"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
@@ -278,10 +279,8 @@ func (s *Submitter) publishRetrying(ctx context.Context, e contract.LedgerEntry,
 	for i, pause := range []time.Duration{0, 500 * time.Millisecond, 2 * time.Second} {
 		if i > 0 {
 			s.log.Debug("publish of a file's work failed; trying again", "file", e.Name, "in", pause, "err", err)
-			select {
-			case <-ctx.Done():
+			if !jsplumb.Sleep(ctx, pause) {
 				return err
-			case <-time.After(pause):
 			}
 		}
 		if err = s.publish(ctx, e, size, opts); err == nil {

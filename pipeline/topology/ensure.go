@@ -235,6 +235,9 @@ func ensureCompression(ctx context.Context, js jetstream.JetStream, name string,
 	return nil
 }
 
+// WriterAckWait is the writer consumer's default AckWait.
+const WriterAckWait = 30 * time.Second
+
 // Consumer configurations. AckWait is short and long work sends InProgress,
 // so a crashed worker's messages come back quickly. Every consumer acks
 // explicitly and starts at the beginning of its stream.
@@ -271,7 +274,7 @@ func WriterConsumer(maxAckPending int, ackWait time.Duration) jetstream.Consumer
 		maxAckPending = 1024
 	}
 	if ackWait <= 0 {
-		ackWait = 30 * time.Second
+		ackWait = WriterAckWait
 	}
 	return consumer(ConsumerWriter, "Writers: competing consumers committing candle batches to QuestDB", SubjectCandles,
 		ackWait, -1, maxAckPending)

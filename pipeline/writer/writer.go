@@ -37,7 +37,7 @@ const (
 	DefaultFlushInterval = 500 * time.Millisecond
 	DefaultFlushIdle     = 50 * time.Millisecond
 	DefaultMaxAckPending = 1024
-	DefaultAckWait       = 30 * time.Second
+	DefaultAckWait       = topology.WriterAckWait
 	DefaultMaxBackoff    = 2 * time.Second
 )
 
