@@ -94,15 +94,26 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.commit(ctx, items)
 		w.mu.Lock()
-		kept := w.held[:0]
-		for _, it := range w.held {
-			if !it.done {
-				kept = append(kept, it)
-			}
-		}
-		w.held = kept
+		w.held = dropSettled(w.held)
 		w.mu.Unlock()
 	}
+}
+
+// dropSettled keeps the items not yet settled, in order, in the same
+// backing array, and clears the slots behind them: a settled item left
+// there keeps its message's data alive. The array grows to the most
+// messages ever held (hundreds of small batches), so on an archive of
+// small and large files the stale slots held up to ~125 MB of large
+// batches already acknowledged (heap profile of fff bench's archive step).
+func dropSettled(held []*item) []*item {
+	kept := held[:0]
+	for _, it := range held {
+		if !it.done {
+			kept = append(kept, it)
+		}
+	}
+	clear(held[len(kept):])
+	return kept
 }
 
 // gather fetches messages until the request has FlushRows rows, holds
