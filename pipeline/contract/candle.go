@@ -117,12 +117,15 @@ func (b *Batch) MsgID() string {
 //
 // Columns rather than rows keep encode and decode to straight copies.
 const (
-	batchMagic    = "FFCB"
-	batchVersion  = 1
-	headerSize    = 20
-	bytesPerCandl = 64
-	flagLast      = 1
+	batchMagic   = "FFCB"
+	batchVersion = 1
+	headerSize   = 20
+	flagLast     = 1
 )
+
+// BytesPerCandle is what one candle takes in an encoded batch, besides the
+// batch's header: a reader can bound a pull of batches by bytes.
+const BytesPerCandle = 64
 
 // ErrNotBatch is returned for bytes that do not start with the batch magic.
 var ErrNotBatch = errors.New("not a candle batch (bad magic)")
@@ -133,7 +136,7 @@ func (b *Batch) EncodedSize() int {
 	for _, s := range b.strings() {
 		n += 2 + len(s)
 	}
-	return n + len(b.Candles)*bytesPerCandl
+	return n + len(b.Candles)*BytesPerCandle
 }
 
 func (b *Batch) strings() [7]string {
@@ -229,8 +232,8 @@ func DecodeBatch(data []byte, b *Batch) error {
 		off += l
 	}
 	b.Source, b.Pair, b.Base, b.Quote, b.FileID, b.FileName, b.FillID = strs[0], strs[1], strs[2], strs[3], strs[4], strs[5], strs[6]
-	if len(data)-off != n*bytesPerCandl {
-		return fmt.Errorf("candle batch: %d column bytes for %d candles, want %d", len(data)-off, n, n*bytesPerCandl)
+	if len(data)-off != n*BytesPerCandle {
+		return fmt.Errorf("candle batch: %d column bytes for %d candles, want %d", len(data)-off, n, n*BytesPerCandle)
 	}
 	if cap(b.Candles) < n {
 		b.Candles = make([]Candle, n)

@@ -2,6 +2,7 @@ package questdb
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,9 @@ func (n *NullSink) Commit(ctx context.Context, count int, get BatchFunc, h Hooks
 
 // LastFlush is zero: nothing is sent.
 func (n *NullSink) LastFlush() time.Duration { return 0 }
+
+// Room is unbounded: nothing is buffered.
+func (n *NullSink) Room() int { return math.MaxInt }
 
 // Close does nothing.
 func (n *NullSink) Close(context.Context) error { return nil }

@@ -22,6 +22,9 @@ type Sink interface {
 	Commit(ctx context.Context, n int, get BatchFunc, h Hooks) error
 	// LastFlush is how long the last accepted request took.
 	LastFlush() time.Duration
+	// Room is about how many more rows the pending request takes before
+	// the sink would have to grow its buffer (math.MaxInt when it need not).
+	Room() int
 	// Close releases the connection; rows not committed are dropped.
 	Close(ctx context.Context) error
 }

@@ -120,12 +120,24 @@ func dropSettled(held []*item) []*item {
 // maxMsgs messages, FlushInterval passed since its first message, or no
 // message came for FlushIdle. It encodes each batch into the sink as it
 // arrives.
+// fetchSlack is the room a pull leaves beyond the candles a request still
+// lacks: one full default batch, so that a pull does not end on a message
+// too large for it (see gather).
+const fetchSlack = 1 << 20
+
 func (w *worker) gather(ctx context.Context) []*item {
 	var items []*item
 	rows := 0
 	var deadline time.Time
 	w.skipEncode = false
 	for rows < w.cfg.FlushRows && len(items) < w.maxMsgs && ctx.Err() == nil {
+		// The request also ends before it outgrows the sink's buffer: a
+		// pull may bring up to fetchSlack bytes of batches beyond what is
+		// asked for (below).
+		room := w.sink.Room() - fetchSlack/contract.BytesPerCandle
+		if len(items) > 0 && room <= 0 {
+			break
+		}
 		// An idle worker waits for one message (a pull request cannot be
 		// shortened once sent, and the interval starts with the first
 		// message); then it asks for as many as should fill the request.
@@ -141,11 +153,11 @@ func (w *worker) gather(ctx context.Context) []*item {
 		// average rows of recent messages alone, a worker that had just
 		// seen many one-row fill batches asked for hundreds of messages,
 		// got full 8,192-candle batches of a big file instead and held
-		// ~300 MB in one request. A batch takes 64 bytes a candle
-		// (contract), so the byte budget is what the request still lacks,
-		// plus room for one full batch: a pull that ended on a message too
-		// large for its budget made the server load that message again for
-		// the next pull (+3 s of CPU per 5M rows, measured).
+		// ~300 MB in one request. So the byte budget is what the request
+		// still lacks (contract.BytesPerCandle a candle), plus fetchSlack:
+		// a pull that ended on a message too large for its budget made the
+		// server load that message again for the next pull (+3 s of CPU
+		// per 5M rows, measured).
 		// A message that does not fit ends the pull (the server says so)
 		// and waits for the next request.
 		wait, n := time.Second, 1
@@ -156,9 +168,9 @@ func (w *worker) gather(ctx context.Context) []*item {
 			if wait < 5*time.Millisecond {
 				break
 			}
-			n = int(float64(w.cfg.FlushRows-rows)/w.avgRows + 0.999)
-			n = max(1, min(n, w.maxMsgs-len(items)))
-			budget := (w.cfg.FlushRows-rows)*64 + 1<<20
+			want := min(w.cfg.FlushRows-rows, room)
+			n = max(1, min(int(float64(want)/w.avgRows+0.999), w.maxMsgs-len(items)))
+			budget := want*contract.BytesPerCandle + fetchSlack
 			batch, err = w.cons.Fetch(n, jetstream.FetchMaxWait(wait), jetstream.FetchMaxBytes(budget))
 		} else {
 			batch, err = w.cons.Fetch(n, jetstream.FetchMaxWait(wait))
