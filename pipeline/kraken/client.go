@@ -296,47 +296,73 @@ type OHLCResult struct {
 // Kraken answers at most the 720 newest closed candles plus the open one,
 // whatever since says.
 func (c *Client) OHLC(ctx context.Context, pair string, interval int, since int64) (OHLCResult, error) {
-	q := url.Values{"pair": {pair}, "interval": {strconv.Itoa(interval)}}
-	if since > 0 {
-		q.Set("since", strconv.FormatInt(since, 10))
-	}
-	raw, err := c.get(ctx, "OHLC", q)
-	if err != nil {
-		return OHLCResult{}, err
-	}
-	return ParseOHLCResult(raw)
+	return getPage(ctx, c, "OHLC", url.Values{"pair": {pair}, "interval": {strconv.Itoa(interval)}}, since, ParseOHLCResult)
 }
 
 // ParseOHLCResult decodes the "result" member of an OHLC response.
 func ParseOHLCResult(raw json.RawMessage) (OHLCResult, error) {
-	var res OHLCResult
-	var rows [][]json.RawMessage
+	pair, last, candles, err := parseRows(raw, "OHLC", ohlcRow)
+	if err != nil {
+		return OHLCResult{}, err
+	}
+	return OHLCResult{Pair: pair, Candles: candles, Last: last}, nil
+}
+
+// ohlcRow reads [time, open, high, low, close, vwap, volume, count].
+func ohlcRow(row []json.RawMessage) (contract.Candle, error) {
+	var k contract.Candle
+	if len(row) < 8 {
+		return k, fmt.Errorf("has %d fields, want 8", len(row))
+	}
 	var err error
-	if res.Pair, res.Last, rows, err = pairRows(raw); err != nil {
-		return OHLCResult{}, fmt.Errorf("kraken OHLC: %w", err)
+	if k.Time, err = parseInt(row[0]); err != nil {
+		return k, fmt.Errorf("time: %w", err)
 	}
-	res.Candles = make([]contract.Candle, 0, len(rows))
+	fs := []*float64{&k.Open, &k.High, &k.Low, &k.Close, &k.VWAP, &k.Volume}
+	names := []string{"open", "high", "low", "close", "vwap", "volume"}
+	for j, f := range fs {
+		if *f, err = parseFloat(row[1+j]); err != nil {
+			return k, fmt.Errorf("%s: %w", names[j], err)
+		}
+	}
+	if k.Trades, err = parseInt(row[7]); err != nil {
+		return k, fmt.Errorf("count: %w", err)
+	}
+	return k, nil
+}
+
+// getPage calls endpoint with q, plus since unless it is 0, and decodes
+// the result with parse: OHLC and Trades page by since, and leaving it out
+// asks for Kraken's own start.
+func getPage[R any](ctx context.Context, c *Client, endpoint string, q url.Values, since int64, parse func(json.RawMessage) (R, error)) (R, error) {
+	if since > 0 {
+		q.Set("since", strconv.FormatInt(since, 10))
+	}
+	raw, err := c.get(ctx, endpoint, q)
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	return parse(raw)
+}
+
+// parseRows reads each row of an OHLC or Trades result with parse, and
+// returns them with the result's pair key and last; errors name the
+// endpoint and the row.
+func parseRows[T any](raw json.RawMessage, endpoint string, parse func([]json.RawMessage) (T, error)) (string, int64, []T, error) {
+	key, last, rows, err := pairRows(raw)
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("kraken %s: %w", endpoint, err)
+	}
+	out := make([]T, 0, len(rows))
 	for i, row := range rows {
-		if len(row) < 8 {
-			return OHLCResult{}, fmt.Errorf("kraken OHLC: row %d has %d fields, want 8", i, len(row))
+		v, err := parse(row)
+		if err != nil {
+			return "", 0, nil, fmt.Errorf("kraken %s: row %d %w", endpoint, i, err)
 		}
-		var k contract.Candle
-		if k.Time, err = parseInt(row[0]); err != nil {
-			return OHLCResult{}, fmt.Errorf("kraken OHLC: row %d time: %w", i, err)
-		}
-		fs := []*float64{&k.Open, &k.High, &k.Low, &k.Close, &k.VWAP, &k.Volume}
-		names := []string{"open", "high", "low", "close", "vwap", "volume"}
-		for j, f := range fs {
-			if *f, err = parseFloat(row[1+j]); err != nil {
-				return OHLCResult{}, fmt.Errorf("kraken OHLC: row %d %s: %w", i, names[j], err)
-			}
-		}
-		if k.Trades, err = parseInt(row[7]); err != nil {
-			return OHLCResult{}, fmt.Errorf("kraken OHLC: row %d count: %w", i, err)
-		}
-		res.Candles = append(res.Candles, k)
+		out = append(out, v)
 	}
-	return res, nil
+	return key, last, out, nil
 }
 
 // pairRows splits an OHLC or Trades result: the rows under Kraken's own
@@ -389,52 +415,45 @@ type TradesResult struct {
 // Trades fetches up to 1000 trades after sinceNS (unix nanoseconds; 0 = the
 // newest trades).
 func (c *Client) Trades(ctx context.Context, pair string, sinceNS int64) (TradesResult, error) {
-	q := url.Values{"pair": {pair}}
-	if sinceNS > 0 {
-		q.Set("since", strconv.FormatInt(sinceNS, 10))
-	}
-	raw, err := c.get(ctx, "Trades", q)
-	if err != nil {
-		return TradesResult{}, err
-	}
-	return ParseTradesResult(raw)
+	return getPage(ctx, c, "Trades", url.Values{"pair": {pair}}, sinceNS, ParseTradesResult)
 }
 
 // ParseTradesResult decodes the "result" member of a Trades response.
 func ParseTradesResult(raw json.RawMessage) (TradesResult, error) {
-	var res TradesResult
-	var rows [][]json.RawMessage
+	pair, last, trades, err := parseRows(raw, "Trades", tradeRow)
+	if err != nil {
+		return TradesResult{}, err
+	}
+	return TradesResult{Pair: pair, Trades: trades, Last: last}, nil
+}
+
+// tradeRow reads [price, volume, time, side, type, misc, id]; misc and id
+// are optional.
+func tradeRow(row []json.RawMessage) (Trade, error) {
+	var t Trade
+	if len(row) < 5 {
+		return t, fmt.Errorf("has %d fields, want at least 5", len(row))
+	}
 	var err error
-	if res.Pair, res.Last, rows, err = pairRows(raw); err != nil {
-		return TradesResult{}, fmt.Errorf("kraken Trades: %w", err)
+	if t.Price, err = parseFloat(row[0]); err != nil {
+		return t, fmt.Errorf("price: %w", err)
 	}
-	res.Trades = make([]Trade, 0, len(rows))
-	for i, row := range rows {
-		if len(row) < 5 {
-			return TradesResult{}, fmt.Errorf("kraken Trades: row %d has %d fields, want at least 5", i, len(row))
-		}
-		var t Trade
-		if t.Price, err = parseFloat(row[0]); err != nil {
-			return TradesResult{}, fmt.Errorf("kraken Trades: row %d price: %w", i, err)
-		}
-		if t.Volume, err = parseFloat(row[1]); err != nil {
-			return TradesResult{}, fmt.Errorf("kraken Trades: row %d volume: %w", i, err)
-		}
-		if t.Time, err = parseFloat(row[2]); err != nil {
-			return TradesResult{}, fmt.Errorf("kraken Trades: row %d time: %w", i, err)
-		}
-		t.Side, t.Type = parseString(row[3]), parseString(row[4])
-		if len(row) > 5 {
-			t.Misc = parseString(row[5])
-		}
-		if len(row) > 6 {
-			if t.ID, err = parseInt(row[6]); err != nil {
-				return TradesResult{}, fmt.Errorf("kraken Trades: row %d id: %w", i, err)
-			}
-		}
-		res.Trades = append(res.Trades, t)
+	if t.Volume, err = parseFloat(row[1]); err != nil {
+		return t, fmt.Errorf("volume: %w", err)
 	}
-	return res, nil
+	if t.Time, err = parseFloat(row[2]); err != nil {
+		return t, fmt.Errorf("time: %w", err)
+	}
+	t.Side, t.Type = parseString(row[3]), parseString(row[4])
+	if len(row) > 5 {
+		t.Misc = parseString(row[5])
+	}
+	if len(row) > 6 {
+		if t.ID, err = parseInt(row[6]); err != nil {
+			return t, fmt.Errorf("id: %w", err)
+		}
+	}
+	return t, nil
 }
 
 func decodeMembers(raw json.RawMessage) (map[string]json.RawMessage, error) {
@@ -464,11 +483,9 @@ func pairMember(m map[string]json.RawMessage) (string, [][]json.RawMessage, erro
 // parseFloat reads a number Kraken sends as a string ("30000.0"), or as a
 // JSON number (trade times).
 func parseFloat(raw json.RawMessage) (float64, error) {
-	s := strings.TrimSpace(string(raw))
-	if len(s) > 0 && s[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, err
-		}
+	s, err := unquote(raw)
+	if err != nil {
+		return 0, err
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
@@ -479,17 +496,27 @@ func parseFloat(raw json.RawMessage) (float64, error) {
 
 // parseInt reads an integer sent as a JSON number or a string (Trades' last).
 func parseInt(raw json.RawMessage) (int64, error) {
-	s := strings.TrimSpace(string(raw))
-	if len(s) > 0 && s[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, err
-		}
+	s, err := unquote(raw)
+	if err != nil {
+		return 0, err
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("%s is not an integer", string(raw))
 	}
 	return n, nil
+}
+
+// unquote is the text of a value Kraken sends either as a JSON string or
+// bare, as the same field differs between endpoints.
+func unquote(raw json.RawMessage) (string, error) {
+	s := strings.TrimSpace(string(raw))
+	if len(s) > 0 && s[0] == '"' {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", err
+		}
+	}
+	return s, nil
 }
 
 func parseString(raw json.RawMessage) string {
