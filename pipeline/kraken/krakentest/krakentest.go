@@ -175,6 +175,16 @@ func (s *Server) lookup(name string) (kraken.PairInfo, bool) {
 	return s.pairs[k], true
 }
 
+// knownPair is the endpoints' lookup: a name Kraken does not know answers
+// EQuery:Unknown asset pair, whichever endpoint was asked.
+func (s *Server) knownPair(w http.ResponseWriter, name string) (kraken.PairInfo, bool) {
+	p, ok := s.lookup(name)
+	if !ok {
+		writeError(w, kraken.ErrUnknownPair)
+	}
+	return p, ok
+}
+
 // mustLookup is the controls' lookup: it also takes wsnames (XBT/USD).
 func (s *Server) mustLookup(name string) kraken.PairInfo {
 	p, ok := s.lookup(name)
@@ -383,9 +393,8 @@ func (s *Server) assetPairs(w http.ResponseWriter, q url.Values) {
 	keys := make([]string, 0, len(s.pairs))
 	if want := q.Get("pair"); want != "" {
 		for _, name := range strings.Split(want, ",") {
-			p, ok := s.lookup(strings.TrimSpace(name))
+			p, ok := s.knownPair(w, strings.TrimSpace(name))
 			if !ok {
-				writeError(w, kraken.ErrUnknownPair)
 				return
 			}
 			keys = append(keys, p.Key)
@@ -438,9 +447,8 @@ func (s *Server) ohlc(w http.ResponseWriter, q url.Values) {
 	if !ok {
 		return
 	}
-	p, ok := s.lookup(name)
+	p, ok := s.knownPair(w, name)
 	if !ok {
-		writeError(w, kraken.ErrUnknownPair)
 		return
 	}
 	step := int64(interval) * 60
@@ -540,9 +548,8 @@ func (s *Server) tradesPage(w http.ResponseWriter, q url.Values) {
 	if !ok {
 		return
 	}
-	p, ok := s.lookup(name)
+	p, ok := s.knownPair(w, name)
 	if !ok {
-		writeError(w, kraken.ErrUnknownPair)
 		return
 	}
 	all := s.trades[p.Key]
