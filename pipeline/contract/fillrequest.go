@@ -99,11 +99,8 @@ func DecodeFillRequest(data []byte) (FillRequest, error) {
 	if !r.Start.IsZero() && !r.End.IsZero() && r.Start.After(r.End) {
 		problems = append(problems, fmt.Sprintf(`"start" %s is after "end" %s`, r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339)))
 	}
-	switch {
-	case len(w.ID) > MaxFillIDLen:
-		problems = append(problems, fmt.Sprintf(`"id" %s is longer than %d bytes`, Clip(w.ID, 40), MaxFillIDLen))
-	case strings.ContainsFunc(w.ID, unicode.IsControl):
-		problems = append(problems, fmt.Sprintf(`"id" %s holds control characters`, Clip(w.ID, 40)))
+	if p := idProblem(w.ID); p != "" {
+		problems = append(problems, p)
 	}
 	if len(problems) > 0 {
 		return FillRequest{}, fmt.Errorf("fill request: %s", strings.Join(problems, "; "))
@@ -134,8 +131,27 @@ func (r FillRequest) Candles() int64 {
 // Encode renders the request as the JSON people would type, times in RFC 3339.
 func (r FillRequest) Encode() ([]byte, error) {
 	iv := float64(r.Interval)
-	at := func(t time.Time) json.RawMessage { return json.RawMessage(`"` + t.UTC().Format(time.RFC3339) + `"`) }
-	return json.Marshal(fillRequestWire{Pair: &r.Pair, Interval: &iv, Start: at(r.Start), End: at(r.End), ID: r.ID, Trades: r.Trades})
+	return json.Marshal(fillRequestWire{Pair: &r.Pair, Interval: &iv, Start: jsonTime(r.Start, time.RFC3339), End: jsonTime(r.End, time.RFC3339),
+		ID: r.ID, Trades: r.Trades})
+}
+
+// jsonTime is t in UTC as a JSON string in layout, for the wire shapes
+// whose times are raw so that decoding can accept several spellings.
+func jsonTime(t time.Time, layout string) json.RawMessage {
+	return json.RawMessage(`"` + t.UTC().Format(layout) + `"`)
+}
+
+// idProblem says what is wrong with a request's id, "" when nothing. The
+// limits hold for fill and price requests alike: either id goes into every
+// batch's message id and into the gap record.
+func idProblem(id string) string {
+	switch {
+	case len(id) > MaxFillIDLen:
+		return fmt.Sprintf(`"id" %s is longer than %d bytes`, Clip(id, 40), MaxFillIDLen)
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return fmt.Sprintf(`"id" %s holds control characters`, Clip(id, 40))
+	}
+	return ""
 }
 
 func parseRequestTime(field string, raw json.RawMessage) (time.Time, error) {

@@ -149,11 +149,8 @@ func DecodePriceRequest(data []byte) (PriceRequest, error) {
 			add(`%d days from "start" to "end", at most %d in one request`, n, MaxPriceRequestDays)
 		}
 	}
-	switch {
-	case len(r.ID) > MaxFillIDLen:
-		add(`"id" %s is longer than %d bytes`, Clip(r.ID, 40), MaxFillIDLen)
-	case strings.ContainsFunc(r.ID, unicode.IsControl):
-		add(`"id" %s holds control characters`, Clip(r.ID, 40))
+	if p := idProblem(r.ID); p != "" {
+		add("%s", p)
 	}
 	if len(problems) > 0 {
 		return PriceRequest{}, fmt.Errorf("price request: %s", strings.Join(problems, "; "))
@@ -181,9 +178,8 @@ func (r PriceRequest) Days() int {
 // Encode renders the request as people type it, dates as YYYY-MM-DD.
 func (r PriceRequest) Encode() ([]byte, error) {
 	iv := float64(PriceInterval)
-	day := func(t time.Time) json.RawMessage { return json.RawMessage(`"` + t.UTC().Format(time.DateOnly) + `"`) }
 	return json.Marshal(priceRequestWire{Ticker: r.Ticker, Symbol: r.Symbol, Market: r.Market, Interval: &iv,
-		Start: day(r.Start), End: day(r.End), Quote: r.Quote, Grouped: r.Grouped, Tickers: r.Tickers, ID: r.ID})
+		Start: jsonTime(r.Start, time.DateOnly), End: jsonTime(r.End, time.DateOnly), Quote: r.Quote, Grouped: r.Grouped, Tickers: r.Tickers, ID: r.ID})
 }
 
 // parseDay takes a date (2023-01-09), an RFC 3339 time or unix seconds and
