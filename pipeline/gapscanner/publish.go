@@ -91,7 +91,7 @@ func PublishWith(ctx context.Context, js jetstream.JetStream, o PublishOptions, 
 			}
 			prevState = rec.State
 			rec.State = contract.GapRequested
-			rec.End, rec.Missing, rec.Class, rec.TradeCalls = g.End, g.Missing, g.Class, g.TradeCalls
+			takeScan(rec, g)
 			rec.History = append(rec.History, contract.GapEvent{At: now, State: contract.GapRequested, Detail: detail})
 			rec.Updated = now
 			return true

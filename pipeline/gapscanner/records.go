@@ -95,7 +95,7 @@ func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncO
 				if !recordNeedsUpdate(*rec, g) {
 					return false
 				}
-				rec.End, rec.Missing, rec.Class, rec.TradeCalls = g.End, g.Missing, g.Class, g.TradeCalls
+				takeScan(rec, g)
 				if g.Reason != "" {
 					rec.Reason = g.Reason
 				}
@@ -177,13 +177,19 @@ func SyncRecords(ctx context.Context, kv jetstream.KeyValue, rep Report, o SyncO
 	return st, nil
 }
 
-// recordNeedsUpdate says whether a record is behind what the scan found.
-// UNFILLABLE and NO_TRADES records are the fetcher's verdicts and stay as
-// they are.
+// recordNeedsUpdate says whether a record is behind what the scan found, in
+// the fields takeScan sets. UNFILLABLE and NO_TRADES records are the
+// fetcher's verdicts and stay as they are.
 func recordNeedsUpdate(rec contract.GapRecord, g Gap) bool {
 	switch rec.State {
 	case contract.GapNoTrades, contract.GapUnfillable:
 		return false
 	}
 	return !rec.End.Equal(g.End) || rec.Missing != g.Missing || rec.Class != g.Class || rec.TradeCalls != g.TradeCalls
+}
+
+// takeScan brings an existing record up to the scan: a gap keeps its key
+// (and start) while it grows, shrinks or changes class, so only these move.
+func takeScan(rec *contract.GapRecord, g Gap) {
+	rec.End, rec.Missing, rec.Class, rec.TradeCalls = g.End, g.Missing, g.Class, g.TradeCalls
 }
