@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	qdb "github.com/questdb/go-questdb-client/v4"
 
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/fetcher"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
+	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner/gapscannertest"
 	"github.com/feefifofunds/feefifofunds/pipeline/kraken/krakentest"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
@@ -98,40 +98,10 @@ func (w *world) records(t *testing.T) []string {
 	return keys
 }
 
+// fills drains the fill requests the command published.
 func (w *world) fills(t *testing.T) []contract.FillRequest {
-	ctx := context.Background()
-	cons, err := w.nats.JS.CreateOrUpdateConsumer(ctx, topology.StreamFills, jetstream.ConsumerConfig{
-		Durable: "test", FilterSubject: topology.FillSubject("kraken"), AckPolicy: jetstream.AckExplicitPolicy,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The consumer's pending count is exact once a publish is acknowledged;
-	// a no-wait fetch from a consumer just created can come back empty on a
-	// loaded machine, so fetch exactly that many and wait for them.
-	ci, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ci.NumPending == 0 {
-		return nil
-	}
-	batch, err := cons.Fetch(int(ci.NumPending), jetstream.FetchMaxWait(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []contract.FillRequest
-	for m := range batch.Messages() {
-		r, err := contract.DecodeFillRequest(m.Data())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.DoubleAck(ctx); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
+	t.Helper()
+	return gapscannertest.TakeFills(t, w.nats.JS, "kraken")
 }
 
 func TestScanDryRunReportsAndTouchesNothing(t *testing.T) {

@@ -14,53 +14,10 @@ import (
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/gaps"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
+	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner/gapscannertest"
 	"github.com/feefifofunds/feefifofunds/pipeline/metrics"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
-
-// fills drains every fill request now on fills.kraken.
-func fills(t *testing.T, js jetstream.JetStream) []contract.FillRequest {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	// FILLS is a work queue: the test takes the requests off it, as the fetcher would.
-	cons, err := js.CreateOrUpdateConsumer(ctx, topology.StreamFills, jetstream.ConsumerConfig{
-		Durable: "test-fills", FilterSubject: topology.FillSubject("kraken"), AckPolicy: jetstream.AckExplicitPolicy,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []contract.FillRequest
-	for {
-		// The consumer's pending count is exact once a publish is
-		// acknowledged; a no-wait fetch from a consumer just created can come
-		// back empty on a loaded machine.
-		ci, err := cons.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ci.NumPending == 0 {
-			return out
-		}
-		batch, err := cons.Fetch(int(ci.NumPending), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			r, err := contract.DecodeFillRequest(m.Data())
-			if err != nil {
-				t.Fatalf("fill request %s does not decode: %v", m.Data(), err)
-			}
-			if id := m.Headers().Get("Nats-Msg-Id"); id != r.ID {
-				t.Errorf("message id %q, want the request id %q", id, r.ID)
-			}
-			out = append(out, r)
-			if err := m.DoubleAck(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
 
 func gapsKV(t *testing.T, js jetstream.JetStream) jetstream.KeyValue {
 	kv, err := js.KeyValue(context.Background(), topology.BucketGaps)
@@ -131,7 +88,7 @@ func TestScanPublishRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fills(t, nats.JS)
+	got := gapscannertest.TakeFills(t, nats.JS, "kraken")
 	if len(sent) != 3 || len(got) != 3 {
 		t.Fatalf("published %d, on the stream %d; want 3", len(sent), len(got))
 	}
@@ -259,7 +216,7 @@ func TestTradesClassAndSplitRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fills(t, nats.JS)
+	got := gapscannertest.TakeFills(t, nats.JS, "kraken")
 	if len(sent) != 2 || len(got) != 2 {
 		t.Fatalf("requests: sent %d, on stream %d", len(sent), len(got))
 	}
@@ -429,7 +386,7 @@ func TestRunPublishesUntilCancelled(t *testing.T) {
 	var got []contract.FillRequest
 	for len(got) == 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
-		got = fills(t, nats.JS)
+		got = gapscannertest.TakeFills(t, nats.JS, "kraken")
 	}
 	cancel()
 	select {

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
+	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner/gapscannertest"
 )
 
 func recordKeys(t *testing.T, kv jetstream.KeyValue) int {
@@ -80,7 +81,7 @@ func TestSweep(t *testing.T) {
 			if res.Synced != tc.synced {
 				t.Errorf("Synced = %v, want %v", res.Synced, tc.synced)
 			}
-			published := fills(t, nats.JS)
+			published := gapscannertest.TakeFills(t, nats.JS, "kraken")
 			if !tc.synced {
 				if n := recordKeys(t, kv); n != 0 || len(published) != 0 || len(res.Requested) != 0 {
 					t.Errorf("%d records, %d requests on the stream, %d reported published; want none", n, len(published), len(res.Requested))
