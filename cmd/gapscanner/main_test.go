@@ -98,6 +98,16 @@ func (w *world) records(t *testing.T) []string {
 	return keys
 }
 
+// wantAll reports each of want that the command's output lacks.
+func wantAll(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
 // fills drains the fill requests the command published.
 func (w *world) fills(t *testing.T) []contract.FillRequest {
 	t.Helper()
@@ -110,17 +120,13 @@ func TestScanDryRunReportsAndTouchesNothing(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{
+	wantAll(t, out,
 		"FILLABLE: 1 gaps, 2 missing candles",
 		"ETHUSD 60m  TIER1  2025-01-20T12:00:00Z  2025-01-20T13:00:00Z  2        262",
 		"UNFILLABLE: 1 gaps, 3 missing candles",
 		"ETHUSD 60m  TIER1  2024-12-22T05:00:00Z  2024-12-22T07:00:00Z  3        965         245",
 		"nothing published, no record touched (--dry-run)",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if keys := w.records(t); len(keys) != 0 {
 		t.Errorf("dry run wrote records %v", keys)
 	}
@@ -442,17 +448,13 @@ func TestScanWaitsForEveryOutcome(t *testing.T) {
 		check func(t *testing.T, out string)
 	}{
 		{"text", nil, func(t *testing.T, out string) {
-			for _, want := range []string{
+			wantAll(t, out,
 				"OUTCOMES: 2 gaps",
 				"ETHUSD 60m  TIER1  2025-01-20T12:00:00Z  2025-01-20T13:00:00Z  2        FILLED  2",
 				"ETHUSD 60m  TIER1  2025-01-31T07:00:00Z  2025-01-31T09:00:00Z  3        FAILED  0",
 				"FAILED: 1 gaps\n  ETHUSD 60m 2025-01-31T07:00:00Z..2025-01-31T09:00:00Z: no closed candle in the range yet",
 				"TOTALS: detected 3, requested 2, filled 1, unfillable 1, no trades 0, failed 1, pending 0, candles filled 2",
-			} {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
-				}
-			}
+			)
 			// The failed gaps come last, after every outcome.
 			if strings.Index(out, "FAILED: 1 gaps") < strings.Index(out, "OUTCOMES:") {
 				t.Errorf("failed gaps before the outcomes:\n%s", out)
