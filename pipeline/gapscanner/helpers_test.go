@@ -29,6 +29,16 @@ func at(s string) time.Time {
 
 func fixed(t time.Time) func() time.Time { return func() time.Time { return t } }
 
+// mustScan is a scan the test cannot go on without.
+func mustScan(ctx context.Context, t *testing.T, cfg gapscanner.ScanConfig) gapscanner.Report {
+	t.Helper()
+	rep, err := gapscanner.Scan(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {

@@ -58,10 +58,7 @@ func TestScanPublishRecords(t *testing.T) {
 		Reason: "Kraken returned no candle and no trade", Updated: hourlyNow.Add(-time.Hour)})
 
 	cfg := gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), ToNow: true, Records: kv}
-	rep, err := gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(ctx, t, cfg)
 	want := append(append([]wantGap(nil), hourlyHoles[:5]...), wantGap{hourlyHoles[5].start, hourlyHoles[5].end, 1, 0, 262, 0, contract.ClassNoTrades}, hourlyTrailing)
 	checkGaps(t, rep.Gaps, "ETHUSD", 60, want)
 	todo := rep.Requestable()
@@ -105,20 +102,14 @@ func TestScanPublishRecords(t *testing.T) {
 	}
 
 	// A second scan right after holds the requested ones back; NO_TRADES stays out.
-	rep, err = gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = mustScan(ctx, t, cfg)
 	if n := len(rep.Requestable()); n != 0 {
 		t.Errorf("requestable right after publishing: %d, want 0", n)
 	}
 	// After --requeue-after they are asked again (the NO_TRADES one never).
 	later := cfg
 	later.Now = fixed(hourlyNow.Add(7 * time.Hour))
-	rep, err = gapscanner.Scan(ctx, later)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = mustScan(ctx, t, later)
 	for _, g := range rep.Requestable() {
 		if g.Key == keyD {
 			t.Error("a NO_TRADES gap is requested again")
@@ -142,10 +133,7 @@ func hourlyWithRecords(t *testing.T) (*testenv.QuestDB, *testenv.JetStream, jets
 func TestRecordsFilledAndPurged(t *testing.T) {
 	q, nats, kv, cfg := hourlyWithRecords(t)
 	ctx := context.Background()
-	rep, err := gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(ctx, t, cfg)
 	if _, err := gapscanner.SyncRecords(ctx, kv, rep, gapscanner.SyncOptions{Now: fixed(hourlyNow)}); err != nil {
 		t.Fatal(err)
 	}
@@ -163,10 +151,7 @@ func TestRecordsFilledAndPurged(t *testing.T) {
 	c := hourlyHoles[4]
 	insert(t, q, "ETHUSD", 60, series(at(c.start), at(c.end), 60))
 	insert(t, q, "ETHUSD", 60, series(at(hourlyHoles[3].start), at(hourlyHoles[3].start), 60))
-	rep, err = gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = mustScan(ctx, t, cfg)
 	st, err := gapscanner.SyncRecords(ctx, kv, rep, gapscanner.SyncOptions{Now: fixed(hourlyNow.Add(time.Hour))})
 	if err != nil {
 		t.Fatal(err)
@@ -195,10 +180,7 @@ func TestTradesClassAndSplitRequests(t *testing.T) {
 	nats := testenv.StartJetStream(t)
 	loadHourly(t, q, "ETHUSD") // 7 trades a candle
 	ctx := context.Background()
-	rep, err := gapscanner.Scan(ctx, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), Trades: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(ctx, t, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), Trades: true})
 	var old []gapscanner.Gap
 	for _, g := range rep.Gaps {
 		if g.Start.Before(at("2025-01-01T10:00:00Z")) {
@@ -234,10 +216,7 @@ func TestTradesClassAndSplitRequests(t *testing.T) {
 func TestUnfillableRecordRequestedWithTrades(t *testing.T) {
 	_, nats, kv, cfg := hourlyWithRecords(t)
 	ctx := context.Background()
-	rep, err := gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(ctx, t, cfg)
 	var old gapscanner.Gap
 	for _, g := range rep.Gaps {
 		if g.Class == contract.ClassUnfillable {
@@ -261,18 +240,12 @@ func TestUnfillableRecordRequestedWithTrades(t *testing.T) {
 		t.Fatalf("gap %s not in the report", old.Key)
 		return gapscanner.Gap{}
 	}
-	rep, err = gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = mustScan(ctx, t, cfg)
 	if g := find(rep); g.Requestable || g.Class != contract.ClassUnfillable || !strings.Contains(g.Hold, "UNFILLABLE") {
 		t.Errorf("without --trades: %+v", g)
 	}
 	cfg.Trades = true
-	rep, err = gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = mustScan(ctx, t, cfg)
 	g := find(rep)
 	if !g.Requestable || g.Class != contract.ClassFillableFromTrades {
 		t.Fatalf("with --trades: %+v", g)
@@ -290,10 +263,7 @@ func TestExportUnfillableCSV(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 	loadHourly(t, q, "ETHUSD")
 	loadDaily(t, q)
-	rep, err := gapscanner.Scan(context.Background(), gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(context.Background(), t, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow)})
 	var b bytes.Buffer
 	n, err := gapscanner.WriteUnfillableCSV(&b, rep.Gaps)
 	if err != nil {
@@ -328,10 +298,7 @@ func TestCompletenessAndStale(t *testing.T) {
 		[2]time.Time{at("2024-12-02T00:00:00Z"), at("2024-12-02T23:00:00Z")}))
 	ctx := context.Background()
 	cfg := gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow)}
-	rep, err := gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(ctx, t, cfg)
 	lines := gapscanner.Completeness(rep)
 	if len(lines) != 2 {
 		t.Fatalf("lines: %+v", lines)

@@ -151,10 +151,7 @@ func TestLoopScanFetchWriteRescan(t *testing.T) {
 	})
 
 	cfg := gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), ToNow: true, Records: kv}
-	rep, err := gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(ctx, t, cfg)
 	checkGaps(t, rep.Gaps, "ETHUSD", 60, append(append([]wantGap(nil), hourlyHoles...), hourlyTrailing))
 	if _, err := gapscanner.SyncRecords(ctx, kv, rep, gapscanner.SyncOptions{Now: fixed(hourlyNow)}); err != nil {
 		t.Fatal(err)
@@ -200,10 +197,7 @@ func TestLoopScanFetchWriteRescan(t *testing.T) {
 	}
 
 	// Scan again: only the gaps Kraken cannot serve are left.
-	rep, err = gapscanner.Scan(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = mustScan(ctx, t, cfg)
 	noTrades := hourlyHoles[5]
 	noTrades.class = contract.ClassNoTrades
 	checkGaps(t, rep.Gaps, "ETHUSD", 60, append(append([]wantGap(nil), hourlyHoles[:3]...), noTrades))

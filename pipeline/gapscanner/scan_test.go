@@ -97,10 +97,7 @@ func TestScanFindsExactlyTheHoles(t *testing.T) {
 	loadHourly(t, q, "ETHUSD")
 	ctx := context.Background()
 
-	rep, err := gapscanner.Scan(ctx, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(ctx, t, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), Log: testLog(t)})
 	checkGaps(t, rep.Gaps, "ETHUSD", 60, hourlyHoles)
 	if len(rep.Series) != 1 {
 		t.Fatalf("series: %+v", rep.Series)
@@ -119,10 +116,7 @@ func TestScanFindsExactlyTheHoles(t *testing.T) {
 	}
 
 	// --to-now adds the run from the last candle to the newest closed one.
-	rep, err = gapscanner.Scan(ctx, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), ToNow: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = mustScan(ctx, t, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(hourlyNow), ToNow: true})
 	checkGaps(t, rep.Gaps, "ETHUSD", 60, append(append([]wantGap(nil), hourlyHoles...), hourlyTrailing))
 	if last := rep.Gaps[len(rep.Gaps)-1]; !last.Trailing {
 		t.Errorf("last gap should be trailing: %+v", last)
@@ -132,10 +126,7 @@ func TestScanFindsExactlyTheHoles(t *testing.T) {
 func TestScanDailyFixture(t *testing.T) {
 	q := testenv.NewQuestDB(t)
 	loadDaily(t, q)
-	rep, err := gapscanner.Scan(context.Background(), gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(dailyNow)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(context.Background(), t, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(dailyNow)})
 	checkGaps(t, rep.Gaps, "XBTUSD", 1440, dailyHoles)
 	if got := len(rep.Fillable()); got != 2 {
 		t.Errorf("fillable = %d, want 2", got)
@@ -159,10 +150,7 @@ func TestScanOneMinuteAcrossDays(t *testing.T) {
 	}
 	insert(t, q, "SOLUSD", 1, series(first, last, 1, holes...))
 	now := at("2025-03-05T03:00:30Z")
-	rep, err := gapscanner.Scan(context.Background(), gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(now)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := mustScan(context.Background(), t, gapscanner.ScanConfig{DB: q.Pool, Table: q.Table, Now: fixed(now)})
 	// Kraken serves the newest 720 one-minute candles: from 2025-03-04T15:00.
 	checkGaps(t, rep.Gaps, "SOLUSD", 1, []wantGap{
 		{"2025-03-01T23:59:00Z", "2025-03-02T00:00:00Z", 2, 0, 4501, 3781, contract.ClassUnfillable},
@@ -184,11 +172,7 @@ func TestScanFilters(t *testing.T) {
 	scan := func(c gapscanner.ScanConfig) gapscanner.Report {
 		t.Helper()
 		c.DB, c.Table, c.Now = q.Pool, q.Table, fixed(hourlyNow)
-		rep, err := gapscanner.Scan(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rep
+		return mustScan(ctx, t, c)
 	}
 	names := func(rep gapscanner.Report) string {
 		var s []string
