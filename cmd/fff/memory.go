@@ -11,8 +11,7 @@ import (
 // commands that run the pipeline in this process (fff up, fff ingest
 // --embedded).
 func addMemoryLimitFlag(fs *pflag.FlagSet, on *bool) {
-	fs.BoolVar(on, "memory-limit", true, "collect garbage near the working set the stages' settings imply (writers × flush rows, parser batches, plus 64 MiB), unless GOMEMLIMIT is set")
-	cli.Bind(fs, "memory-limit", "FFF_MEMORY_LIMIT")
+	cli.Flag(fs, fs.BoolVar, on, "memory-limit", true, "collect garbage near the working set the stages' settings imply (writers × flush rows, parser batches, plus 64 MiB), unless GOMEMLIMIT is set", "FFF_MEMORY_LIMIT")
 }
 
 // limitMemory sets the process's soft memory limit for the stages of o

@@ -34,24 +34,15 @@ Any number of writers may run against the same NATS: they share the work.`,
 		MetricsAddr: "127.0.0.1:9104",
 		Flags: func(fs *pflag.FlagSet) {
 			cli.AddQuestDBFlags(fs, &cfg.QuestDB)
-			fs.IntVar(&cfg.Workers, "workers", writer.DefaultWorkers, "parallel ILP senders in this process")
-			cli.Bind(fs, "workers", "FFF_WRITER_WORKERS")
-			fs.IntVar(&cfg.FlushRows, "flush-rows", writer.DefaultFlushRows, "rows per ILP request (one QuestDB transaction)")
-			cli.Bind(fs, "flush-rows", "FFF_WRITER_FLUSH_ROWS")
-			fs.DurationVar(&cfg.FlushInterval, "flush-interval", writer.DefaultFlushInterval, "longest a partly filled request waits for more batches")
-			cli.Bind(fs, "flush-interval", "FFF_WRITER_FLUSH_INTERVAL")
-			fs.DurationVar(&cfg.FlushIdle, "flush-idle", writer.DefaultFlushIdle, "a partly filled request goes when no batch came for this long")
-			cli.Bind(fs, "flush-idle", "FFF_WRITER_FLUSH_IDLE")
-			fs.IntVar(&cfg.MaxAckPending, "max-ack-pending", writer.DefaultMaxAckPending, "batches all writers together may hold unacknowledged (consumer setting)")
-			cli.Bind(fs, "max-ack-pending", "FFF_WRITER_MAX_ACK_PENDING")
-			fs.DurationVar(&cfg.AckWait, "ack-wait", writer.DefaultAckWait, "how long a delivered batch that never reached a writer waits to be delivered again (consumer setting; held batches are kept alive every quarter of it)")
-			cli.Bind(fs, "ack-wait", "FFF_WRITER_ACK_WAIT")
-			fs.IntVar(&cfg.ApplyQueue, "apply-queue", 0, "committed requests a worker may queue behind the one waiting for QuestDB's WAL apply")
-			cli.Bind(fs, "apply-queue", "FFF_WRITER_APPLY_QUEUE")
-			fs.BoolVar(&cfg.Migrate, "migrate", true, "apply pending schema migrations to the table at start")
-			cli.Bind(fs, "migrate", "FFF_WRITER_MIGRATE")
-			fs.BoolVar(&memLimit, "memory-limit", true, "collect garbage near the working set the settings imply (workers × flush rows), unless GOMEMLIMIT is set")
-			cli.Bind(fs, "memory-limit", "FFF_WRITER_MEMORY_LIMIT")
+			cli.Flag(fs, fs.IntVar, &cfg.Workers, "workers", writer.DefaultWorkers, "parallel ILP senders in this process", "FFF_WRITER_WORKERS")
+			cli.Flag(fs, fs.IntVar, &cfg.FlushRows, "flush-rows", writer.DefaultFlushRows, "rows per ILP request (one QuestDB transaction)", "FFF_WRITER_FLUSH_ROWS")
+			cli.Flag(fs, fs.DurationVar, &cfg.FlushInterval, "flush-interval", writer.DefaultFlushInterval, "longest a partly filled request waits for more batches", "FFF_WRITER_FLUSH_INTERVAL")
+			cli.Flag(fs, fs.DurationVar, &cfg.FlushIdle, "flush-idle", writer.DefaultFlushIdle, "a partly filled request goes when no batch came for this long", "FFF_WRITER_FLUSH_IDLE")
+			cli.Flag(fs, fs.IntVar, &cfg.MaxAckPending, "max-ack-pending", writer.DefaultMaxAckPending, "batches all writers together may hold unacknowledged (consumer setting)", "FFF_WRITER_MAX_ACK_PENDING")
+			cli.Flag(fs, fs.DurationVar, &cfg.AckWait, "ack-wait", writer.DefaultAckWait, "how long a delivered batch that never reached a writer waits to be delivered again (consumer setting; held batches are kept alive every quarter of it)", "FFF_WRITER_ACK_WAIT")
+			cli.Flag(fs, fs.IntVar, &cfg.ApplyQueue, "apply-queue", 0, "committed requests a worker may queue behind the one waiting for QuestDB's WAL apply", "FFF_WRITER_APPLY_QUEUE")
+			cli.Flag(fs, fs.BoolVar, &cfg.Migrate, "migrate", true, "apply pending schema migrations to the table at start", "FFF_WRITER_MIGRATE")
+			cli.Flag(fs, fs.BoolVar, &memLimit, "memory-limit", true, "collect garbage near the working set the settings imply (workers × flush rows), unless GOMEMLIMIT is set", "FFF_WRITER_MEMORY_LIMIT")
 		},
 		Run: func(ctx context.Context, s *cli.Stage) error {
 			if memLimit {
