@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -126,11 +125,7 @@ Exit status, after the summary:
 					return nil
 				}
 			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			ctx, stop := signalAware(ctx)
+			ctx, stop := signalAware(cmd.Context())
 			defer stop()
 			var js jetstream.JetStream
 			if embedded {
@@ -227,20 +222,6 @@ func missingFiles(s ingest.Summary) int {
 		n += len(m.Files)
 	}
 	return n
-}
-
-// signalAware stops on Ctrl-C as well as with the parent context.
-func signalAware(parent context.Context) (context.Context, context.CancelFunc) {
-	sctx, sstop := cli.SignalContext()
-	ctx, cancel := context.WithCancel(parent)
-	go func() {
-		select {
-		case <-sctx.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { cancel(); sstop() }
 }
 
 // isTerminal: a character device other than /dev/null (which is one too).

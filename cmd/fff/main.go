@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -73,6 +75,12 @@ type exitError struct {
 func (e exitError) Error() string { return e.err.Error() }
 func (e exitError) Unwrap() error { return e.err }
 func (e exitError) ExitCode() int { return e.code }
+
+// signalAware is parent, cancelled on Ctrl-C (or SIGTERM) too: the
+// context of every command that runs until it is done or interrupted.
+func signalAware(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
 
 // withOpened connects to NATS as client, opens a bucket or stream with open
 // (assets.Open, deadletter.Open) and runs f on it, all within timeout.

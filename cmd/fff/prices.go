@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -168,9 +167,8 @@ func runPrices(cmd *cobra.Command, log *slog.Logger, out, errOut io.Writer, f pr
 	}
 	// A backfill waits long for commits: Ctrl-C ends it as the other
 	// long-running commands do, and so does the command's own context.
-	ctx, stop := cli.SignalContext()
+	ctx, stop := signalAware(cmd.Context())
 	defer stop()
-	defer context.AfterFunc(cmd.Context(), stop)()
 	nc, js, err := cli.JetStream(ctx, f.nc, "fff-prices", log)
 	if err != nil {
 		return err

@@ -58,7 +58,7 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 					fmt.Fprintln(errw, line)
 				}
 			}
-			ctx, stop := cli.SignalContext()
+			ctx, stop := signalAware(cmd.Context())
 			defer stop()
 			conn, js, err := cli.JetStream(ctx, nc, "fff-replay", a.log)
 			if err != nil {

@@ -46,20 +46,8 @@ followed with a plain NATS subscription (new messages only).`,
 			if all && last > 0 {
 				return errors.New("--all and --last do not go together")
 			}
-			ctx, stop := cli.SignalContext()
+			ctx, stop := signalAware(cmd.Context())
 			defer stop()
-			if c := cmd.Context(); c != nil {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithCancel(ctx)
-				defer cancel()
-				go func() {
-					select {
-					case <-c.Done():
-						cancel()
-					case <-ctx.Done():
-					}
-				}()
-			}
 			conn, err := nc.Connect("fff-tail", a.log)
 			if err != nil {
 				return err

@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,7 +84,7 @@ to twice its working set.`,
 					jobs = append(jobs, j)
 				}
 			}
-			ctx, cancel := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, cancel := signalAware(cmd.Context())
 			defer cancel()
 			o := local.Options{
 				Store: store, Listen: listen, Log: a.log, Metrics: metrics.Default,
