@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -222,22 +221,6 @@ func missingFiles(s ingest.Summary) int {
 		n += len(m.Files)
 	}
 	return n
-}
-
-// isTerminal: a character device other than /dev/null (which is one too).
-func isTerminal(v any) bool {
-	f, ok := v.(*os.File)
-	if !ok || f == nil {
-		return false
-	}
-	fi, err := f.Stat()
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(fi, null) {
-		return false
-	}
-	return true
 }
 
 func confirm(in io.Reader, prompt io.Writer, question string) (bool, error) {

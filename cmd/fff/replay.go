@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,7 +47,7 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 			}
 			cfg.QuestDB, cfg.Log, cfg.Migrate = q, a.log, true
 			errw := cmd.ErrOrStderr()
-			tty := stderrIsTTY(errw)
+			tty := isTerminal(errw)
 			cfg.OnProgress = func(s replay.Stats) {
 				line := fmt.Sprintf("replay: %d/%d messages, %d candles written, %.0f candles/s", s.Messages, s.Total, s.Written, s.Rate())
 				if tty {
@@ -100,15 +98,4 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 	fs.IntVar(&cfg.Workers, "workers", 2, "parallel ILP senders")
 	fs.IntVar(&cfg.FlushRows, "flush-rows", 200_000, "rows per ILP request")
 	return cmd
-}
-
-// stderrIsTTY says whether w is a terminal, for progress lines that rewrite
-// themselves.
-func stderrIsTTY(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
