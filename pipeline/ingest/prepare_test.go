@@ -1,34 +1,20 @@
 package ingest
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
-	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 // A group member stored but never queued (the load stopped in between) must
 // not leave its bytes in FILEDATA: no ledger entry would ever delete them.
 func TestStoredButNotQueuedBytesAreDeleted(t *testing.T) {
-	env := testenv.StartJetStream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	sub, err := NewSubmitter(ctx, env.JS, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := env.JS.ObjectStore(ctx, topology.BucketFileData)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, sub, store := StartSubmitter(t)
 	dir := t.TempDir()
 	cand := func(name, body string) Candidate {
 		p := filepath.Join(dir, name)

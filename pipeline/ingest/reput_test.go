@@ -1,36 +1,22 @@
 package ingest_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger"
-	"github.com/feefifofunds/feefifofunds/pipeline/topology"
 )
 
 // Reput puts the bytes again only when the ledger asks, and never stores a
 // source that changed under the old id.
 func TestReput(t *testing.T) {
-	env := testenv.StartJetStream(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	sub, err := ingest.NewSubmitter(ctx, env.JS, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := env.JS.ObjectStore(ctx, topology.BucketFileData)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, sub, store := ingest.StartSubmitter(t)
 	data := []byte("1600000000,1,2,0.5,1.5,10,5\n")
 	sum := sha256.Sum256(data)
 	id := hex.EncodeToString(sum[:]) // a legacy id: the content alone
