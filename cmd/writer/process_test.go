@@ -78,11 +78,7 @@ func TestWriterProcessWaitsForNATS(t *testing.T) {
 		t.Errorf("the log does not say what the writer waits for:\n%s", logs.String())
 	}
 
-	srv, err := natsembed.Start(natsembed.Config{Port: natsPort, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	testenv.StartBareJetStreamWith(t, natsembed.Config{Port: natsPort})
 	up := time.Now()
 	for {
 		if code, _ := healthz(metricsAddr); code == http.StatusOK {

@@ -63,11 +63,7 @@ func TestRunStageWaitsForNATS(t *testing.T) {
 	default:
 	}
 
-	srv, err := natsembed.Start(natsembed.Config{Port: port, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	testenv.StartBareJetStreamWith(t, natsembed.Config{Port: port})
 	up := time.Now()
 	select {
 	case err := <-ran:
