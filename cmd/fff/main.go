@@ -50,7 +50,7 @@ a flag on the command line beats its variable.`,
 	root.AddCommand(
 		a.upCmd(), a.ingestCmd(), a.replayCmd(), a.dlqCmd(), a.tailCmd(), a.assetsCmd(),
 		a.migrateCmd(), a.checkQuestDBCmd(), a.benchCmd(), a.benchStageCmd(),
-		pricesCmd(func() *slog.Logger { return a.log }, out, errOut), a.statusCmd(),
+		a.pricesCmd(), a.statusCmd(),
 	)
 	return root
 }

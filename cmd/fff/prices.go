@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,10 +17,9 @@ import (
 )
 
 // pricesCmd is `fff prices load|backfill`: daily stock, fund and crypto
-// prices from Massive.com or Finnhub through the pipeline. log is read when
-// a command runs (the root sets the logger up first); out gets the plan and
-// summary, errOut the progress.
-func pricesCmd(log func() *slog.Logger, out, errOut io.Writer) *cobra.Command {
+// prices from Massive.com or Finnhub through the pipeline. The plan and
+// summary go to the command's output, the progress to its error output.
+func (a *app) pricesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prices",
 		Short: "Load daily prices from Massive.com or Finnhub (the old load_prices / backfill_prices)",
@@ -35,7 +33,7 @@ and the exit status is 1.
 Assets must be in the registry (fff assets create). Stocks and funds follow the
 US market calendar: weekends and exchange holidays have no candles.`,
 	}
-	cmd.AddCommand(pricesLoadCmd(log, out, errOut), pricesBackfillCmd(log, out, errOut))
+	cmd.AddCommand(a.pricesLoadCmd(), a.pricesBackfillCmd())
 	return cmd
 }
 
@@ -57,7 +55,7 @@ func (f *pricesFlags) add(cmd *cobra.Command) {
 	fs.DurationVar(&f.timeout, "commit-timeout", 2*time.Minute, "how long to wait for fetched candles to show in QuestDB")
 }
 
-func pricesLoadCmd(log func() *slog.Logger, out, errOut io.Writer) *cobra.Command {
+func (a *app) pricesLoadCmd() *cobra.Command {
 	var (
 		f      pricesFlags
 		ticker string
@@ -77,8 +75,7 @@ func pricesLoadCmd(log func() *slog.Logger, out, errOut io.Writer) *cobra.Comman
 			if days <= 0 {
 				return fmt.Errorf("--days %d: want a positive number of days", days)
 			}
-			return runPrices(cmd, log(), pick(out, cmd.OutOrStdout()), pick(errOut, cmd.ErrOrStderr()), f,
-				prices.Options{Source: f.source, Ticker: strings.ToUpper(ticker), Days: days})
+			return a.runPrices(cmd, f, prices.Options{Source: f.source, Ticker: strings.ToUpper(ticker), Days: days})
 		},
 	}
 	f.add(c)
@@ -87,7 +84,7 @@ func pricesLoadCmd(log func() *slog.Logger, out, errOut io.Writer) *cobra.Comman
 	return c
 }
 
-func pricesBackfillCmd(log func() *slog.Logger, out, errOut io.Writer) *cobra.Command {
+func (a *app) pricesBackfillCmd() *cobra.Command {
 	var (
 		f                pricesFlags
 		ticker, category string
@@ -139,7 +136,7 @@ pages). A trading day without results is a market holiday.`,
 					return fmt.Errorf("--end %q: want a date such as 2023-02-10", end)
 				}
 			}
-			return runPrices(cmd, log(), pick(out, cmd.OutOrStdout()), pick(errOut, cmd.ErrOrStderr()), f, o)
+			return a.runPrices(cmd, f, o)
 		},
 	}
 	f.add(c)
@@ -154,14 +151,7 @@ pages). A trading day without results is a market holiday.`,
 	return c
 }
 
-func pick(w, def io.Writer) io.Writer {
-	if w != nil {
-		return w
-	}
-	return def
-}
-
-func runPrices(cmd *cobra.Command, log *slog.Logger, out, errOut io.Writer, f pricesFlags, o prices.Options) error {
+func (a *app) runPrices(cmd *cobra.Command, f pricesFlags, o prices.Options) error {
 	if f.source == "" {
 		return errors.New("--source is required: massive or finnhub")
 	}
@@ -169,7 +159,7 @@ func runPrices(cmd *cobra.Command, log *slog.Logger, out, errOut io.Writer, f pr
 	// long-running commands do, and so does the command's own context.
 	ctx, stop := signalAware(cmd.Context())
 	defer stop()
-	nc, js, err := cli.JetStream(ctx, f.nc, "fff-prices", log)
+	nc, js, err := cli.JetStream(ctx, f.nc, "fff-prices", a.log)
 	if err != nil {
 		return err
 	}
@@ -182,6 +172,7 @@ func runPrices(cmd *cobra.Command, log *slog.Logger, out, errOut io.Writer, f pr
 	if err != nil {
 		return err
 	}
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	for _, l := range plan.Describe() {
 		fmt.Fprintln(out, l)
 	}
@@ -195,7 +186,7 @@ func runPrices(cmd *cobra.Command, log *slog.Logger, out, errOut io.Writer, f pr
 		return err
 	}
 	defer pool.Close()
-	sum, err := prices.Run(ctx, prices.RunConfig{JS: js, DB: pool, Table: q.Table, Log: log, CommitTimeout: f.timeout,
+	sum, err := prices.Run(ctx, prices.RunConfig{JS: js, DB: pool, Table: q.Table, Log: a.log, CommitTimeout: f.timeout,
 		Progress: func(p prices.Progress) {
 			what := p.Request.Ticker
 			if p.Request.Grouped {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -34,7 +33,9 @@ func TestPricesDryRunTouchesNothing(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			cmd := pricesCmd(func() *slog.Logger { return testenv.Logger(t) }, &out, &errOut)
+			cmd := (&app{log: testenv.Logger(t)}).pricesCmd()
+			cmd.SetOut(&out)
+			cmd.SetErr(&errOut)
 			cmd.SetArgs(append(c.args, "--dry-run", "--nats="+env.URL, "--table="+q.Table))
 			if err := cmd.Execute(); err != nil {
 				t.Fatal(err)
@@ -69,7 +70,7 @@ func TestPricesFlagChecks(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			cmd := pricesCmd(func() *slog.Logger { return testenv.Logger(t) }, &bytes.Buffer{}, &bytes.Buffer{})
+			cmd := (&app{log: testenv.Logger(t)}).pricesCmd()
 			cmd.SetArgs(c.args)
 			cmd.SetOut(&bytes.Buffer{})
 			cmd.SetErr(&bytes.Buffer{})
