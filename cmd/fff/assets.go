@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -186,7 +185,7 @@ func (a *app) assetsShowCmd() *cobra.Command {
 			if asJSON {
 				return writeJSON(out, asset)
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			tw := columns(out)
 			for _, row := range [][2]string{
 				{"ticker", asset.Ticker}, {"name", asset.Name}, {"category", asset.Category}, {"tier", asset.Tier},
 				{"quote currency", dash(asset.QuoteCurrency)}, {"active", yesNo(asset.Active)},

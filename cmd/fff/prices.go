@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -206,8 +205,7 @@ func (a *app) runPrices(cmd *cobra.Command, f pricesFlags, o prices.Options) err
 }
 
 func printPriceSummary(w io.Writer, sum *prices.Summary) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TICKER\tCANDLES\tCREATED\tUPDATED\tSTATE")
+	tw := table(w, "TICKER", "CANDLES", "CREATED", "UPDATED", "STATE")
 	for _, a := range sum.Assets {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", a.Ticker, a.Candles, a.Created, a.Updated, a.State)
 	}
