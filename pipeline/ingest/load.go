@@ -5,6 +5,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -270,6 +271,13 @@ func Load(ctx context.Context, js jetstream.JetStream, opts Options) (Summary, e
 	}
 	onSubmitted := func(r submitted) {
 		handled++
+		if ue := (*UnconfirmedError)(nil); errors.As(r.err, &ue) {
+			// Followed like any queued file: it settles if its work was
+			// stored, and RequeueLost (below) publishes it again if not. Told
+			// NOT SUBMITTED, a user would load it again while it commits.
+			opts.Log.Warn("a file's work was published without an acknowledgement; following it in the ledger", "file", r.cand.Name, "err", ue.Err)
+			r.err = nil
+		}
 		if r.err != nil {
 			doneBytes += r.cand.Size
 			fail(Failure{Name: r.cand.Name, State: NotSubmitted, Reason: r.err.Error()})

@@ -88,3 +88,27 @@ func TestFileWithLostPubAcksIsCommitted(t *testing.T) {
 		}
 	}
 }
+
+// A bulk load reports such a file by what became of it, not as NOT
+// SUBMITTED: its entry is QUEUED and its work was stored, so it commits,
+// and a user told otherwise would load it again.
+func TestLoadFollowsAFileWithLostPubAcks(t *testing.T) {
+	env := testenv.StartFakeStages(t, ledgertest.Options{})
+	ctx := testenv.Context(t, 30*time.Second)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "XBTUSD_60.csv"), testenv.HourlyCSV(1600000000, 10, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	js := &lostPubAcks{JetStream: env.JS}
+	js.n.Store(3) // every attempt of the one submission
+	sum, err := ingest.Load(ctx, js, ingest.Options{Dir: dir, Log: testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Committed != 1 || sum.Failed != 0 || sum.NotSubmitted != 0 || sum.Records != 10 || len(sum.Failures) != 0 {
+		t.Fatalf("summary %+v, want the file committed with its 10 rows and no failure", sum)
+	}
+	if left := js.n.Load(); left > 0 {
+		t.Fatalf("%d of the 3 acknowledgements were not lost: the test did not test that", left)
+	}
+}

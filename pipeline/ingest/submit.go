@@ -264,12 +264,28 @@ func (s *Submitter) submitHashed(ctx context.Context, c Candidate, content strin
 			// the file waited QUEUED for ever (seen on a 3-node cluster).
 			// A retry of the submission finds the entry in flight; if the
 			// event was in fact lost, RequeueLost publishes it again.
-			return Submission{}, fmt.Errorf("%s is QUEUED in the ledger, but its work may not be published: %w", c.Name, err)
+			return Submission{Outcome: Queued, Entry: e, Revision: nrev}, &UnconfirmedError{Name: c.Name, Err: err}
 		}
 		return Submission{Outcome: Queued, Entry: e, Revision: nrev}, nil
 	}
 	return Submission{}, fmt.Errorf("%s: the ledger entry kept changing under us", c.Name)
 }
+
+// UnconfirmedError is a submission whose ledger entry is QUEUED but whose
+// work's publish was never acknowledged: it may be stored (an
+// acknowledgement lost with a leader) or lost. The Submission returned with
+// it is valid: the file is in flight, and a caller that follows the ledger
+// (and requeues work lost for good, RequeueLost) sees it settle.
+type UnconfirmedError struct {
+	Name string
+	Err  error
+}
+
+func (e *UnconfirmedError) Error() string {
+	return fmt.Sprintf("%s is QUEUED in the ledger, but its work may not be published: %v", e.Name, e.Err)
+}
+
+func (e *UnconfirmedError) Unwrap() error { return e.Err }
 
 // publishRetrying publishes a file's work, trying again twice soon after a
 // failure (a leader election takes a few seconds). The message id is the
