@@ -11,7 +11,9 @@ import (
 
 // The bars of the performance issue (docs/PERFORMANCE.md).
 const (
-	barEndToEnd = 250_000 // candles/s into QuestDB
+	// barEndToEnd: candles/s into QuestDB until visible, on the 5M-row set
+	// (the bulk-load issue's goal; the first performance issue's was 250,000).
+	barEndToEnd = 600_000
 	barNullSink = 500_000 // candles/s into the null ILP sink
 	barRSSMB    = 200     // peak RSS of one stage on a 1 GB file
 	barImpRatio = 0.5     // pipeline / QuestDB's /imp into a table without DEDUP
@@ -172,7 +174,7 @@ func rateOf(r *PipelineResult) float64 {
 func bars(rep *Report) []Bar {
 	var out []Bar
 	if rep.QuestDB != nil {
-		out = append(out, Bar{"end to end into QuestDB", rep.QuestDB.CandlesPerSec, "candles/s", "≥ 250,000", rep.QuestDB.CandlesPerSec >= barEndToEnd})
+		out = append(out, Bar{"end to end into QuestDB", rep.QuestDB.CandlesPerSec, "candles/s", "≥ " + thousands(barEndToEnd), rep.QuestDB.CandlesPerSec >= barEndToEnd})
 	}
 	if rep.Imp != nil && rep.QuestDB != nil {
 		out = append(out, Bar{"pipeline / QuestDB /imp", rep.Ratio, "ratio", "≥ 0.5", rep.Ratio >= barImpRatio})
