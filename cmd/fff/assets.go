@@ -138,7 +138,7 @@ func (a *app) assetsListCmd() *cobra.Command {
 				if list == nil {
 					list = []contract.Asset{}
 				}
-				return writeJSON(out, list)
+				return cli.WriteJSON(out, list)
 			}
 			if len(list) == 0 {
 				fmt.Fprintln(out, "no assets")
@@ -183,7 +183,7 @@ func (a *app) assetsShowCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				return writeJSON(out, asset)
+				return cli.WriteJSON(out, asset)
 			}
 			tw := columns(out)
 			for _, row := range [][2]string{

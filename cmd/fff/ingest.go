@@ -112,7 +112,7 @@ Exit status, after the summary:
 			}
 			if !yes {
 				in := cmd.InOrStdin()
-				if !isTerminal(in) {
+				if !cli.IsTerminal(in) {
 					return cantStart(errNoTerminal)
 				}
 				ok, err := confirm(in, cmd.ErrOrStderr(), fmt.Sprintf("Ingest %d file(s), %s? [y/N] ", len(cands), humanBytes(ingest.TotalSize(cands))))
@@ -151,7 +151,7 @@ Exit status, after the summary:
 				js = j
 			}
 			progress := cmd.ErrOrStderr()
-			view := &progressView{out: progress, tty: isTerminal(progress)}
+			view := &progressView{out: progress, tty: cli.IsTerminal(progress)}
 			lo := ingest.Options{
 				Candidates: cands, Force: force, OnBadRow: onBadRow, StopOnError: stopOnError,
 				OnProgress: view.draw, ProgressEvery: view.interval(every), Log: a.log, InFlight: inFlight, Group: group,

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/ingest"
 	"github.com/feefifofunds/feefifofunds/pipeline/ledger/ledgertest"
@@ -104,7 +105,7 @@ func TestIngestRefusesWithoutTerminal(t *testing.T) {
 	if !strings.Contains(out, "Found 1 file(s)") {
 		t.Errorf("the plan was not shown before refusing:\n%s", out)
 	}
-	if isTerminal(os.Stdin) && os.Getenv("CI") == "" {
+	if cli.IsTerminal(os.Stdin) && os.Getenv("CI") == "" {
 		t.Log("stdin of this test is a terminal")
 	}
 	f, err := os.Open(os.DevNull)
@@ -112,7 +113,7 @@ func TestIngestRefusesWithoutTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if isTerminal(f) {
+	if cli.IsTerminal(f) {
 		t.Error("/dev/null taken for a terminal")
 	}
 }

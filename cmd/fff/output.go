@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 )
@@ -22,32 +20,10 @@ func table(out io.Writer, header ...string) *tabwriter.Writer {
 	return tw
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // dash stands for an empty cell.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
 	return s
-}
-
-// isTerminal: a character device other than /dev/null (which is one too).
-func isTerminal(v any) bool {
-	f, ok := v.(*os.File)
-	if !ok || f == nil {
-		return false
-	}
-	fi, err := f.Stat()
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(fi, null) {
-		return false
-	}
-	return true
 }

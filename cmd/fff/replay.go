@@ -47,7 +47,7 @@ Times are RFC 3339, a date (a --until date covers that whole day) or unix second
 			}
 			cfg.QuestDB, cfg.Log, cfg.Migrate = q, a.log, true
 			errw := cmd.ErrOrStderr()
-			tty := isTerminal(errw)
+			tty := cli.IsTerminal(errw)
 			cfg.OnProgress = func(s replay.Stats) {
 				line := fmt.Sprintf("replay: %d/%d messages, %d candles written, %.0f candles/s", s.Messages, s.Total, s.Written, s.Rate())
 				if tty {

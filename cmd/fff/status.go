@@ -72,7 +72,7 @@ Exit status:
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				if err := writeJSON(out, rep); err != nil {
+				if err := cli.WriteJSON(out, rep); err != nil {
 					return err
 				}
 			} else if err := printStatus(out, rep); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 )
 
@@ -46,7 +47,7 @@ asking Kraken for what it cannot serve. scan and run also purge past their
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.Out, st)
+				return cli.WriteJSON(a.Out, st)
 			}
 			verb := "purged"
 			if dryRun {

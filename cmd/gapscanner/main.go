@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -182,22 +181,4 @@ func (a *app) table(header ...string) *tabwriter.Writer {
 	return tw
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// isTerminal says whether f is a character device such as a terminal's
-// *os.File: where the confirmation can be asked, where a progress bar can
-// be redrawn.
-func isTerminal(f any) bool {
-	st, ok := f.(interface{ Stat() (os.FileInfo, error) })
-	if !ok {
-		return false
-	}
-	fi, err := st.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}

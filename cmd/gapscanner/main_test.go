@@ -14,6 +14,7 @@ import (
 
 	qdb "github.com/questdb/go-questdb-client/v4"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/internal/testenv"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/fetcher"
@@ -337,8 +338,8 @@ func TestIsTerminal(t *testing.T) {
 		{"character device", terminal("y\n"), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := isTerminal(tc.in); got != tc.want {
-				t.Errorf("isTerminal = %v, want %v", got, tc.want)
+			if got := cli.IsTerminal(tc.in); got != tc.want {
+				t.Errorf("IsTerminal = %v, want %v", got, tc.want)
 			}
 		})
 	}

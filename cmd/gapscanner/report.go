@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 )
 
@@ -38,7 +39,7 @@ total number of gaps and how many are fillable and unfillable.`,
 			}
 			lines := gapscanner.Completeness(res.Report)
 			if asJSON {
-				return writeJSON(a.Out, lines)
+				return cli.WriteJSON(a.Out, lines)
 			}
 			tw := a.table("TIER", "INTERVAL", "ASSETS", "WITH GAPS", "PRESENT", "EXPECTED", "COMPLETE", "ASSETS COMPLETE",
 				"GAPS", "FILLABLE", "FROM TRADES", "UNFILLABLE", "NO TRADES")
@@ -96,7 +97,7 @@ every series is (in seconds) as fff_gapscanner_stale_seconds{pair,interval}.`,
 				return err
 			}
 			if asJSON {
-				if err := writeJSON(a.Out, rep); err != nil {
+				if err := cli.WriteJSON(a.Out, rep); err != nil {
 					return err
 				}
 			} else {

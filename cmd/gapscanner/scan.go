@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/contract"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 	"github.com/feefifofunds/feefifofunds/pipeline/topology"
@@ -79,7 +80,7 @@ record is touched.`,
 			})
 			if !res.Synced {
 				if asJSON && !viewOnly && res.Report.Table != "" {
-					_ = writeJSON(a.Out, res.Report)
+					_ = cli.WriteJSON(a.Out, res.Report)
 				}
 				return err
 			}
@@ -121,7 +122,7 @@ func (a *app) showScan(rep gapscanner.Report, hold, asJSON, unfillableOnly bool,
 	switch {
 	case hold: // printed with the outcomes, as one object
 	case asJSON:
-		if err := writeJSON(a.Out, rep); err != nil {
+		if err := cli.WriteJSON(a.Out, rep); err != nil {
 			return err
 		}
 	default:
@@ -136,7 +137,7 @@ func (a *app) showScan(rep gapscanner.Report, hold, asJSON, unfillableOnly bool,
 // confirm asks on the terminal whether to publish the fill requests for
 // todo. Without a terminal it refuses: that is an error, nothing changed.
 func (a *app) confirm(todo []gapscanner.Gap, asJSON bool) (bool, error) {
-	if !isTerminal(a.In) {
+	if !cli.IsTerminal(a.In) {
 		return false, fmt.Errorf("refusing to publish %d fill requests without confirmation: stdin is not a terminal; "+
 			"pass --yes to publish (or --dry-run to only report); nothing was changed", len(todo))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feefifofunds/feefifofunds/internal/cli"
 	"github.com/feefifofunds/feefifofunds/pipeline/gapscanner"
 )
 
@@ -64,7 +65,7 @@ func (a *app) settle(ctx context.Context, res gapscanner.SweepResult, o settleOp
 		if out.Failed == nil {
 			out.Failed = []gapscanner.Outcome{}
 		}
-		if err := writeJSON(a.Out, out); err != nil {
+		if err := cli.WriteJSON(a.Out, out); err != nil {
 			return err
 		}
 	} else {
@@ -108,7 +109,7 @@ type progress struct {
 	drew bool
 }
 
-func newProgress(w io.Writer) *progress { return &progress{w: w, tty: isTerminal(w), last: -1} }
+func newProgress(w io.Writer) *progress { return &progress{w: w, tty: cli.IsTerminal(w), last: -1} }
 
 func (p *progress) show(s gapscanner.AwaitProgress) {
 	line := fmt.Sprintf("gaps %d/%d answered: %d filled, %d unfillable, %d no trades, %d failed; %d candles written; %s",
