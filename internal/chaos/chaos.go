@@ -65,6 +65,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 		dir = d
 	}
+	// Removed last, after the suite's QuestDB stopped: its pid file lives
+	// here, and without it questdb.sh stop found nothing to stop and left
+	// the JVM running on a deleted root (one leaked per passing run).
+	remove := false
+	defer func() {
+		if remove {
+			_ = os.RemoveAll(dir)
+		}
+	}()
 	bin := filepath.Join(dir, "bin")
 	o.Log.Info("building the stage binaries", "into", bin)
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator), "./cmd/watcher", "./cmd/parser", "./cmd/writer")
@@ -122,9 +131,7 @@ func Run(ctx context.Context, o Options) error {
 	if passed != o.Trials {
 		return fmt.Errorf("%d of %d trials failed (work folder %s)", o.Trials-passed, o.Trials, dir)
 	}
-	if o.Dir == "" && !o.Keep {
-		_ = os.RemoveAll(dir)
-	}
+	remove = o.Dir == "" && !o.Keep
 	return nil
 }
 

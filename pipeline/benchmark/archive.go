@@ -238,7 +238,7 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 	}
 	defer stopView()
 
-	cpu0, qcpu0 := selfCPU(), questdbCPU()
+	cpu0, qcpu0 := selfCPU(), questdbCPU(b.o.QuestDB.ILP)
 	start := time.Now()
 	if err := os.Rename(a.Path, filepath.Join(inbox, name)); err != nil {
 		return nil, fmt.Errorf("drop the archive into the inbox: %w", err)
@@ -257,7 +257,7 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 	}
 	ld.PipelineCPU = selfCPU() - cpu0
 	if qcpu0 >= 0 {
-		ld.QuestDBCPU = max(0, questdbCPU()-qcpu0)
+		ld.QuestDBCPU = max(0, questdbCPU(b.o.QuestDB.ILP)-qcpu0)
 	}
 	ld.WriterRedelivered, ld.ParserRedelivered = redelivered(ctx, lp.JS)
 	ld.MovedSecs, ld.VisibleSecs = moved.Seconds(), visible.Seconds()

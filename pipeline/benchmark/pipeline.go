@@ -59,11 +59,11 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cpu0, qcpu0 := selfCPU(), questdbCPU()
+	cpu0, qcpu0 := selfCPU(), questdbCPU(b.o.QuestDB.ILP)
 	defer func() {
 		p.cpu.self = selfCPU() - cpu0
 		if qcpu0 >= 0 {
-			p.cpu.questdb = questdbCPU() - qcpu0
+			p.cpu.questdb = questdbCPU(b.o.QuestDB.ILP) - qcpu0
 		}
 	}()
 	start := time.Now()

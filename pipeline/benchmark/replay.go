@@ -71,7 +71,7 @@ func (b *bench) replayStep(ctx context.Context, files []File) (res *ReplayResult
 	res = &ReplayResult{Table: fmt.Sprintf("fff_bench_replay_%d", time.Now().UnixNano()%1_000_000_000), FillSecs: time.Since(t0).Seconds()}
 	defer b.dropTable(res.Table)
 
-	cpu0, qcpu0 := selfCPU(), questdbCPU()
+	cpu0, qcpu0 := selfCPU(), questdbCPU(b.o.QuestDB.ILP)
 	start := time.Now()
 	st, err := replay.Run(ctx, replay.Config{JS: lp.JS, Log: b.stageLog, Migrate: true,
 		QuestDB: questdb.Config{ILP: b.o.QuestDB.ILP, PG: b.o.QuestDB.PG, Table: res.Table},
@@ -87,7 +87,7 @@ func (b *bench) replayStep(ctx context.Context, files []File) (res *ReplayResult
 	res.VisibleSecs = time.Since(start).Seconds()
 	res.PipelineCPU = selfCPU() - cpu0
 	if qcpu0 >= 0 {
-		res.QuestDBCPU = max(0, questdbCPU()-qcpu0)
+		res.QuestDBCPU = max(0, questdbCPU(b.o.QuestDB.ILP)-qcpu0)
 	}
 	res.Candles, res.Messages, res.WrittenSecs = n, st.Messages, st.Elapsed.Seconds()
 	if st.Written != want || st.Rejected > 0 || n != want {
