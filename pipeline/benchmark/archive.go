@@ -182,7 +182,7 @@ func (b *bench) archive(ctx context.Context) (*ArchiveResult, error) {
 // until count() sees every row of a fresh table, which it then checks and
 // drops.
 func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, err error) {
-	table := fmt.Sprintf("fff_bench_archive_%d", time.Now().UnixNano()%1_000_000_000)
+	table := tableName("fff_bench_archive")
 	if err := b.createTable(ctx, table, "MONTH"); err != nil {
 		return nil, err
 	}
@@ -227,11 +227,7 @@ func (b *bench) archiveLoad(ctx context.Context, a *Archive) (ld *ArchiveLoad, e
 		}
 		defer pprof.StopCPUProfile()
 	}
-	defer func() {
-		if serr := lp.Stop(); serr != nil && err == nil {
-			err = serr
-		}
-	}()
+	defer stopPipeline(lp, &err)
 	view, stopView, err := watchLedger(lp.Context(), lp.JS)
 	if err != nil {
 		return nil, err
@@ -332,11 +328,7 @@ func (b *bench) archiveStages(ctx context.Context, a *Archive) (stages []StageRS
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if serr := lp.Stop(); serr != nil && err == nil {
-			err = serr
-		}
-	}()
+	defer stopPipeline(lp, &err)
 	view, stopView, err := watchLedger(lp.Context(), lp.JS)
 	if err != nil {
 		return nil, err

@@ -12,13 +12,18 @@ import (
 // file dropped into a running pipeline, the gap scan, and `fff replay`.
 func (b *bench) continuous(ctx context.Context, files []File, fail func(step string, err error)) {
 	rep, o := b.rep, b.o
-	skip := func(step, why string) { b.say("%s: skipped (%s)", step, why) }
-	switch {
-	case o.SkipQuestDB:
-		skip("8. continuous mode latency", "--skip-questdb")
-	case o.LatencyFiles <= 0:
-		skip("8. continuous mode latency", "--latency-files 0")
-	default:
+	// skipped says a step is skipped, and why: every one of them needs
+	// QuestDB, and each has an option of its own that turns it off.
+	skipped := func(step string, off bool, flag string) bool {
+		if o.SkipQuestDB {
+			off, flag = true, "--skip-questdb"
+		}
+		if off {
+			b.say("%s: skipped (%s)", step, flag)
+		}
+		return off
+	}
+	if !skipped("8. continuous mode latency", o.LatencyFiles <= 0, "--latency-files 0") {
 		if r, err := b.latency(ctx); err != nil {
 			fail("continuous mode latency", err)
 		} else {
@@ -31,12 +36,7 @@ func (b *bench) continuous(ctx context.Context, files []File, fail func(step str
 			}
 		}
 	}
-	switch {
-	case o.SkipQuestDB:
-		skip("9. gap scan", "--skip-questdb")
-	case o.GapScanRows <= 0:
-		skip("9. gap scan", "--gapscan-rows 0")
-	default:
+	if !skipped("9. gap scan", o.GapScanRows <= 0, "--gapscan-rows 0") {
 		if r, err := b.gapScan(ctx); err != nil {
 			fail("gap scan", err)
 		} else {
@@ -46,12 +46,7 @@ func (b *bench) continuous(ctx context.Context, files []File, fail func(step str
 				below(r.ScanSecs <= barGapScanSecs, "≤ 3 s"))
 		}
 	}
-	switch {
-	case o.SkipQuestDB:
-		skip("10. fff replay", "--skip-questdb")
-	case o.SkipReplay:
-		skip("10. fff replay", "--skip-replay")
-	default:
+	if !skipped("10. fff replay", o.SkipReplay, "--skip-replay") {
 		if r, err := b.replayStep(ctx, files); err != nil {
 			fail("fff replay", err)
 		} else {

@@ -137,3 +137,27 @@ func TestContinuousBars(t *testing.T) {
 		t.Errorf("bars: %+v", bs)
 	}
 }
+
+// Steps 8–10 say why they are skipped: --skip-questdb first, then the
+// step's own option.
+func TestContinuousSkips(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"skip-questdb", Options{SkipQuestDB: true, LatencyFiles: 2, GapScanRows: 10}, "8. continuous mode latency: skipped (--skip-questdb)\n" +
+			"9. gap scan: skipped (--skip-questdb)\n10. fff replay: skipped (--skip-questdb)\n"},
+		{"own options", Options{SkipReplay: true}, "8. continuous mode latency: skipped (--latency-files 0)\n" +
+			"9. gap scan: skipped (--gapscan-rows 0)\n10. fff replay: skipped (--skip-replay)\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out strings.Builder
+			b := &bench{o: c.o, out: &out, rep: &Report{}}
+			b.continuous(context.Background(), nil, func(step string, err error) { t.Errorf("%s failed: %v", step, err) })
+			if out.String() != c.want {
+				t.Errorf("said\n%s\nwant\n%s", out.String(), c.want)
+			}
+		})
+	}
+}

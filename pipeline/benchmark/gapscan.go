@@ -112,7 +112,7 @@ func (b *bench) gapScan(ctx context.Context) (*GapScanResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	table := fmt.Sprintf("fff_bench_gapscan_%d", time.Now().UnixNano()%1_000_000_000)
+	table := tableName("fff_bench_gapscan")
 	if err := b.createTable(ctx, table, "MONTH"); err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func (b *bench) imp(ctx context.Context, files []File) (results []*ImpResult, er
 }
 
 func (b *bench) impInto(ctx context.Context, files, impFiles []File, v impVariant) (*ImpResult, error) {
-	table := fmt.Sprintf("%s_%d", v.name, time.Now().UnixNano()%1_000_000_000)
+	table := tableName(v.name)
 	ddl := "CREATE TABLE " + table + ` (ts TIMESTAMP, pair SYMBOL CAPACITY 4096 CACHE, open DOUBLE, high DOUBLE,
 		low DOUBLE, close DOUBLE, volume DOUBLE, trades LONG) TIMESTAMP(ts) PARTITION BY MONTH WAL`
 	if v.dedup {

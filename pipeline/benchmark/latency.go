@@ -84,7 +84,7 @@ func (b *bench) latency(ctx context.Context) (res *LatencyResult, err error) {
 	if err != nil {
 		return nil, err
 	}
-	table := fmt.Sprintf("fff_bench_latency_%d", time.Now().UnixNano()%1_000_000_000)
+	table := tableName("fff_bench_latency")
 	if err := b.createTable(ctx, table, "MONTH"); err != nil {
 		return nil, err
 	}
@@ -100,8 +100,8 @@ func (b *bench) latency(ctx context.Context) (res *LatencyResult, err error) {
 		return nil, err
 	}
 	defer func() {
-		if serr := lp.Stop(); serr != nil && err == nil {
-			res, err = nil, serr
+		if stopPipeline(lp, &err) {
+			res = nil
 		}
 	}()
 	seen, stopSeen, err := watchLedger(lp.Context(), lp.JS)

@@ -41,9 +41,7 @@ func (b *bench) runPipeline(ctx context.Context, dir string, want int64, p pipel
 		return 0, err
 	}
 	defer func() {
-		if serr := lp.Stop(); serr != nil && err == nil {
-			err = serr
-		}
+		stopPipeline(lp, &err)
 		os.RemoveAll(p.store)
 	}()
 	js := lp.JS
@@ -127,6 +125,23 @@ func (b *bench) questdbRun(ctx context.Context, dir, table, partitionBy, profile
 		PipelineCPU: cpu.self, QuestDBCPU: max(0, cpu.questdb),
 		WriteAmplification: amplification(walBefore, walAfter, okBefore, okAfter),
 		WriterRedelivered:  cpu.writerRedelivered, ParserRedelivered: cpu.parserRedelivered}, nil
+}
+
+// stopPipeline is a step's deferred stop of its embedded pipeline: a failed
+// stop fails a step that otherwise went well, and it reports whether it did
+// so that a step can drop the result it had.
+func stopPipeline(lp *local.Pipeline, err *error) bool {
+	if serr := lp.Stop(); serr != nil && *err == nil {
+		*err = serr
+		return true
+	}
+	return false
+}
+
+// tableName is a fresh table name for a step, so that a bench never writes
+// into a table an earlier or a concurrent run against the same QuestDB left.
+func tableName(prefix string) string {
+	return fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano()%1_000_000_000)
 }
 
 // createTable makes the candle table with the schema migrations, or a copy

@@ -54,8 +54,8 @@ func (b *bench) replayStep(ctx context.Context, files []File) (res *ReplayResult
 		return nil, err
 	}
 	defer func() {
-		if serr := lp.Stop(); serr != nil && err == nil {
-			res, err = nil, serr
+		if stopPipeline(lp, &err) {
+			res = nil
 		}
 		os.RemoveAll(store)
 	}()
@@ -68,7 +68,7 @@ func (b *bench) replayStep(ctx context.Context, files []File) (res *ReplayResult
 		}
 		want += n
 	}
-	res = &ReplayResult{Table: fmt.Sprintf("fff_bench_replay_%d", time.Now().UnixNano()%1_000_000_000), FillSecs: time.Since(t0).Seconds()}
+	res = &ReplayResult{Table: tableName("fff_bench_replay"), FillSecs: time.Since(t0).Seconds()}
 	defer b.dropTable(res.Table)
 
 	cpu0, qcpu0 := selfCPU(), questdbCPU(b.o.QuestDB.ILP)

@@ -36,11 +36,7 @@ func (b *bench) rss(ctx context.Context, size int64) (res *RSSResult, err error)
 	if err != nil {
 		return res, err
 	}
-	defer func() {
-		if serr := lp.Stop(); serr != nil && err == nil {
-			err = serr
-		}
-	}()
+	defer stopPipeline(lp, &err)
 	js := lp.JS
 	led, err := ledger.Open(ctx, js)
 	if err != nil {

@@ -209,7 +209,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		b.say("5. end to end into QuestDB: skipped (--skip-questdb)")
 		b.say("6. QuestDB /imp: skipped (--skip-questdb)")
 	} else {
-		table := fmt.Sprintf("fff_bench_%d", time.Now().UnixNano()%1_000_000_000)
+		table := tableName("fff_bench")
 		r, err := b.questdbRun(ctx, setDir, table, "MONTH", o.CPUProfile)
 		if err != nil {
 			fail("end to end into QuestDB", err)
@@ -249,7 +249,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				thousands(ir.Rows), ir.VisibleSecs, ir.PostSecs, thousands(int64(ir.RowsPerSec)), ratio)
 		}
 		if o.ComparePartitions {
-			table := fmt.Sprintf("fff_bench_day_%d", time.Now().UnixNano()%1_000_000_000)
+			table := tableName("fff_bench_day")
 			r, err := b.questdbRun(ctx, setDir, table, "DAY", "")
 			if err != nil {
 				fail("end to end into a DAY table", err)
