@@ -520,34 +520,45 @@ func readAll(ctx context.Context, js jetstream.JetStream, name string, last uint
 // logLines are the lines of the servers' logs that say this stream's store
 // is corrupt: a critical write error or an S2 read failure.
 func (st *stream) logLines(servers []*chaos.NATSNode) []string {
-	tag := "[" + st.name + "]"
 	var lines []string
-	for _, s := range servers {
-		f, err := os.Open(s.LogFile())
-		if err != nil {
-			continue
+	st.eachLogLine(servers, func(server, l string) bool {
+		if strings.Contains(l, "Critical write error") ||
+			strings.Contains(l, "s2: corrupt") || strings.Contains(l, "s2: unsupported") ||
+			strings.Contains(l, "compression reader") {
+			lines = append(lines, server+": "+l)
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			l := sc.Text()
-			if strings.Contains(l, tag) && (strings.Contains(l, "Critical write error") ||
-				strings.Contains(l, "s2: corrupt") || strings.Contains(l, "s2: unsupported") ||
-				strings.Contains(l, "compression reader")) {
-				lines = append(lines, s.Name+": "+l)
-			}
-		}
-		f.Close()
-	}
+		return true
+	})
 	return lines
 }
 
 // serverNotes are up to n distinct warnings and errors the servers logged
 // about the stream (the text after the level, without time and pid).
 func (st *stream) serverNotes(servers []*chaos.NATSNode, n int) []string {
-	tag := "[" + st.name + "]"
+	if n <= 0 {
+		return nil
+	}
 	seen := map[string]bool{}
 	var notes []string
+	st.eachLogLine(servers, func(server, l string) bool {
+		i := max(strings.Index(l, "[ERR] "), strings.Index(l, "[WRN] "))
+		if i < 0 {
+			return true
+		}
+		if msg := l[i:]; !seen[msg] {
+			seen[msg] = true
+			notes = append(notes, server+": "+msg)
+		}
+		return len(notes) < n
+	})
+	return notes
+}
+
+// eachLogLine hands fn the servers' log lines about this stream, server by
+// server, until fn returns false. A log that cannot be opened is passed
+// over: it holds nothing to report.
+func (st *stream) eachLogLine(servers []*chaos.NATSNode, fn func(server, line string) bool) {
+	tag := "[" + st.name + "]"
 	for _, s := range servers {
 		f, err := os.Open(s.LogFile())
 		if err != nil {
@@ -555,18 +566,15 @@ func (st *stream) serverNotes(servers []*chaos.NATSNode, n int) []string {
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() && len(notes) < n {
-			l := sc.Text()
-			i := max(strings.Index(l, "[ERR] "), strings.Index(l, "[WRN] "))
-			if i < 0 || !strings.Contains(l, tag) {
-				continue
-			}
-			if msg := l[i:]; !seen[msg] {
-				seen[msg] = true
-				notes = append(notes, s.Name+": "+msg)
+		more := true
+		for more && sc.Scan() {
+			if l := sc.Text(); strings.Contains(l, tag) {
+				more = fn(s.Name, l)
 			}
 		}
 		f.Close()
+		if !more {
+			return
+		}
 	}
-	return notes
 }
