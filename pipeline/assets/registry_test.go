@@ -56,17 +56,22 @@ func TestCreateGetDuplicate(t *testing.T) {
 
 func TestCreateValidates(t *testing.T) {
 	r, ctx := openRegistry(t)
-	for _, a := range []contract.Asset{
-		{Ticker: "btc", Name: "x", Category: "CRYPTO"},
-		{Ticker: "BT.C", Name: "x", Category: "CRYPTO"},
-		{Ticker: "", Name: "x", Category: "CRYPTO"},
-		{Ticker: "BTC", Name: " ", Category: "CRYPTO"},
-		{Ticker: "BTC", Name: "x", Category: "MEME"},
-		{Ticker: "BTC", Name: "x", Category: "CRYPTO", Tier: "TIER9"},
+	for _, c := range []struct {
+		name  string
+		asset contract.Asset
+	}{
+		{"lower-case ticker", contract.Asset{Ticker: "btc", Name: "x", Category: "CRYPTO"}},
+		{"dot in ticker", contract.Asset{Ticker: "BT.C", Name: "x", Category: "CRYPTO"}},
+		{"no ticker", contract.Asset{Ticker: "", Name: "x", Category: "CRYPTO"}},
+		{"blank name", contract.Asset{Ticker: "BTC", Name: " ", Category: "CRYPTO"}},
+		{"unknown category", contract.Asset{Ticker: "BTC", Name: "x", Category: "MEME"}},
+		{"unknown tier", contract.Asset{Ticker: "BTC", Name: "x", Category: "CRYPTO", Tier: "TIER9"}},
 	} {
-		if err := r.Create(ctx, a); err == nil {
-			t.Errorf("%+v accepted", a)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if err := r.Create(ctx, c.asset); err == nil {
+				t.Errorf("%+v accepted", c.asset)
+			}
+		})
 	}
 }
 
