@@ -29,10 +29,7 @@ func TestRawJSONRequestIsServed(t *testing.T) {
 	data = append(data[:3], data[4:]...)                 // 10:00 had no trades
 	e.fake.AddCandles("XBTUSD", 60, data)
 	e.start()
-	e.pub(personRequest)
-
-	key := contract.GapKey("kraken", "XBTUSD", 60, at("2025-01-10T08:00:00Z"))
-	rec := e.waitGap(key, 15*time.Second)
+	rec := e.fill(personRequest, "XBTUSD")
 	if rec.State != contract.GapFilled || rec.CandlesWritten != 5 {
 		t.Fatalf("gap record %+v", rec)
 	}
@@ -85,14 +82,12 @@ func TestFlatRowsDroppedAndNoTrades(t *testing.T) {
 	data := hourly(at("2025-01-09T00:00:00Z"), 10, 3300) // then no trades until now: flat rows
 	e.fake.AddCandles("ETH/USD", 60, data)
 	e.start()
-	e.pub(`{"pair":"ETHUSD","interval":60,"start":"2025-01-09T05:00:00Z","end":"2025-01-09T15:00:00Z"}`)
-	rec := e.waitGap(contract.GapKey("kraken", "ETHUSD", 60, at("2025-01-09T05:00:00Z")), 15*time.Second)
+	rec := e.fill(`{"pair":"ETHUSD","interval":60,"start":"2025-01-09T05:00:00Z","end":"2025-01-09T15:00:00Z"}`, "ETHUSD")
 	if rec.State != contract.GapFilled || rec.CandlesWritten != 5 || !strings.Contains(rec.History[1].Detail, "5 candles, 6 intervals had no trades") {
 		t.Fatalf("record %+v", rec)
 	}
 
-	e.pub(`{"pair":"ETHUSD","interval":60,"start":"2025-01-10T00:00:00Z","end":"2025-01-10T06:00:00Z"}`)
-	rec = e.waitGap(contract.GapKey("kraken", "ETHUSD", 60, at("2025-01-10T00:00:00Z")), 15*time.Second)
+	rec = e.fill(`{"pair":"ETHUSD","interval":60,"start":"2025-01-10T00:00:00Z","end":"2025-01-10T06:00:00Z"}`, "ETHUSD")
 	if rec.State != contract.GapNoTrades || rec.Class != contract.ClassNoTrades || rec.CandlesWritten != 0 {
 		t.Fatalf("record %+v", rec)
 	}
@@ -109,8 +104,7 @@ func TestOlderThanWindowIsUnfillable(t *testing.T) {
 	data := hourly(at("2024-12-11T10:00:00Z"), 9, 90000) // 10:00 .. 18:00
 	e.fake.AddCandles("XBTUSD", 60, data)
 	e.start()
-	e.pub(`{"pair":"XBTUSD","interval":60,"start":"2024-11-01T00:00:00Z","end":"2024-11-01T05:00:00Z"}`)
-	rec := e.waitGap(contract.GapKey("kraken", "XBTUSD", 60, at("2024-11-01T00:00:00Z")), 15*time.Second)
+	rec := e.fill(`{"pair":"XBTUSD","interval":60,"start":"2024-11-01T00:00:00Z","end":"2024-11-01T05:00:00Z"}`, "XBTUSD")
 	want := "6 of the 6 candles (2024-11-01T00:00:00Z to 2024-11-01T05:00:00Z) are older than Kraken's 720-candle OHLC window (oldest servable 2024-12-11T14:00:00Z at 2025-01-10T14:30:00Z); enable --trades to rebuild from trades"
 	if rec.State != contract.GapUnfillable || rec.Class != contract.ClassUnfillable || rec.Reason != want {
 		t.Fatalf("record %+v\nwant reason %q", rec, want)
@@ -120,8 +114,7 @@ func TestOlderThanWindowIsUnfillable(t *testing.T) {
 	}
 
 	// Straddling the window edge: the part inside is written, the record says why the rest is not.
-	e.pub(`{"pair":"XBTUSD","interval":60,"start":"2024-12-11T10:00:00Z","end":"2024-12-11T18:00:00Z"}`)
-	rec = e.waitGap(contract.GapKey("kraken", "XBTUSD", 60, at("2024-12-11T10:00:00Z")), 15*time.Second)
+	rec = e.fill(`{"pair":"XBTUSD","interval":60,"start":"2024-12-11T10:00:00Z","end":"2024-12-11T18:00:00Z"}`, "XBTUSD")
 	if rec.State != contract.GapUnfillable || rec.CandlesWritten != 5 ||
 		!strings.Contains(rec.Reason, "4 of the 9 candles") || !strings.Contains(rec.Reason, "5 candles inside the window were written") {
 		t.Fatalf("record %+v", rec)
@@ -232,8 +225,7 @@ func TestTradesAndOHLCInOneRequest(t *testing.T) {
 	e.fake.AddTrades("XBTUSD", trades)
 	e.fake.AddCandles("XBTUSD", 60, ohlc)
 	e.start()
-	e.pub(`{"pair":"XXBTZUSD","interval":60,"start":"2024-12-11T12:00:00Z","end":"2024-12-11T16:00:00Z"}`)
-	rec := e.waitGap(contract.GapKey("kraken", "XBTUSD", 60, at("2024-12-11T12:00:00Z")), 15*time.Second)
+	rec := e.fill(`{"pair":"XXBTZUSD","interval":60,"start":"2024-12-11T12:00:00Z","end":"2024-12-11T16:00:00Z"}`, "XBTUSD")
 	if rec.State != contract.GapFilled || rec.CandlesWritten != 5 || !strings.Contains(rec.History[1].Detail, "(2 rebuilt from trades, 3 from OHLC)") {
 		t.Fatalf("record %+v", rec)
 	}
@@ -253,8 +245,7 @@ func TestThrottlingSlowsDownButServes(t *testing.T) {
 	e.fake.Throttle(3, "EAPI:Rate limit exceeded")
 	begin := time.Now()
 	e.start()
-	e.pub(personRequest)
-	rec := e.waitGap(contract.GapKey("kraken", "XBTUSD", 60, at("2025-01-10T08:00:00Z")), 15*time.Second)
+	rec := e.fill(personRequest, "XBTUSD")
 	took := time.Since(begin)
 	if rec.State != contract.GapFilled || rec.CandlesWritten != 6 {
 		t.Fatalf("record %+v", rec)
@@ -277,8 +268,7 @@ func TestThrottlingSlowsDownButServes(t *testing.T) {
 	e.fake.Throttle(1, "EService:Unavailable")
 	e.fake.Throttle(1, "EService:Busy")
 	e.fake.FailHTTP(1, 503)
-	e.pub(`{"pair":"XBTUSD","interval":60,"start":"2025-01-10T09:00:00Z","end":"2025-01-10T11:00:00Z"}`)
-	rec = e.waitGap(contract.GapKey("kraken", "XBTUSD", 60, at("2025-01-10T09:00:00Z")), 15*time.Second)
+	rec = e.fill(`{"pair":"XBTUSD","interval":60,"start":"2025-01-10T09:00:00Z","end":"2025-01-10T11:00:00Z"}`, "XBTUSD")
 	if rec.State != contract.GapFilled || rec.CandlesWritten != 3 {
 		t.Fatalf("record %+v", rec)
 	}
@@ -334,8 +324,7 @@ func TestBadRequestsAreDeadLettered(t *testing.T) {
 	for _, c := range cases {
 		e.pub(c.body)
 	}
-	e.pub(personRequest) // and it goes on serving
-	rec := e.waitGap(contract.GapKey("kraken", "XBTUSD", 60, at("2025-01-10T08:00:00Z")), 15*time.Second)
+	rec := e.fill(personRequest, "XBTUSD") // and it goes on serving
 	if rec.State != contract.GapFilled {
 		t.Fatalf("good request after bad ones: %+v", rec)
 	}

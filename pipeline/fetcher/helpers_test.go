@@ -102,6 +102,22 @@ func (e *env) pub(s string) {
 	}
 }
 
+// fill publishes a fill request and waits for its gap record, filed under
+// the request's own interval and start and under pair, the name the fetcher
+// gives it (a request may spell the pair another way).
+func (e *env) fill(body, pair string) contract.GapRecord {
+	e.t.Helper()
+	var req struct {
+		Interval int       `json:"interval"`
+		Start    time.Time `json:"start"`
+	}
+	if err := json.Unmarshal([]byte(body), &req); err != nil {
+		e.t.Fatalf("request %s: %v", body, err)
+	}
+	e.pub(body)
+	return e.waitGap(contract.GapKey("kraken", pair, req.Interval, req.Start), 15*time.Second)
+}
+
 // waitGap waits until the gap record under key is in a final state.
 func (e *env) waitGap(key string, timeout time.Duration) contract.GapRecord {
 	e.t.Helper()
