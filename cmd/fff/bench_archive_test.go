@@ -1,36 +1,17 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/feefifofunds/feefifofunds/internal/testenv"
-	"github.com/feefifofunds/feefifofunds/pipeline/benchmark"
 )
 
 // TestBenchArchive runs the archive step on a tiny archive against the real
 // QuestDB: every member lands, the table holds every row and is dropped,
 // each stage's memory is measured on the archive.
 func TestBenchArchive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the whole pipeline")
-	}
-	pool, ilp, pg := testenv.ConnectQuestDB(t)
-	start := time.Now()
-	out, errb, err := run(t, 240*time.Second, "bench", "--rows", "1000", "--files", "1", "--rss-file-size", "0",
-		"--archive-rows", "20000", "--latency-files", "0", "--gapscan-rows", "0", "--skip-replay",
-		"--json", "--questdb", ilp, "--questdb-pg", pg, "--dir", t.TempDir())
-	t.Logf("took %s\nstderr:\n%s", time.Since(start).Round(time.Millisecond), errb)
-	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out)
-	}
-	var rep benchmark.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("--json output: %v\n%s", err, out)
-	}
+	rep, errb, pool := runBench(t, 240*time.Second, "--rows", "1000", "--files", "1", "--rss-file-size", "0",
+		"--archive-rows", "20000", "--latency-files", "0", "--gapscan-rows", "0", "--skip-replay")
 	a := rep.Archive
 	if a == nil {
 		t.Fatal("no archive in the report")
@@ -55,11 +36,7 @@ func TestBenchArchive(t *testing.T) {
 	if len(a.Stages) != 3 {
 		t.Fatalf("stages: %+v", a.Stages)
 	}
-	for _, s := range a.Stages {
-		if s.PeakMB <= 1 || s.PeakMB > 2000 {
-			t.Errorf("stage %s: peak RSS %.1f MB", s.Stage, s.PeakMB)
-		}
-	}
+	checkPeakRSS(t, a.Stages)
 	n := 0
 	for _, b := range rep.Bars {
 		if strings.HasPrefix(b.Figure, "archive: peak RSS ") {
@@ -75,12 +52,5 @@ func TestBenchArchive(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	// The table is gone.
-	var left int
-	if err := pool.QueryRow(context.Background(), "SELECT count() FROM tables() WHERE table_name IN ($1, $2)", ld.Table, a.Small.Table).Scan(&left); err != nil {
-		t.Fatal(err)
-	}
-	if left != 0 {
-		t.Errorf("%d archive tables left behind", left)
-	}
+	tablesGone(t, pool, "archive", ld.Table, a.Small.Table)
 }
