@@ -37,18 +37,10 @@ func TestClusterReplicas3(t *testing.T) {
 	o.Replicas = 3
 	// The cluster elects its JetStream meta leader a moment after the
 	// servers accept clients; until then Ensure fails and is retried.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		attempt, cancelAttempt := context.WithTimeout(ctx, 3*time.Second)
-		err := topology.Ensure(attempt, js, o)
-		cancelAttempt()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Ensure with 3 replicas: %v", err)
-		}
-		time.Sleep(250 * time.Millisecond)
+	if err := retry(ctx, 20*time.Second, 3*time.Second, func(attempt context.Context) error {
+		return topology.Ensure(attempt, js, o)
+	}); err != nil {
+		t.Fatalf("Ensure with 3 replicas: %v", err)
 	}
 	if err := topology.Ensure(ctx, js, o); err != nil {
 		t.Fatalf("Ensure again on the cluster: %v", err)
@@ -84,39 +76,43 @@ func TestClusterReplicas3(t *testing.T) {
 	// The batch is still there, readable through the surviving nodes, and
 	// the stream still takes writes (two of three is a quorum).
 	var got jetstream.RawStreamMsg
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+	if err := retry(ctx, 20*time.Second, 2*time.Second, func(attempt context.Context) error {
 		s, err := js.Stream(attempt, topology.StreamCandles)
-		if err == nil {
-			var m *jetstream.RawStreamMsg
-			m, err = s.GetMsg(attempt, ack.Sequence)
-			if err == nil {
-				got = *m
-				cancelAttempt()
-				break
-			}
+		if err != nil {
+			return err
 		}
-		cancelAttempt()
-		if time.Now().After(deadline) {
-			t.Fatalf("batch lost after stopping %s: %v", leader, err)
+		m, err := s.GetMsg(attempt, ack.Sequence)
+		if err != nil {
+			return err
 		}
-		time.Sleep(250 * time.Millisecond)
+		got = *m
+		return nil
+	}); err != nil {
+		t.Fatalf("batch lost after stopping %s: %v", leader, err)
 	}
 	var decoded contract.Batch
 	if err := contract.DecodeBatch(got.Data, &decoded); err != nil || decoded.MsgID() != b.MsgID() || len(decoded.Candles) != 1 {
 		t.Fatalf("batch after failover: %+v %v", decoded, err)
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
+	if err := retry(ctx, 20*time.Second, 2*time.Second, func(attempt context.Context) error {
 		_, err := js.Publish(attempt, topology.CandleSubject("kraken", "XBTUSD", 60), data, jetstream.WithMsgID("after-failover"))
-		cancelAttempt()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("publish after losing a node: %v", err)
+		return err
+	}); err != nil {
+		t.Fatalf("publish after losing a node: %v", err)
+	}
+}
+
+// retry calls f, each call under a timeout of per, until it succeeds or
+// within has passed, and returns its last error: a cluster takes a moment
+// to elect its leaders when it starts and after it loses a node.
+func retry(ctx context.Context, within, per time.Duration, f func(attempt context.Context) error) error {
+	deadline := time.Now().Add(within)
+	for {
+		attempt, cancel := context.WithTimeout(ctx, per)
+		err := f(attempt)
+		cancel()
+		if err == nil || time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -190,11 +190,8 @@ func TestEnsureAcceptsCompatibleExtras(t *testing.T) {
 }
 
 func TestEnsureAppliesCandleLimits(t *testing.T) {
-	js := testenv.StartBareJetStream(t).JS
+	js := testenv.StartJetStream(t).JS
 	ctx := ctxT(t)
-	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
-		t.Fatal(err)
-	}
 	o := topology.DefaultOptions()
 	o.CandlesMaxAge = 30 * 24 * time.Hour
 	o.CandlesMaxBytes = 10 << 30
@@ -227,11 +224,8 @@ func TestEnsureAppliesCandleLimits(t *testing.T) {
 }
 
 func TestEnsureConsumer(t *testing.T) {
-	js := testenv.StartBareJetStream(t).JS
+	js := testenv.StartJetStream(t).JS
 	ctx := ctxT(t)
-	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		stream string
 		cfg    jetstream.ConsumerConfig
@@ -276,11 +270,8 @@ func TestEnsureConsumer(t *testing.T) {
 }
 
 func TestEnsureConsumerRefusesConflicts(t *testing.T) {
-	js := testenv.StartBareJetStream(t).JS
+	js := testenv.StartJetStream(t).JS
 	ctx := ctxT(t)
-	if err := topology.Ensure(ctx, js, topology.DefaultOptions()); err != nil {
-		t.Fatal(err)
-	}
 	byHand := topology.WriterConsumer(0, 0)
 	byHand.FilterSubject = "candles.kraken.>"
 	if _, err := js.CreateConsumer(ctx, topology.StreamCandles, byHand); err != nil {
