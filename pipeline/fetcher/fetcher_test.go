@@ -383,17 +383,9 @@ func TestScannerRecordIsUpdated(t *testing.T) {
 	e.fake.AddCandles("XBTUSD", 60, data)
 	start := at("2025-01-10T08:00:00Z")
 	key := contract.GapKey("kraken", "XBTUSD", 60, start)
-	kv, err := e.js.JS.KeyValue(context.Background(), topology.BucketGaps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scanned := contract.GapRecord{Key: key, Source: "kraken", Pair: "XBTUSD", Base: "BTC", Interval: 60, Start: start,
+	e.putGap(contract.GapRecord{Key: key, Source: "kraken", Pair: "XBTUSD", Base: "BTC", Interval: 60, Start: start,
 		End: start.Add(2 * time.Hour), Missing: 3, Class: contract.ClassFillable, State: contract.GapRequested,
-		History: []contract.GapEvent{{At: time.Now(), State: contract.GapOpen}, {At: time.Now(), State: contract.GapRequested}}}
-	b, _ := json.Marshal(scanned)
-	if _, err := kv.Create(context.Background(), key, b); err != nil {
-		t.Fatal(err)
-	}
+		History: []contract.GapEvent{{At: time.Now(), State: contract.GapOpen}, {At: time.Now(), State: contract.GapRequested}}})
 	e.start()
 	req := contract.FillRequest{Pair: "XBTUSD", Interval: 60, Start: start, End: start.Add(2 * time.Hour), ID: key}
 	body, _ := req.Encode()
@@ -417,16 +409,9 @@ func TestSplitScannerRequestsReportToOneRecord(t *testing.T) {
 	e.fake.AddCandles("XBTUSD", 60, data)
 	start := at("2025-01-10T08:00:00Z")
 	key := contract.GapKey("kraken", "XBTUSD", 60, start)
-	kv, err := e.js.JS.KeyValue(context.Background(), topology.BucketGaps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(contract.GapRecord{Key: key, Source: "kraken", Pair: "XBTUSD", Interval: 60, Start: start,
+	e.putGap(contract.GapRecord{Key: key, Source: "kraken", Pair: "XBTUSD", Interval: 60, Start: start,
 		End: start.Add(5 * time.Hour), Missing: 6, Class: contract.ClassFillable, State: contract.GapRequested,
 		History: []contract.GapEvent{{At: time.Now(), State: contract.GapRequested}}})
-	if _, err := kv.Create(context.Background(), key, b); err != nil {
-		t.Fatal(err)
-	}
 	e.start()
 	for i, r := range []contract.FillRequest{
 		{Pair: "XBTUSD", Interval: 60, Start: start, End: start.Add(2 * time.Hour), ID: key},
@@ -452,7 +437,7 @@ func TestSplitScannerRequestsReportToOneRecord(t *testing.T) {
 	if rec.State != contract.GapFilled || rec.CandlesWritten != 3 || rec.History[1].State != contract.GapFilled || rec.History[2].State != contract.GapNoTrades {
 		t.Fatalf("record %+v", rec)
 	}
-	if _, err := kv.Get(context.Background(), contract.GapKey("kraken", "XBTUSD", 60, start.Add(3*time.Hour))); err == nil {
+	if _, ok := e.gapNow(contract.GapKey("kraken", "XBTUSD", 60, start.Add(3*time.Hour))); ok {
 		t.Error("the second part made a record of its own")
 	}
 }
@@ -503,11 +488,7 @@ func TestFilledWaitsForTheWriter(t *testing.T) {
 // gapNow reads the gap record under key as it is now.
 func (e *env) gapNow(key string) (contract.GapRecord, bool) {
 	e.t.Helper()
-	kv, err := e.js.JS.KeyValue(context.Background(), topology.BucketGaps)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	entry, err := kv.Get(context.Background(), key)
+	entry, err := e.gapBucket().Get(context.Background(), key)
 	if err != nil {
 		return contract.GapRecord{}, false
 	}

@@ -118,13 +118,33 @@ func (e *env) fill(body, pair string) contract.GapRecord {
 	return e.waitGap(contract.GapKey("kraken", pair, req.Interval, req.Start), 15*time.Second)
 }
 
-// waitGap waits until the gap record under key is in a final state.
-func (e *env) waitGap(key string, timeout time.Duration) contract.GapRecord {
+// gapBucket is the bucket of gap records.
+func (e *env) gapBucket() jetstream.KeyValue {
 	e.t.Helper()
 	kv, err := e.js.JS.KeyValue(context.Background(), topology.BucketGaps)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return kv
+}
+
+// putGap stores a gap record under its key the way the gap scanner does
+// before it asks for the fill.
+func (e *env) putGap(rec contract.GapRecord) {
+	e.t.Helper()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.gapBucket().Create(context.Background(), rec.Key, b); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// waitGap waits until the gap record under key is in a final state.
+func (e *env) waitGap(key string, timeout time.Duration) contract.GapRecord {
+	e.t.Helper()
+	kv := e.gapBucket()
 	deadline := time.Now().Add(timeout)
 	for {
 		entry, err := kv.Get(context.Background(), key)
