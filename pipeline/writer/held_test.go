@@ -1,6 +1,11 @@
 package writer
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+
+	"github.com/feefifofunds/feefifofunds/pipeline/questdb"
+)
 
 // A settled item must not stay reachable from the held slice's backing
 // array: its message's data would stay on the heap until the slot is
@@ -16,5 +21,22 @@ func TestDropSettledReleasesSettledItems(t *testing.T) {
 		if it != nil {
 			t.Errorf("slot %d behind the kept items still holds an item (rows %d)", len(kept)+i, it.rows)
 		}
+	}
+}
+
+// A worker's request fills to --flush-rows before its buffer says it is
+// full, however small --flush-rows is: the buffer also holds the pull's
+// slack beyond it.
+func TestSinkRoomCoversTheRequest(t *testing.T) {
+	for _, flushRows := range []int{1_000, 50_000, DefaultFlushRows} {
+		t.Run(strconv.Itoa(flushRows), func(t *testing.T) {
+			s, err := questdb.NewILPSink("http::addr=127.0.0.1:1;", "candles", questdb.SinkOptions{Rows: sinkRows(flushRows)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if room := s.Room() - slackRows; room != flushRows {
+				t.Errorf("room for the request before the first row: %d rows, want --flush-rows %d", room, flushRows)
+			}
+		})
 	}
 }

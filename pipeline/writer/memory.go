@@ -34,5 +34,5 @@ func SoftMemoryLimit(workers, flushRows int) int64 {
 	}
 	// per row: the ILP bytes and the binary candle (72 B) in the held message
 	const perRow = questdb.ILPBytesPerRow + 80
-	return int64(workers)*int64(flushRows)*perRow + 48<<20
+	return int64(workers)*int64(sinkRows(flushRows))*perRow + 48<<20
 }

@@ -57,7 +57,7 @@ type worker struct {
 
 func (w *worker) run(ctx context.Context) {
 	sink, err := questdb.NewILPSink(w.cfg.QuestDB.ILP, w.cfg.QuestDB.Table,
-		questdb.SinkOptions{Rows: w.cfg.FlushRows, WithoutPairColumns: w.cfg.WithoutPairColumns})
+		questdb.SinkOptions{Rows: sinkRows(w.cfg.FlushRows), WithoutPairColumns: w.cfg.WithoutPairColumns})
 	if err != nil {
 		// Run checked the settings already.
 		w.log.Error("writer worker cannot start", "err", err)
@@ -123,7 +123,15 @@ func dropSettled(held []*item) []*item {
 // fetchSlack is the room a pull leaves beyond the candles a request still
 // lacks: one full default batch, so that a pull does not end on a message
 // too large for it (see gather).
-const fetchSlack = 1 << 20
+const (
+	fetchSlack = 1 << 20
+	slackRows  = fetchSlack / contract.BytesPerCandle
+)
+
+// sinkRows is what a worker's ILP buffer is sized for: a full request and
+// the pull's slack beyond it. Sized for the request alone, a request of
+// --flush-rows below one batch's slack would end at its first batch.
+func sinkRows(flushRows int) int { return flushRows + slackRows }
 
 func (w *worker) gather(ctx context.Context) []*item {
 	var items []*item
@@ -134,7 +142,7 @@ func (w *worker) gather(ctx context.Context) []*item {
 		// The request also ends before it outgrows the sink's buffer: a
 		// pull may bring up to fetchSlack bytes of batches beyond what is
 		// asked for (below).
-		room := w.sink.Room() - fetchSlack/contract.BytesPerCandle
+		room := w.sink.Room() - slackRows
 		if len(items) > 0 && room <= 0 {
 			break
 		}
